@@ -1,0 +1,101 @@
+# luactr - build, test, bench, install.  `make run` and `make test` do every
+# set-up step themselves (Debian packages, build, busybox rootfs).
+
+PREFIX  ?= /usr/local
+LUAVER  := 5.4
+LUA     ?= lua5.4
+BUSTED  ?= busted
+WERROR  ?= 1
+SHELL   := /bin/bash
+
+DEB_PKGS := lua5.4 liblua5.4-dev libcap-dev lua-busted pkg-config gcc make busybox-static iproute2 util-linux
+
+PKGS    := lua$(LUAVER) libcap
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs libcap 2>/dev/null)
+LUA_LIBS   = $(shell pkg-config --libs lua$(LUAVER) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = $(CFLAGS) -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(PKG_CFLAGS) \
+             -DLUACTR_LUADIR='"$(PREFIX)/share/lua/$(LUAVER)"'
+
+B       := build
+CORE_SRC := $(filter-out core/luactr.c core/floor.c,$(wildcard core/*.c))
+CORE_OBJ := $(patsubst core/%.c,$(B)/%.o,$(CORE_SRC))
+
+.PHONY: all deps run test bench install uninstall clean asan rootfs check-root
+
+all: $(B)/ns/core.so luactr
+
+$(B)/%.o: core/%.c core/ns.h | $(B)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B):
+	mkdir -p $(B)/ns
+
+$(B)/ns/core.so: $(CORE_OBJ)
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+
+luactr: $(B)/luactr.o $(CORE_OBJ)
+	$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $^ $(LUA_LIBS) $(PKG_LIBS) $(LDFLAGS)
+
+$(B)/floor: core/floor.c | $(B)
+	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $<
+
+# Install the Debian packages that are missing; instant when none are.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "deps: missing packages and not root: apt-get install$$missing" >&2; exit 1; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q $$missing </dev/null || { apt-get update -q </dev/null && apt-get install -y -q $$missing </dev/null; }; \
+	fi
+
+# The busybox rootfs that recipes use by default (idempotent).
+rootfs: all
+	./luactr -e 'local r = require("ns.rootfs").busybox(); print("rootfs: " .. r)'
+
+run: deps
+	$(MAKE) all
+	$(MAKE) rootfs
+	./luactr examples/busybox.lua
+
+test: deps
+	$(MAKE) all
+	$(MAKE) rootfs
+	$(BUSTED) --lua=$(LUA) -o spec/support/summary.lua spec
+
+asan:
+	$(MAKE) clean
+	$(MAKE) all CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	  LDFLAGS="-fsanitize=address,undefined"
+	$(MAKE) rootfs
+	ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	  $(BUSTED) --lua=$(LUA) -o spec/support/summary.lua spec; rc=$$?; $(MAKE) clean; exit $$rc
+
+bench: deps
+	$(MAKE) all $(B)/floor
+	$(MAKE) rootfs
+	$(LUA) scripts/bench.lua
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/$(LUAVER)/ns $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/ns
+	install -m 0755 luactr $(DESTDIR)$(PREFIX)/bin/luactr
+	install -m 0755 $(B)/ns/core.so $(DESTDIR)$(PREFIX)/lib/lua/$(LUAVER)/ns/core.so
+	cp -r lua/ns/. $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/ns/
+	[ ! -d lua/luactr ] || { install -d $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/luactr && cp -r lua/luactr/. $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/luactr/; }
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/luactr $(DESTDIR)$(PREFIX)/lib/lua/$(LUAVER)/ns/core.so
+	rm -rf $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/ns $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/luactr
+	-rmdir $(DESTDIR)$(PREFIX)/lib/lua/$(LUAVER)/ns 2>/dev/null
+
+clean:
+	rm -rf $(B) luactr

@@ -1,0 +1,2 @@
+#include "ns.h"
+int main(void) { return 0; }

@@ -1,0 +1,70 @@
+/*
+ * ns.h - what the core's files share: the error contract, names-to-flags
+ * tables, read-only constant tables and the fd userdata.
+ *
+ * Contract (DESIGN.md): misuse raises (luaL_arg*); an OS failure returns
+ * nil, "<call> <arg>: <strerror> (<ERRNO>)", errno.
+ */
+#ifndef LUACTR_NS_H
+#define LUACTR_NS_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#define NS_HIDDEN __attribute__((visibility("hidden")))
+
+/* One name of a flag set or constant table. */
+typedef struct ns_name {
+	const char *name;
+	long long value;
+} ns_name;
+
+/* Push nil, "<call>[ <arg>]: <strerror> (<ENAME>)", errno; returns 3.
+ * Reads errno first, so call it straight after the failing call. */
+NS_HIDDEN int ns_fail(lua_State *L, const char *call, const char *arg);
+/* Same, for an explicit error number. */
+NS_HIDDEN int ns_fail_errno(lua_State *L, int err, const char *call, const char *arg);
+/* "EPERM" for EPERM, "E?" for an unknown number. */
+NS_HIDDEN const char *ns_errname(int err);
+
+/* Flags given as a name, a list of names or a number. Unknown names raise
+ * with the list of valid ones. nil/none gives 0. */
+NS_HIDDEN long long ns_checkflags(lua_State *L, int idx, const ns_name *names, const char *what);
+/* One name out of a table (or the number itself); raises on unknown names. */
+NS_HIDDEN long long ns_checkname(lua_State *L, int idx, const ns_name *names, const char *what);
+/* Set t[field] = read-only table of names, t at the top of the stack. */
+NS_HIDDEN void ns_setconst(lua_State *L, const char *field, const ns_name *names);
+/* A signal given as "TERM", "SIGTERM" or a number; raises when unknown. */
+NS_HIDDEN int ns_checksignal(lua_State *L, int idx);
+NS_HIDDEN const char *ns_signame(int sig);
+NS_HIDDEN extern const ns_name ns_signals[];
+
+/* fd userdata: "ns.fd". kind is a short label for __tostring ("pipe",
+ * "pidfd", "pty", "dir", "signalfd", ...); it must be a static string. */
+typedef struct ns_fd {
+	int fd;
+	const char *kind;
+} ns_fd;
+#define NS_FD_MT "ns.fd"
+/* Push a new fd userdata owning fd (fd < 0 pushes a closed handle). */
+NS_HIDDEN ns_fd *ns_pushfd(lua_State *L, int fd, const char *kind);
+/* An fd userdata or a plain integer; raises when closed or wrong type. */
+NS_HIDDEN int ns_checkfd(lua_State *L, int idx);
+/* The userdata itself, or NULL when idx is not one. */
+NS_HIDDEN ns_fd *ns_tofd(lua_State *L, int idx);
+
+/* Reject keys of the option table at idx that are not in keys (NULL-ended). */
+NS_HIDDEN void ns_checkopts(lua_State *L, int idx, const char *const keys[]);
+
+/* Area openers: each adds its functions (and constants) to the table at the
+ * top of the stack. */
+NS_HIDDEN void ns_open_util(lua_State *L);
+NS_HIDDEN void ns_open_namespaces(lua_State *L);
+NS_HIDDEN void ns_open_mounts(lua_State *L);
+NS_HIDDEN void ns_open_process(lua_State *L);
+NS_HIDDEN void ns_open_users(lua_State *L);
+NS_HIDDEN void ns_open_caps(lua_State *L);
+NS_HIDDEN void ns_open_files(lua_State *L);
+NS_HIDDEN void ns_open_tty(lua_State *L);
+
+#endif

@@ -1,0 +1,428 @@
+/*
+ * util.c - the module opener and what every area shares: error messages,
+ * names to flags, read-only constant tables, fd handles, option checks.
+ * See errno(3), signal(7).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "ns.h"
+
+const char *ns_errname(int err)
+{
+	const char *n = strerrorname_np(err);
+	return n ? n : "E?";
+}
+
+int ns_fail_errno(lua_State *L, int err, const char *call, const char *arg)
+{
+	lua_pushnil(L);
+	if (arg && *arg)
+		lua_pushfstring(L, "%s %s: %s (%s)", call, arg, strerror(err), ns_errname(err));
+	else
+		lua_pushfstring(L, "%s: %s (%s)", call, strerror(err), ns_errname(err));
+	lua_pushinteger(L, err);
+	return 3;
+}
+
+int ns_fail(lua_State *L, const char *call, const char *arg)
+{
+	int err = errno;
+	return ns_fail_errno(L, err, call, arg);
+}
+
+/* Raise "unknown <what> 'x' (valid: a, b, c)". */
+static int unknown_name(lua_State *L, int idx, const char *name, const ns_name *names, const char *what)
+{
+	luaL_Buffer b;
+	luaL_buffinit(L, &b);
+	luaL_addstring(&b, "unknown ");
+	luaL_addstring(&b, what);
+	luaL_addstring(&b, " '");
+	luaL_addstring(&b, name);
+	luaL_addstring(&b, "' (valid: ");
+	for (const ns_name *n = names; n->name; n++) {
+		if (n != names)
+			luaL_addstring(&b, ", ");
+		luaL_addstring(&b, n->name);
+	}
+	luaL_addstring(&b, ")");
+	luaL_pushresult(&b);
+	return luaL_argerror(L, idx, lua_tostring(L, -1));
+}
+
+static long long lookup(lua_State *L, int idx, const char *name, const ns_name *names, const char *what)
+{
+	for (const ns_name *n = names; n->name; n++)
+		if (strcmp(n->name, name) == 0)
+			return n->value;
+	unknown_name(L, idx, name, names, what);
+	return 0;
+}
+
+long long ns_checkname(lua_State *L, int idx, const ns_name *names, const char *what)
+{
+	if (lua_type(L, idx) == LUA_TNUMBER)
+		return luaL_checkinteger(L, idx);
+	return lookup(L, idx, luaL_checkstring(L, idx), names, what);
+}
+
+long long ns_checkflags(lua_State *L, int idx, const ns_name *names, const char *what)
+{
+	long long flags = 0;
+	switch (lua_type(L, idx)) {
+	case LUA_TNONE:
+	case LUA_TNIL:
+		return 0;
+	case LUA_TNUMBER:
+		return luaL_checkinteger(L, idx);
+	case LUA_TSTRING:
+		return lookup(L, idx, lua_tostring(L, idx), names, what);
+	case LUA_TTABLE: {
+		lua_Integer n = luaL_len(L, idx);
+		for (lua_Integer i = 1; i <= n; i++) {
+			int t = lua_geti(L, idx, i);
+			if (t == LUA_TNUMBER)
+				flags |= lua_tointeger(L, -1);
+			else if (t == LUA_TSTRING)
+				flags |= lookup(L, idx, lua_tostring(L, -1), names, what);
+			else
+				luaL_argerror(L, idx, lua_pushfstring(L, "%s list holds a %s", what, luaL_typename(L, -1)));
+			lua_pop(L, 1);
+		}
+		return flags;
+	}
+	default:
+		luaL_typeerror(L, idx, "name, list of names or number");
+		return 0;
+	}
+}
+
+static int const_index(lua_State *L)
+{
+	lua_getmetatable(L, 1);
+	lua_getfield(L, -1, "__name");
+	const char *name = lua_tostring(L, -1);
+	const char *key = luaL_tolstring(L, 2, NULL);
+	return luaL_error(L, "%s has no key '%s'", name, key);
+}
+
+static int const_newindex(lua_State *L)
+{
+	lua_getmetatable(L, 1);
+	lua_getfield(L, -1, "__name");
+	return luaL_error(L, "%s is read-only", lua_tostring(L, -1));
+}
+
+/* A proxy whose __index is the real table, so that reads of unknown keys
+ * and every write raise; pairs() walks the real table through __pairs. */
+static int const_pairs(lua_State *L)
+{
+	lua_getmetatable(L, 1);
+	lua_getfield(L, -1, "__values");
+	lua_getglobal(L, "next");
+	lua_insert(L, -2);
+	lua_pushnil(L);
+	return 3;
+}
+
+static int const_lookup(lua_State *L)
+{
+	lua_getmetatable(L, 1);
+	lua_getfield(L, -1, "__values");
+	lua_pushvalue(L, 2);
+	if (lua_rawget(L, -2) == LUA_TNIL)
+		return const_index(L);
+	return 1;
+}
+
+void ns_setconst(lua_State *L, const char *field, const ns_name *names)
+{
+	lua_newtable(L); /* proxy */
+	lua_newtable(L); /* metatable */
+	lua_newtable(L); /* values */
+	for (const ns_name *n = names; n->name; n++) {
+		lua_pushinteger(L, n->value);
+		lua_setfield(L, -2, n->name);
+	}
+	lua_setfield(L, -2, "__values");
+	lua_pushfstring(L, "ns.%s", field);
+	lua_setfield(L, -2, "__name");
+	lua_pushcfunction(L, const_lookup);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, const_newindex);
+	lua_setfield(L, -2, "__newindex");
+	lua_pushcfunction(L, const_pairs);
+	lua_setfield(L, -2, "__pairs");
+	lua_pushboolean(L, 0);
+	lua_setfield(L, -2, "__metatable");
+	lua_setmetatable(L, -2);
+	lua_setfield(L, -2, field);
+}
+
+void ns_checkopts(lua_State *L, int idx, const char *const keys[])
+{
+	if (lua_isnoneornil(L, idx))
+		return;
+	luaL_checktype(L, idx, LUA_TTABLE);
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		int ok = 0;
+		lua_pop(L, 1);
+		if (lua_type(L, -1) == LUA_TSTRING)
+			for (int i = 0; keys[i]; i++)
+				if (strcmp(keys[i], lua_tostring(L, -1)) == 0)
+					ok = 1;
+		if (!ok) {
+			luaL_Buffer b;
+			luaL_buffinit(L, &b);
+			lua_pushvalue(L, -1);
+			luaL_tolstring(L, -1, NULL);
+			lua_remove(L, -2);
+			lua_pushfstring(L, "unknown option '%s' (valid: ", lua_tostring(L, -1));
+			lua_remove(L, -2);
+			luaL_addvalue(&b);
+			for (int i = 0; keys[i]; i++) {
+				if (i)
+					luaL_addstring(&b, ", ");
+				luaL_addstring(&b, keys[i]);
+			}
+			luaL_addstring(&b, ")");
+			luaL_pushresult(&b);
+			luaL_argerror(L, idx, lua_tostring(L, -1));
+		}
+	}
+}
+
+/* Signals, by their abbreviations as sigabbrev_np(3) gives them. */
+const ns_name ns_signals[] = {
+	{"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+	{"TRAP", SIGTRAP}, {"ABRT", SIGABRT}, {"BUS", SIGBUS}, {"FPE", SIGFPE},
+	{"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
+	{"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT},
+	{"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},
+	{"TTIN", SIGTTIN}, {"TTOU", SIGTTOU}, {"URG", SIGURG}, {"XCPU", SIGXCPU},
+	{"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
+	{"IO", SIGIO}, {"PWR", SIGPWR}, {"SYS", SIGSYS},
+	{NULL, 0}
+};
+
+const char *ns_signame(int sig)
+{
+	for (const ns_name *n = ns_signals; n->name; n++)
+		if (n->value == sig)
+			return n->name;
+	return NULL;
+}
+
+int ns_checksignal(lua_State *L, int idx)
+{
+	if (lua_type(L, idx) == LUA_TNUMBER) {
+		lua_Integer s = luaL_checkinteger(L, idx);
+		luaL_argcheck(L, s >= 0 && s <= SIGRTMAX, idx, "signal number out of range");
+		return (int)s;
+	}
+	const char *name = luaL_checkstring(L, idx);
+	if (strncasecmp(name, "SIG", 3) == 0)
+		name += 3;
+	for (const ns_name *n = ns_signals; n->name; n++)
+		if (strcasecmp(n->name, name) == 0)
+			return (int)n->value;
+	unknown_name(L, idx, name, ns_signals, "signal");
+	return 0;
+}
+
+/* fd handles */
+
+ns_fd *ns_tofd(lua_State *L, int idx)
+{
+	return luaL_testudata(L, idx, NS_FD_MT);
+}
+
+int ns_checkfd(lua_State *L, int idx)
+{
+	ns_fd *h = ns_tofd(L, idx);
+	if (h) {
+		luaL_argcheck(L, h->fd >= 0, idx, "attempt to use a closed fd");
+		return h->fd;
+	}
+	if (lua_type(L, idx) != LUA_TNUMBER)
+		luaL_typeerror(L, idx, "fd");
+	lua_Integer fd = luaL_checkinteger(L, idx);
+	luaL_argcheck(L, fd >= 0 && fd <= 0x7fffffff, idx, "fd out of range");
+	return (int)fd;
+}
+
+ns_fd *ns_pushfd(lua_State *L, int fd, const char *kind)
+{
+	ns_fd *h = lua_newuserdatauv(L, sizeof *h, 0);
+	h->fd = fd;
+	h->kind = kind;
+	luaL_setmetatable(L, NS_FD_MT);
+	return h;
+}
+
+/* Idempotent: __gc, __close and :close() all land here. */
+static int fd_close(lua_State *L)
+{
+	ns_fd *h = luaL_checkudata(L, 1, NS_FD_MT);
+	if (h->fd < 0)
+		return lua_pushboolean(L, 1), 1;
+	int fd = h->fd;
+	h->fd = -1;
+	/* close(2): the fd is gone even when close reports EINTR. */
+	if (close(fd) < 0 && errno != EINTR)
+		return ns_fail(L, "close", h->kind);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int fd_gc(lua_State *L)
+{
+	ns_fd *h = luaL_checkudata(L, 1, NS_FD_MT);
+	if (h->fd >= 0) {
+		close(h->fd);
+		h->fd = -1;
+	}
+	return 0;
+}
+
+static int fd_tostring(lua_State *L)
+{
+	ns_fd *h = luaL_checkudata(L, 1, NS_FD_MT);
+	if (h->fd < 0)
+		lua_pushfstring(L, "%s (closed)", h->kind);
+	else
+		lua_pushfstring(L, "%s (fd %d)", h->kind, h->fd);
+	return 1;
+}
+
+/* fd:read([n]) -> up to n bytes (default 4096), "" at end of file. */
+static int fd_read(lua_State *L)
+{
+	int fd = ns_checkfd(L, 1);
+	lua_Integer n = luaL_optinteger(L, 2, 4096);
+	luaL_argcheck(L, n > 0 && n <= (1 << 24), 2, "size out of range");
+	luaL_Buffer b;
+	char *p = luaL_buffinitsize(L, &b, (size_t)n);
+	ssize_t r;
+	do
+		r = read(fd, p, (size_t)n);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return ns_fail(L, "read", ns_tofd(L, 1)->kind);
+	luaL_pushresultsize(&b, (size_t)r);
+	return 1;
+}
+
+/* fd:write(s) -> bytes written (all of s, unless the call fails). */
+static int fd_write(lua_State *L)
+{
+	int fd = ns_checkfd(L, 1);
+	size_t len, done = 0;
+	const char *s = luaL_checklstring(L, 2, &len);
+	while (done < len) {
+		ssize_t w = write(fd, s + done, len - done);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return ns_fail(L, "write", ns_tofd(L, 1)->kind);
+		}
+		done += (size_t)w;
+	}
+	lua_pushinteger(L, (lua_Integer)done);
+	return 1;
+}
+
+static int fd_fileno(lua_State *L)
+{
+	ns_fd *h = luaL_checkudata(L, 1, NS_FD_MT);
+	if (h->fd < 0)
+		return lua_pushnil(L), 1;
+	lua_pushinteger(L, h->fd);
+	return 1;
+}
+
+static int fd_kind(lua_State *L)
+{
+	ns_fd *h = luaL_checkudata(L, 1, NS_FD_MT);
+	lua_pushstring(L, h->kind);
+	return 1;
+}
+
+static const luaL_Reg fd_methods[] = {
+	{"close", fd_close},
+	{"fileno", fd_fileno},
+	{"kind", fd_kind},
+	{"read", fd_read},
+	{"write", fd_write},
+	{NULL, NULL}
+};
+
+static const luaL_Reg fd_meta[] = {
+	{"__close", fd_close},
+	{"__gc", fd_gc},
+	{"__tostring", fd_tostring},
+	{NULL, NULL}
+};
+
+/* ns.fd(n [, kind]) -> a handle that owns fd n (closes it when collected). */
+static int ns_util_fd(lua_State *L)
+{
+	int fd = ns_checkfd(L, 1);
+	/* kind must outlive the handle: keep only the static labels. */
+	static const char *const kinds[] = {"fd", "pidfd", "nsfd", "dir", "pipe", "socket", "pty", NULL};
+	int k = luaL_checkoption(L, 2, "fd", kinds);
+	ns_pushfd(L, fd, kinds[k]);
+	return 1;
+}
+
+static const luaL_Reg util_funcs[] = {
+	{"fd", ns_util_fd},
+	{NULL, NULL}
+};
+
+void ns_open_util(lua_State *L)
+{
+	if (luaL_newmetatable(L, NS_FD_MT)) {
+		luaL_setfuncs(L, fd_meta, 0);
+		luaL_newlib(L, fd_methods);
+		lua_setfield(L, -2, "__index");
+	}
+	lua_pop(L, 1);
+	luaL_setfuncs(L, util_funcs, 0);
+
+	/* ns.E: errno names to numbers, from the C library's own list. */
+	static ns_name errs[160];
+	int k = 0;
+	for (int e = 1; e < 134 && k < 159; e++) {
+		const char *n = strerrorname_np(e);
+		if (n)
+			errs[k++] = (ns_name){n, e};
+	}
+	errs[k] = (ns_name){NULL, 0};
+	ns_setconst(L, "E", errs);
+	ns_setconst(L, "SIG", ns_signals);
+}
+
+LUAMOD_API int luaopen_ns_core(lua_State *L);
+__attribute__((visibility("default"))) int luaopen_ns_core(lua_State *L)
+{
+	lua_newtable(L);
+	ns_open_util(L);
+	ns_open_namespaces(L);
+	ns_open_mounts(L);
+	ns_open_process(L);
+	ns_open_users(L);
+	ns_open_caps(L);
+	ns_open_files(L);
+	ns_open_tty(L);
+	lua_pushliteral(L, "luactr 0.1.0");
+	lua_setfield(L, -2, "_VERSION");
+	return 1;
+}

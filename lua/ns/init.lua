@@ -1,0 +1,21 @@
+--- ns: the luactr library.
+-- `require "ns"` gives every binding of the C core (`ns.core`) plus the Lua
+-- submodules, each loaded on first use: `ns.container`, `ns.cgroup`,
+-- `ns.rootfs`. Nothing here touches the global table.
+local core = require "ns.core"
+
+local M = {}
+for k, v in pairs(core) do M[k] = v end
+
+local submodules = { cgroup = true, container = true, rootfs = true, util = true }
+
+return setmetatable(M, {
+  __index = function(t, k)
+    if submodules[k] then
+      local mod = require("ns." .. k)
+      rawset(t, k, mod)
+      return mod
+    end
+    error(("ns has no field '%s'"):format(tostring(k)), 2)
+  end,
+})
