@@ -1,2 +1,302 @@
-#include "ns.h"
-int main(void) { return 0; }
+/*
+ * luactr.c - the runner: Lua 5.4 with ns.core preloaded and the tree's (or
+ * the installed) lua/ on package.path. `luactr RECIPE.lua [args]` runs a
+ * recipe as lua5.4 would; `luactr NAME [args]` runs the shipped command
+ * lua/luactr/NAME.lua (gc, ...); -e, -i, --plan, --timings, --version.
+ * See lua.c in the Lua 5.4 sources for the conventions it follows.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
+
+int luaopen_ns_core(lua_State *L);
+
+#define LUACTR_VERSION "0.1.0"
+
+#ifndef LUACTR_LUADIR
+#define LUACTR_LUADIR "/usr/local/share/lua/5.4"
+#endif
+
+static const char *progname = "luactr";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: %s [options] [RECIPE.lua | COMMAND] [args...]\n"
+	        "Runs a Lua recipe with the ns library (require \"ns\").\n"
+	        "  -e CODE      run CODE (may be repeated)\n"
+	        "  -i           interactive prompt with ns loaded (after a recipe or -e)\n"
+	        "  --plan       print each container's steps instead of running them\n"
+	        "  --timings    print each container step's time after the run\n"
+	        "  --version    print the version\n"
+	        "  --help       print this help\n"
+	        "  -            read the recipe from standard input\n"
+	        "Commands shipped in lua/luactr/: gc (remove leftover cgroups).\n"
+	        "Environment: LUACTR_DEBUG=1 prints tracebacks; LUACTR_ROOT, LUACTR_STATE\n"
+	        "set where images and running state live.\n",
+	        progname);
+}
+
+static int file_exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+/* The directory of the running binary, or "" when /proc is not there. */
+static void exe_dir(char *buf, size_t n)
+{
+	ssize_t r = readlink("/proc/self/exe", buf, n - 1);
+	if (r <= 0) {
+		buf[0] = '\0';
+		return;
+	}
+	buf[r] = '\0';
+	char *slash = strrchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+}
+
+/* Puts the library dir first on package.path: lua/ beside the binary in a
+ * build tree, else the install dir when it is not on the path already. */
+static char libdir[PATH_MAX];
+
+static void set_paths(lua_State *L)
+{
+	char dir[PATH_MAX], probe[PATH_MAX + 32];
+	exe_dir(dir, sizeof dir);
+	snprintf(probe, sizeof probe, "%s/lua/ns/init.lua", dir);
+	if (dir[0] && file_exists(probe))
+		snprintf(libdir, sizeof libdir, "%s/lua", dir);
+	else
+		snprintf(libdir, sizeof libdir, "%s", LUACTR_LUADIR);
+	lua_getglobal(L, "package");
+	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", libdir, libdir);
+	lua_getfield(L, -2, "path");
+	lua_concat(L, 2);
+	lua_setfield(L, -2, "path");
+	lua_getfield(L, -1, "preload");
+	lua_pushcfunction(L, luaopen_ns_core);
+	lua_setfield(L, -2, "ns.core");
+	lua_pop(L, 2);
+}
+
+static int msghandler(lua_State *L)
+{
+	const char *msg = lua_tostring(L, 1);
+	if (msg == NULL) {
+		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+			return 1;
+		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+	}
+	const char *dbg = getenv("LUACTR_DEBUG");
+	if (dbg && *dbg && strcmp(dbg, "0") != 0)
+		luaL_traceback(L, L, msg, 1);
+	else
+		lua_pushstring(L, msg);
+	return 1;
+}
+
+static int report(lua_State *L, int status)
+{
+	if (status != LUA_OK) {
+		const char *msg = lua_tostring(L, -1);
+		fprintf(stderr, "%s: %s\n", progname, msg ? msg : "(error object is not a string)");
+		fflush(stderr);
+		lua_pop(L, 1);
+	}
+	return status;
+}
+
+static int docall(lua_State *L, int narg, int nres)
+{
+	int base = lua_gettop(L) - narg;
+	lua_pushcfunction(L, msghandler);
+	lua_insert(L, base);
+	int status = lua_pcall(L, narg, nres, base);
+	lua_remove(L, base);
+	return status;
+}
+
+static int dostring(lua_State *L, const char *s, const char *name)
+{
+	int status = luaL_loadbuffer(L, s, strlen(s), name);
+	if (status == LUA_OK)
+		status = docall(L, 0, 0);
+	return report(L, status);
+}
+
+/* arg = { [-n..-1] = options, [0] = script, [1..] = its arguments } */
+static void create_arg_table(lua_State *L, char **argv, int argc, int script)
+{
+	lua_createtable(L, argc - script - 1, script + 1);
+	for (int i = 0; i < argc; i++) {
+		lua_pushstring(L, argv[i]);
+		lua_rawseti(L, -2, i - script);
+	}
+	lua_setglobal(L, "arg");
+}
+
+static int run_script(lua_State *L, const char *fname, char **argv, int argc, int script)
+{
+	int status = luaL_loadfile(L, strcmp(fname, "-") == 0 ? NULL : fname);
+	if (status != LUA_OK)
+		return report(L, status);
+	int n = argc - script - 1;
+	luaL_checkstack(L, n + 3, "too many arguments to script");
+	for (int i = script + 1; i < argc; i++)
+		lua_pushstring(L, argv[i]);
+	return report(L, docall(L, n, 0));
+}
+
+/* A minimal read-eval-print loop: each line is tried as an expression
+ * first, then as a statement, as lua.c does. */
+static void repl(lua_State *L)
+{
+	char line[4096];
+	if (dostring(L, "ns = require 'ns'", "=repl") != LUA_OK)
+		return;
+	for (;;) {
+		fputs("luactr> ", stdout);
+		fflush(stdout);
+		if (!fgets(line, sizeof line, stdin))
+			break;
+		lua_pushfstring(L, "return %s", line);
+		int status = luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), "=stdin");
+		lua_remove(L, -2);
+		if (status != LUA_OK) {
+			lua_pop(L, 1);
+			status = luaL_loadbuffer(L, line, strlen(line), "=stdin");
+		}
+		int top = lua_gettop(L) - 1;
+		if (status == LUA_OK)
+			status = docall(L, 0, LUA_MULTRET);
+		if (status == LUA_OK) {
+			int n = lua_gettop(L) - top;
+			if (n > 0) {
+				lua_getglobal(L, "print");
+				lua_insert(L, top + 1);
+				report(L, docall(L, n, 0));
+			}
+		} else {
+			report(L, status);
+		}
+		lua_settop(L, top);
+	}
+	fputs("\n", stdout);
+}
+
+/* The real main, run protected: parses options, then runs what they say. */
+static int pmain(lua_State *L)
+{
+	int argc = (int)lua_tointeger(L, 1);
+	char **argv = (char **)lua_touserdata(L, 2);
+	int interactive = 0, ran_code = 0, script = 0;
+	luaL_openlibs(L);
+	set_paths(L);
+	lua_gc(L, LUA_GCRESTART);
+	lua_gc(L, LUA_GCGEN, 0, 0);
+
+	int i;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--version") == 0 || strcmp(a, "-v") == 0) {
+			printf("luactr %s (%s)\n", LUACTR_VERSION, LUA_RELEASE);
+			lua_pushboolean(L, 1);
+			return 1;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			lua_pushboolean(L, 1);
+			return 1;
+		} else if (strcmp(a, "--plan") == 0) {
+			setenv("LUACTR_PLAN", "1", 1);
+		} else if (strcmp(a, "--timings") == 0) {
+			setenv("LUACTR_TIMINGS", "1", 1);
+		} else if (strcmp(a, "-i") == 0) {
+			interactive = 1;
+		} else if (strcmp(a, "-e") == 0) {
+			if (++i >= argc) {
+				fprintf(stderr, "%s: '-e' needs an argument\n", progname);
+				usage(stderr);
+				lua_pushboolean(L, 0);
+				return 1;
+			}
+			ran_code = 1;
+			/* arg exists for -e code too, with nothing after the script slot. */
+			create_arg_table(L, argv, argc, argc - 1);
+			if (dostring(L, argv[i], "=(command line)") != LUA_OK) {
+				lua_pushboolean(L, 0);
+				return 1;
+			}
+		} else if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			fprintf(stderr, "%s: unrecognized option '%s'\n", progname, a);
+			usage(stderr);
+			lua_pushboolean(L, 0);
+			return 1;
+		} else {
+			break;
+		}
+	}
+	if (i < argc) {
+		script = i;
+		const char *fname = argv[script];
+		char cmd[PATH_MAX + 64];
+		/* A bare word that is not a file is a shipped command. */
+		if (!strchr(fname, '/') && !file_exists(fname) && strcmp(fname, "-") != 0) {
+			snprintf(cmd, sizeof cmd, "%s/luactr/%s.lua", libdir, fname);
+			if (file_exists(cmd))
+				fname = cmd;
+		}
+		create_arg_table(L, argv, argc, script);
+		if (run_script(L, fname, argv, argc, script) != LUA_OK) {
+			lua_pushboolean(L, 0);
+			return 1;
+		}
+	} else if (!ran_code && !interactive) {
+		if (isatty(0)) {
+			interactive = 1;
+		} else {
+			create_arg_table(L, argv, argc, argc - 1);
+			if (run_script(L, "-", argv, argc, argc - 1) != LUA_OK) {
+				lua_pushboolean(L, 0);
+				return 1;
+			}
+		}
+	}
+	if (interactive)
+		repl(L);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argv[0] && argv[0][0])
+		progname = "luactr";
+	lua_State *L = luaL_newstate();
+	if (L == NULL) {
+		fprintf(stderr, "%s: cannot create Lua state: not enough memory\n", progname);
+		return EXIT_FAILURE;
+	}
+	lua_gc(L, LUA_GCSTOP);
+	lua_pushcfunction(L, pmain);
+	lua_pushinteger(L, argc);
+	lua_pushlightuserdata(L, argv);
+	int status = lua_pcall(L, 2, 1, 0);
+	int ok = lua_toboolean(L, -1);
+	report(L, status);
+	lua_close(L);
+	return (ok && status == LUA_OK) ? EXIT_SUCCESS : EXIT_FAILURE;
+}
