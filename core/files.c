@@ -43,9 +43,19 @@ static int at_args(lua_State *L, const char **path, int *next)
 	return AT_FDCWD;
 }
 
+/* A mode is a number or an octal string ("0755"): Lua has no octal
+ * literals, and 0755 in Lua is the decimal 755. */
 static mode_t check_mode(lua_State *L, int idx, lua_Integer def)
 {
-	lua_Integer m = luaL_optinteger(L, idx, def);
+	lua_Integer m;
+	if (lua_type(L, idx) == LUA_TSTRING) {
+		char *end;
+		const char *s = lua_tostring(L, idx);
+		m = (lua_Integer)strtol(s, &end, 8);
+		luaL_argcheck(L, *s && *end == '\0', idx, "mode string must be octal digits");
+	} else {
+		m = luaL_optinteger(L, idx, def);
+	}
 	luaL_argcheck(L, m >= 0 && m <= 07777, idx, "mode out of range (0 to 07777)");
 	return (mode_t)m;
 }
@@ -227,8 +237,8 @@ static int ns_files_rename(lua_State *L)
 static int ns_files_chmod(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
+	luaL_checkany(L, 2);
 	mode_t mode = check_mode(L, 2, 0);
-	luaL_checkinteger(L, 2);
 	if (chmod(path, mode) < 0)
 		return ns_fail(L, "chmod", path);
 	lua_pushboolean(L, 1);

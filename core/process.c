@@ -91,6 +91,9 @@ static int ns_process_exec(lua_State *L)
 {
 	const char *file = luaL_checkstring(L, 1);
 	char **argv, **envp = environ;
+	int has_env = !lua_isnoneornil(L, 3);
+	if (has_env)
+		luaL_checktype(L, 3, LUA_TTABLE);
 	if (lua_isnoneornil(L, 2)) {
 		argv = lua_newuserdatauv(L, sizeof(char *) * 2, 0);
 		argv[0] = (char *)file;
@@ -100,10 +103,9 @@ static int ns_process_exec(lua_State *L)
 		argv = string_array(L, 2, "argv");
 		luaL_argcheck(L, argv[0] != NULL, 2, "argv is empty");
 	}
-	if (!lua_isnoneornil(L, 3)) {
-		luaL_checktype(L, 3, LUA_TTABLE);
+	/* The arrays are pushed above the arguments: read them by index. */
+	if (has_env)
 		envp = env_array(L, 3);
-	}
 	if (strchr(file, '/')) {
 		execve(file, argv, envp);
 		return ns_fail(L, "exec", file);

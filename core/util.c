@@ -181,7 +181,8 @@ void ns_checkopts(lua_State *L, int idx, const char *const keys[])
 		if (!ok) {
 			luaL_Buffer b;
 			luaL_buffinit(L, &b);
-			lua_pushvalue(L, -1);
+			/* buffinit pushed a box: the key is just below it. */
+			lua_pushvalue(L, -2);
 			luaL_tolstring(L, -1, NULL);
 			lua_remove(L, -2);
 			lua_pushfstring(L, "unknown option '%s' (valid: ", lua_tostring(L, -1));
@@ -302,6 +303,14 @@ static int fd_tostring(lua_State *L)
 	return 1;
 }
 
+/* The label of the handle at idx for messages: its kind, or "fd" for a
+ * plain number (the methods take either). */
+static const char *fd_label(lua_State *L, int idx)
+{
+	ns_fd *h = ns_tofd(L, idx);
+	return h ? h->kind : "fd";
+}
+
 /* fd:read([n]) -> up to n bytes (default 4096), "" at end of file. */
 static int fd_read(lua_State *L)
 {
@@ -315,7 +324,7 @@ static int fd_read(lua_State *L)
 		r = read(fd, p, (size_t)n);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
-		return ns_fail(L, "read", ns_tofd(L, 1)->kind);
+		return ns_fail(L, "read", fd_label(L, 1));
 	luaL_pushresultsize(&b, (size_t)r);
 	return 1;
 }
@@ -331,7 +340,7 @@ static int fd_write(lua_State *L)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			return ns_fail(L, "write", ns_tofd(L, 1)->kind);
+			return ns_fail(L, "write", fd_label(L, 1));
 		}
 		done += (size_t)w;
 	}
@@ -422,6 +431,7 @@ __attribute__((visibility("default"))) int luaopen_ns_core(lua_State *L)
 	ns_open_caps(L);
 	ns_open_files(L);
 	ns_open_tty(L);
+	ns_open_ipc(L);
 	lua_pushliteral(L, "luactr 0.1.0");
 	lua_setfield(L, -2, "_VERSION");
 	return 1;
