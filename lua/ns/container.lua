@@ -434,14 +434,19 @@ local function child_main(c, steps, x, sock, first)
     local pid, pidfd = ns.clone({})
     if pid ~= 0 then
       sock:close()
-      local sigfd = ns.signalfd(M.forwarded_signals)
+      local sigs = { "CHLD" } -- wakes the reaper for orphans that end
+      for _, n in ipairs(M.forwarded_signals) do sigs[#sigs + 1] = n end
+      local sigfd = ns.signalfd(sigs)
       local code
       while true do
         local r = ns.poll({ pidfd, sigfd }, -1)
         for _, i in ipairs(r) do
           if i == 2 then
             local s = ns.sigread(sigfd)
-            while s do ns.kill(pidfd, s); s = ns.sigread(sigfd) end
+            while s do
+              if s ~= "CHLD" then ns.kill(pidfd, s) end
+              s = ns.sigread(sigfd)
+            end
           end
         end
         -- Reap everything; note the main child's status.

@@ -72,7 +72,11 @@ local function netns()
   return ns.listdir("/run/netns") or {}
 end
 
-H.probes = { fd = fds, mount = mounts, process = children, cgroup = cgroups, tmp = tmpdirs, netns = netns }
+local function states()
+  return ns.listdir(os.getenv("LUACTR_STATE") or "/run/luactr") or {}
+end
+
+H.probes = { fd = fds, mount = mounts, process = children, cgroup = cgroups, tmp = tmpdirs, netns = netns, state = states }
 
 function H.snapshot()
   local s = {}
@@ -96,9 +100,12 @@ end
 -- Wait (briefly) for children to be reaped by whoever owns them, then
 -- compare; a spec that leaks fails with the list of what it left.
 function H.guard()
+  -- busted puts before_each/after_each in the spec file's environment,
+  -- not in _G: a required module reaches them through busted's api.
+  local busted = require "busted"
   local before
-  before_each(function() before = H.snapshot() end)
-  after_each(function()
+  busted.before_each(function() before = H.snapshot() end)
+  busted.after_each(function()
     local leaked
     for _ = 1, 50 do
       leaked = H.leaks(before, H.snapshot())
@@ -164,9 +171,10 @@ function H.child_value(fn, types)
     chunks[#chunks + 1] = s
   until s == ""
   r:close()
-  assert(ns.wait(pidfd))
+  local st = assert(ns.wait(pidfd))
   pidfd:close()
   local out = table.concat(chunks)
+  if out == "" then error("child " .. describe_status(st) .. " before it answered", 2) end
   if out:sub(1, 1) ~= "+" then error(out:sub(2), 2) end
   return out:sub(2)
 end
@@ -181,6 +189,8 @@ end
 
 --- Assert the contract's failure triple: nil, a message, and errno e.
 function H.fails_with(e, ok, msg, errno)
+  -- luassert, as the spec files see it (busted's assert is not in _G).
+  local assert = require "luassert"
   assert.is_nil(ok, "expected a failure, got " .. tostring(ok))
   assert.is_string(msg)
   assert.are.equal(e, errno, "errno for: " .. tostring(msg))

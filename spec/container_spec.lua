@@ -1,0 +1,201 @@
+-- ns.container: validation, the plan, running, failures and cleanup.
+local H = require "support.helper"
+local ns = H.ns
+local container = require "ns.container"
+
+-- Run a recipe (Lua source) with ./luactr; returns stdout+stderr, exit code.
+local function luactr(src, env, args)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(src)
+  f:close()
+  local out, code = H.sh(("%s %s %s %s 2>&1 </dev/null"):format(env or "", H.luactr, path, args or ""))
+  os.remove(path)
+  return out, code
+end
+
+describe("ns.container", function()
+  H.guard()
+
+  describe("validation", function()
+    it("rejects an unknown key and lists the valid ones", function()
+      local ok, err = pcall(container.plan, { hostnme = "x" })
+      assert.is_false(ok)
+      assert.matches("unknown key 'hostnme'", err, 1, true)
+      assert.matches("hostname", err, 1, true)
+    end)
+    it("rejects a value of the wrong type", function()
+      local ok, err = pcall(container.plan, { args = "/bin/sh" })
+      assert.is_false(ok)
+      assert.matches("'args' must be a table", err, 1, true)
+    end)
+    it("refuses mounts without a mount namespace", function()
+      local ok, err = pcall(container.plan, { namespaces = { "pid" } })
+      assert.is_false(ok)
+      assert.matches("mnt namespace", err, 1, true)
+    end)
+    it("refuses a name that is not one path component", function()
+      local ok, err = pcall(container.plan, { name = "../x" })
+      assert.is_false(ok)
+      assert.matches("name must be", err, 1, true)
+    end)
+  end)
+
+  describe("plan()", function()
+    it("lists parent and child steps in order, pivot_root by default", function()
+      local names = {}
+      for _, s in ipairs(container.plan({ hostname = "h" })) do names[#names + 1] = s.where .. ":" .. s.name end
+      local text = table.concat(names, "\n")
+      local order = { "parent:image busybox", "parent:overlay dirs", "parent:clone", "child:mount overlay",
+        "child:mount proc on /proc", "child:pivot_root", "child:hostname h", "child:capabilities", "child:exec /bin/sh" }
+      local pos = 0
+      for _, want in ipairs(order) do
+        local at = text:find(want, pos + 1, true)
+        assert.is_truthy(at, "missing or out of order: " .. want .. "\n" .. text)
+        pos = at
+      end
+    end)
+    it("uses chroot when asked, and no rootfs steps without a rootfs", function()
+      local function names(t)
+        local out = {}
+        for _, s in ipairs(container.plan(t)) do out[#out + 1] = s.name end
+        return table.concat(out, "|")
+      end
+      assert.matches("chroot", names({ chroot = true }), 1, true)
+      assert.not_matches("pivot_root", names({ chroot = true }), 1, true)
+      local host = names({ rootfs = false, namespaces = { "pid", "mnt" } })
+      assert.not_matches("overlay", host, 1, true)
+      assert.matches("mount proc on /proc", host, 1, true)
+    end)
+    it("luactr --plan prints the steps and runs nothing", function()
+      local out, code = H.sh(H.luactr .. " --plan examples/busybox.lua 2>&1 </dev/null")
+      assert.are.equal(0, code)
+      assert.matches("pivot_root", out, 1, true)
+      assert.matches("exec /bin/sh", out, 1, true)
+      assert.not_matches("hostname: busybox", out, 1, true)
+    end)
+  end)
+
+  describe("run()", function()
+    it("passes the exit code through", function()
+      local out, code = luactr([[os.exit(require("ns.container").run{ args = {"/bin/sh", "-c", "exit 7"} }.status)]])
+      assert.are.equal(7, code, out)
+    end)
+    it("reports death by signal as 128 + n", function()
+      local out, code = luactr([[
+        -- PID 1 cannot be killed from inside its namespace: kill it from here.
+        local h = require("ns.container").start{ args = {"/bin/sleep", "30"} }
+        h:kill("KILL")
+        local st = h:wait()
+        print(st.killed, st.signal)
+        os.exit(st.status)]])
+      assert.are.equal(137, code, out)
+      assert.matches("true\tKILL", out, 1, true)
+    end)
+    it("runs the command as PID 1 with its own hostname, root and /proc", function()
+      local out = luactr([[require("ns.container").run{ hostname = "box",
+        args = {"/bin/sh", "-c", "echo pid=$$ host=$(hostname); ls /bin/busybox; ps | wc -l"} }]])
+      assert.matches("pid=1 host=box", out, 1, true)
+      assert.matches("/bin/busybox", out, 1, true)
+      assert.matches("\n%s*4\n", out) -- header, sh, ps, wc
+    end)
+    it("keeps docker's 14 capabilities and sets no_new_privs", function()
+      local out = luactr([[require("ns.container").run{ args = {"/bin/sh", "-c", "grep -E 'CapBnd|CapEff|NoNewPrivs' /proc/self/status"} }]])
+      assert.matches("CapBnd:%s+00000000a80425fb", out)
+      assert.matches("NoNewPrivs:%s+1", out)
+    end)
+    it("passes stdio through without a terminal", function()
+      local out, code = H.sh(H.luactr .. " examples/busybox.lua ls / </dev/null | wc -l")
+      assert.are.equal(0, code)
+      assert.is_true(tonumber(out) >= 10, out)
+    end)
+    it("runs inside hooks in the new namespaces, before exec", function()
+      local out, code = luactr([[
+        local ns = require "ns"
+        local st = require("ns.container").run{ hostname = "hooked",
+          inside = function(h) assert(ns.gethostname() == "hooked"); assert(ns.getpid() == 1)
+            assert(ns.writefile("/marker", h.name, { create = true })) end,
+          args = {"/bin/cat", "/marker"}, name = "hookspec" }
+        os.exit(st.status)]])
+      assert.are.equal(0, code, out)
+      assert.matches("hookspec", out, 1, true)
+    end)
+    it("gives parent hooks the child's pid while it waits", function()
+      local out, code = luactr([[
+        local seen
+        local st = require("ns.container").run{ parent = function(h, pid) seen = pid end,
+          args = {"/bin/true"} }
+        print("pid", type(seen), seen > 1)
+        os.exit(st.status)]])
+      assert.are.equal(0, code, out)
+      assert.matches("pid\tnumber\ttrue", out, 1, true)
+    end)
+    it("forwards SIGTERM to the container and exits with its status", function()
+      local r, w = ns.pipe()
+      local pid, pidfd = ns.clone({})
+      if pid == 0 then
+        r:close()
+        ns.dup2(w, 1)
+        ns.exec(H.luactr, { "luactr", "examples/busybox.lua", "/bin/sh", "-c", "trap 'echo got TERM; exit 42' TERM; echo ready; sleep 30 & wait" })
+        ns._exit(127)
+      end
+      w:close()
+      assert.matches("ready", r:read(64), 1, true)
+      ns.sleep(0.1)
+      assert(ns.kill(pidfd, "TERM"))
+      local st = ns.wait(pidfd)
+      pidfd:close()
+      local rest = r:read(4096)
+      r:close()
+      assert.are.equal(42, st.code)
+      assert.matches("got TERM", rest, 1, true)
+    end)
+    it("puts a reaper in front with init = true", function()
+      local out, code = luactr([[
+        local st = require("ns.container").run{ init = true,
+          args = {"/bin/sh", "-c", "echo pid=$$; (sleep 0.1 &); sleep 0.3; ps -o stat,pid | grep -c Z; exit 5"} }
+        os.exit(st.status)]])
+      assert.are.equal(5, code, out)
+      assert.matches("pid=2", out, 1, true)
+      assert.matches("\n0\n", out, 1, true) -- no zombie left
+    end)
+    it("prints step timings with --timings", function()
+      local out, code = H.sh(H.luactr .. " --timings examples/busybox.lua /bin/true 2>&1 </dev/null")
+      assert.are.equal(0, code)
+      assert.matches("pivot_root", out, 1, true)
+      assert.matches("ms", out, 1, true)
+      assert.matches("total", out, 1, true)
+    end)
+  end)
+
+  describe("failures", function()
+    it("names the step of a missing rootfs and leaves nothing", function()
+      local out, code = luactr([[require("ns.container").run{ rootfs = "/nonexistent/rootfs", args = {"/bin/true"} }]])
+      assert.are.equal(1, code)
+      assert.matches("step 2 (overlay dirs)", out, 1, true)
+      assert.matches("/nonexistent/rootfs", out, 1, true)
+    end)
+    it("names an unknown mount flag", function()
+      local out, code = luactr([[require("ns.container").run{ mounts = {{ type = "tmpfs", target = "/tmp", flags = {"bogus"} }}, args = {"/bin/true"} }]])
+      assert.are.equal(1, code)
+      assert.matches("unknown mount flag 'bogus'", out, 1, true)
+      assert.matches("mount tmpfs on /tmp", out, 1, true)
+    end)
+    it("names the failing mount and its errno, and undoes the overlay", function()
+      local out, code = luactr([[require("ns.container").run{ mounts = {{ type = "nosuchfs", target = "/tmp" }}, args = {"/bin/true"} }]])
+      assert.are.equal(1, code)
+      assert.matches("(mount nosuchfs on /tmp): mount nosuchfs on ", out, 1, true)
+      assert.matches("(ENODEV)", out, 1, true)
+    end)
+    it("reports an exec failure with the errno", function()
+      local out, code = luactr([[require("ns.container").run{ args = {"/bin/nonexistent"} }]])
+      assert.are.equal(1, code)
+      assert.matches("(exec /bin/nonexistent): exec /bin/nonexistent: No such file or directory (ENOENT)", out, 1, true)
+    end)
+    it("reports a failing inside hook by its number", function()
+      local out, code = luactr([[require("ns.container").run{ inside = { function() end, function() error("hook says no", 0) end }, args = {"/bin/true"} }]])
+      assert.are.equal(1, code)
+      assert.matches("(inside hook 2): hook says no", out, 1, true)
+    end)
+  end)
+end)

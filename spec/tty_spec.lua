@@ -1,0 +1,602 @@
+-- tty_spec.lua: terminals and the supervisor's event loop (core/tty.c):
+-- openpty, isatty, rawmode, winsize, setsid, setctty, dup2, signalfd,
+-- sigread, sigmask, poll, relay. What changes process-wide state (the
+-- signal mask, the session, terminal modes, fd 0..9) runs in a separate
+-- lua5.4 process; busted's own process only gets private ptys.
+local H = require "support.helper"
+local ns = require "ns.core"
+
+-- What a child starts with: this tree's ns.core, helpers that read /proc,
+-- spawn(path, cmd) and a serialiser for what the spec's code returns.
+local PRELUDE = [==[
+package.cpath = "build/?.so;" .. package.cpath
+local ns = require "ns.core"
+local function slurp(path)
+  local f = assert(io.open(path))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+local function bits(field)
+  local hex = slurp("/proc/self/status"):match("\n" .. field .. ":%s*(%x+)")
+  local n, t = tonumber(hex, 16), {}
+  for i = 0, 63 do if (n >> i) & 1 == 1 then t[#t + 1] = i end end
+  return t
+end
+-- pid, session id and tty_nr, from /proc/self/stat
+local function stat()
+  local s = slurp("/proc/self/stat")
+  local pid, rest = s:match("^(%d+) %b() (.*)$")
+  local f = {}
+  for w in rest:gmatch("%S+") do f[#f + 1] = w end
+  return { pid = tonumber(pid), session = tonumber(f[4]), tty_nr = tonumber(f[5]) }
+end
+local function cloexec(fd)
+  local flags = slurp("/proc/self/fdinfo/" .. fd):match("flags:%s*(%d+)")
+  return tonumber(flags, 8) & tonumber("2000000", 8) ~= 0
+end
+-- dup2(n, n) changes nothing and fails with EBADF when n is not open.
+local function openfds()
+  local t = {}
+  for n = 0, 127 do if ns.dup2(n, n) then t[n] = true end end
+  return t
+end
+-- Run the shell command cmd with the terminal at path as its stdio. The
+-- popen pipe is its fd 3: the write end that this process keeps reports
+-- POLLERR once the shell and all it started have exited, which makes it a
+-- stand-in for a pidfd. Returns the popen handle and that fd's number.
+local function spawn(path, cmd)
+  local before = openfds()
+  local p = assert(io.popen("exec 3<&0 <" .. path .. " >" .. path .. " 2>&1; " .. cmd, "w"))
+  local fd
+  for n in pairs(openfds()) do
+    if not before[n] then assert(not fd, "two new fds"); fd = n end
+  end
+  return p, assert(fd, "no new fd")
+end
+local function ser(v)
+  local t = type(v)
+  if t == "table" then
+    local parts = {}
+    for k, x in pairs(v) do parts[#parts + 1] = "[" .. ser(k) .. "]=" .. ser(x) end
+    return "{" .. table.concat(parts, ",") .. "}"
+  elseif t == "string" or t == "number" then
+    return string.format("%q", v)
+  end
+  return tostring(v)
+end
+local r = table.pack(xpcall(function()
+]==]
+
+local POSTLUDE = [==[
+end, debug.traceback))
+local out = {}
+for i = 1, r.n do out[i] = ser(r[i]) end
+io.stdout:write("\n@@result@@\nreturn ", table.concat(out, ","), "\n")
+]==]
+
+local function shquote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- Run code (a function body) in a fresh lua5.4 and return what the child
+-- wrote to its fd 1 (before the results), then what code returns; raises
+-- with the child's output when it fails. opts.stdin: a shell command whose
+-- output is the child's fd 0 (default: nothing, an empty pipe); opts.sh:
+-- shell commands to run first (ulimit).
+local function child(code, opts)
+  opts = opts or {}
+  local script = PRELUDE .. code .. "\n" .. POSTLUDE
+  local cmd = (opts.sh or "") .. (opts.stdin or ":") .. " | timeout -s KILL 60 lua5.4 -e "
+    .. shquote(script) .. " 2>&1"
+  local out = H.sh(cmd)
+  local raw, result = out:match("^(.-)\n@@result@@\n(.*)$")
+  local f = result and load(result)
+  if not f then error("child failed:\n" .. out, 2) end
+  local r = table.pack(f())
+  if not r[1] then error("child raised: " .. tostring(r[2]) .. "\n" .. raw, 2) end
+  return raw, table.unpack(r, 2, r.n)
+end
+
+local function fails_with(e, ok, msg, errno)
+  assert.is_nil(ok, "expected a failure, got " .. tostring(ok))
+  assert.is_string(msg)
+  assert.are.equal(e, errno, "errno for: " .. tostring(msg))
+  return msg
+end
+
+local ENOTTY, EBADF, EMFILE, EPERM, EINVAL = 25, 9, 24, 1, 22
+
+-- A pty pair in the busted process, closed when the spec ends.
+local function pty()
+  local m, s, path = assert(ns.openpty())
+  finally(function() m:close(); s:close() end)
+  return m, s, path
+end
+
+-- Fill every free fd (ulimit -n 16), run what, then let go.
+local FILL = [[
+  local hold = {}
+  while true do
+    local f = io.open("/dev/null")
+    if not f then break end
+    hold[#hold + 1] = f
+  end
+]]
+
+describe("ns.core", function()
+  H.guard()
+
+  describe("tty", function()
+    it("does not touch the global table", function()
+      for _, name in ipairs { "openpty", "isatty", "rawmode", "winsize", "setsid", "setctty",
+        "dup2", "signalfd", "sigread", "sigmask", "poll", "relay" } do
+        assert.is_function(ns[name], name)
+        assert.is_nil(rawget(_G, name), name)
+      end
+    end)
+  end)
+
+  describe("openpty()", function()
+    it("opens a master and a slave that talk to each other", function()
+      local m, s, path = pty()
+      assert.are.equal("pty", m:kind())
+      assert.are.equal("pty", s:kind())
+      assert.matches("^/dev/pts/%d+$", path)
+      assert.are.equal(m:fileno() + 1, s:fileno())
+      m:write("ping\n")
+      assert.are.same({ 1 }, ns.poll({ s }, 2000))
+      assert.are.equal("ping\n", s:read())
+      s:write("pong")
+      assert.are.same({ 1 }, ns.poll({ m }, 2000))
+      assert.matches("pong$", m:read()) -- after the echo of "ping"
+    end)
+
+    it("opens both close-on-exec, and the slave without making it the controlling terminal", function()
+      local _, cm, cs, tty_nr, sid, pid = child [[
+        local sid = ns.setsid()
+        local m, s = ns.openpty()
+        return cloexec(m:fileno()), cloexec(s:fileno()), stat().tty_nr, sid, stat().pid
+      ]]
+      assert.is_true(cm)
+      assert.is_true(cs)
+      assert.are.equal(pid, sid)
+      assert.are.equal(0, tty_nr)
+    end)
+
+    it("fails with EMFILE when no fd is free, and leaves no fd behind", function()
+      local _, ok, msg, errno, ok2, msg2, errno2, freed = child(FILL .. [[
+        local ok, msg, errno = ns.openpty()
+        hold[#hold]:close()
+        hold[#hold] = nil
+        -- one fd free: the master opens, the slave cannot
+        local ok2, msg2, errno2 = ns.openpty()
+        local f = io.open("/dev/null")
+        return ok, msg, errno, ok2, msg2, errno2, f ~= nil
+      ]], { sh = "ulimit -n 16; " })
+      msg = fails_with(EMFILE, ok, msg, errno)
+      assert.matches("^posix_openpt /dev/ptmx: .* %(EMFILE%)$", msg)
+      msg2 = fails_with(EMFILE, ok2, msg2, errno2)
+      assert.matches("^ioctl TIOCGPTPEER: .* %(EMFILE%)$", msg2)
+      assert.is_true(freed)
+    end)
+  end)
+
+  describe("isatty()", function()
+    it("says true for a terminal", function()
+      local m, s = pty()
+      assert.is_true(ns.isatty(m))
+      assert.is_true(ns.isatty(s:fileno()))
+    end)
+
+    it("says false for a pipe and for a closed fd", function()
+      local _, pipe, closed = child [[ return ns.isatty(0), ns.isatty(1 << 30) ]]
+      assert.is_false(pipe)
+      assert.is_false(closed)
+      assert.has_error(function() ns.isatty("0") end)
+    end)
+  end)
+
+  describe("rawmode()", function()
+    it("makes a terminal raw until restore() puts its settings back", function()
+      local _, t = child [[
+        local t = {}
+        local m, s = ns.openpty()
+        local r = assert(ns.rawmode(s))
+        t.name = tostring(r)
+        m:write("a")
+        t.raw_ready = ns.poll({ s }, 2000)   -- no line needed
+        t.raw_read = s:read()
+        t.raw_echo = ns.poll({ m }, 100)     -- and no echo
+        t.restore1 = r:restore()
+        t.restore2 = r:restore()             -- idempotent
+        t.restored = tostring(r)
+        m:write("b")
+        t.cooked_ready = ns.poll({ s }, 100) -- waits for a line again
+        t.cooked_echo = ns.poll({ m }, 2000)
+        t.echo = m:read()
+        do
+          local r2 <close> = assert(ns.rawmode(s))
+        end
+        m:write("c")
+        t.closed_ready = ns.poll({ s }, 100)  -- <close> restored it
+        return t
+      ]]
+      assert.matches("^rawmode %(fd %d+%)$", t.name)
+      assert.are.same({ 1 }, t.raw_ready)
+      assert.are.equal("a", t.raw_read)
+      assert.are.same({}, t.raw_echo)
+      assert.is_true(t.restore1)
+      assert.is_true(t.restore2)
+      assert.are.equal("rawmode (restored)", t.restored)
+      assert.are.same({}, t.cooked_ready)
+      assert.are.same({ 1 }, t.cooked_echo)
+      assert.are.equal("b", t.echo)
+      assert.are.same({}, t.closed_ready)
+    end)
+
+    it("fails with ENOTTY on a pipe", function()
+      local _, ok, msg, errno = child [[ return ns.rawmode(0) ]]
+      msg = fails_with(ENOTTY, ok, msg, errno)
+      assert.are.equal("tcgetattr fd 0: Inappropriate ioctl for device (ENOTTY)", msg)
+    end)
+  end)
+
+  describe("winsize()", function()
+    it("sets and gets a terminal's size", function()
+      local m, s = pty()
+      assert.is_true(ns.winsize(s, 24, 80))
+      local rows, cols = ns.winsize(m)
+      assert.are.equal(24, rows)
+      assert.are.equal(80, cols)
+      assert.is_true(ns.winsize(m:fileno(), 50, 132))
+      rows, cols = ns.winsize(s)
+      assert.are.equal(50, rows)
+      assert.are.equal(132, cols)
+      assert.has_error(function() ns.winsize(s, 70000, 1) end)
+      assert.has_error(function() ns.winsize(s, 24) end)
+    end)
+
+    it("fails with ENOTTY on a pipe", function()
+      local _, ok, msg, errno, ok2, _, errno2 = child [[
+        local ok, msg, errno = ns.winsize(0)
+        return ok, msg, errno, ns.winsize(0, 24, 80)
+      ]]
+      msg = fails_with(ENOTTY, ok, msg, errno)
+      assert.are.equal("ioctl TIOCGWINSZ fd 0: Inappropriate ioctl for device (ENOTTY)", msg)
+      assert.is_nil(ok2)
+      assert.are.equal(ENOTTY, errno2)
+    end)
+  end)
+
+  describe("setsid()", function()
+    it("starts a new session and returns its id", function()
+      local _, sid, st = child [[ local sid = ns.setsid(); return sid, stat() ]]
+      assert.are.equal(st.pid, sid)
+      assert.are.equal(st.pid, st.session)
+    end)
+
+    it("fails with EPERM for a session leader", function()
+      local _, ok, msg, errno = child [[ assert(ns.setsid()); return ns.setsid() ]]
+      msg = fails_with(EPERM, ok, msg, errno)
+      assert.are.equal("setsid: Operation not permitted (EPERM)", msg)
+    end)
+  end)
+
+  describe("setctty()", function()
+    it("makes a terminal the session's controlling terminal", function()
+      local _, ok, before, after, devtty = child [[
+        assert(ns.setsid())
+        local m, s = ns.openpty()
+        local before = stat().tty_nr
+        local ok = ns.setctty(s)
+        local f = io.open("/dev/tty")
+        if f then f:close() end
+        return ok, before, stat().tty_nr, f ~= nil
+      ]]
+      assert.is_true(ok)
+      assert.are.equal(0, before)
+      assert.are_not.equal(0, after)
+      assert.is_true(devtty)
+    end)
+
+    it("fails with ENOTTY on a pipe", function()
+      local _, ok, msg, errno = child [[ assert(ns.setsid()); return ns.setctty(0) ]]
+      msg = fails_with(ENOTTY, ok, msg, errno)
+      assert.are.equal("ioctl TIOCSCTTY fd 0: Inappropriate ioctl for device (ENOTTY)", msg)
+    end)
+  end)
+
+  describe("dup2()", function()
+    it("duplicates an fd onto a number, not close-on-exec", function()
+      local _, ok1, ok2, ce9, ce8, got = child [[
+        local m, s = ns.openpty()
+        local ok1 = ns.dup2(s, 9)
+        local ok2 = ns.dup2(s:fileno(), 8)
+        local ce9, ce8 = cloexec(9), cloexec(8)
+        local h9 <close> = ns.fd(9, "pty")
+        local h8 <close> = ns.fd(8, "pty")
+        h9:write("x\n")
+        h8:write("y\n")
+        assert(ns.poll({ m }, 2000)[1])
+        return ok1, ok2, ce9, ce8, m:read()
+      ]]
+      assert.is_true(ok1)
+      assert.is_true(ok2)
+      assert.is_false(ce9)
+      assert.is_false(ce8)
+      assert.are.equal("x\r\ny\r\n", got)
+    end)
+
+    it("fails with EBADF for an fd that is not open", function()
+      local _, ok, msg, errno = child [[ return ns.dup2(1 << 30, 9) ]]
+      msg = fails_with(EBADF, ok, msg, errno)
+      assert.are.equal("dup2 fd 1073741824 to fd 9: Bad file descriptor (EBADF)", msg)
+      assert.has_error(function() ns.dup2(0) end)
+      assert.has_error(function() ns.dup2(-1, 3) end)
+    end)
+  end)
+
+  describe("signalfd()", function()
+    it("receives the given signals, which it blocks", function()
+      local _, t = child [[
+        local t = {}
+        local sfd = ns.signalfd { "USR1", "SIGTERM", 12 }
+        t.kind, t.cloexec, t.blocked = sfd:kind(), cloexec(sfd:fileno()), bits("SigBlk")
+        t.none = ns.sigread(sfd) == nil
+        os.execute("kill -USR1 " .. stat().pid .. "; kill -USR2 " .. stat().pid)
+        t.ready = ns.poll({ sfd }, 2000)
+        t.first, t.second = ns.sigread(sfd), ns.sigread(sfd)
+        t.after = ns.sigread(sfd) == nil
+        sfd:close()
+        return t
+      ]]
+      assert.are.equal("signalfd", t.kind)
+      assert.is_true(t.cloexec)
+      assert.are.same({ 9, 11, 14 }, t.blocked) -- USR1, USR2, TERM (bit = signal - 1)
+      assert.is_true(t.none)
+      assert.are.same({ 1 }, t.ready)
+      assert.are.equal("USR1", t.first)
+      assert.are.equal("USR2", t.second)
+      assert.is_true(t.after)
+    end)
+
+    it("fails with EMFILE when no fd is free, leaving the mask alone", function()
+      local _, ok, msg, errno, blocked = child(FILL .. [[
+        local ok, msg, errno = ns.signalfd { "TERM" }
+        return ok, msg, errno, bits("SigBlk")
+      ]], { sh = "ulimit -n 16; " })
+      msg = fails_with(EMFILE, ok, msg, errno)
+      assert.matches("^signalfd: .* %(EMFILE%)$", msg)
+      assert.are.same({}, blocked)
+    end)
+
+    it("raises on an unknown signal", function()
+      assert.has_error(function() ns.signalfd { "TERM", "NOPE" } end)
+      assert.has_error(function() ns.signalfd { 0 } end)
+    end)
+  end)
+
+  describe("sigread()", function()
+    it("gives nil when nothing is pending, then the next signal's name", function()
+      local _, none, got = child [[
+        local sfd = ns.signalfd "HUP"
+        local none = ns.sigread(sfd)
+        os.execute("kill -HUP " .. stat().pid)
+        return none == nil, ns.sigread(sfd)
+      ]]
+      assert.is_true(none)
+      assert.are.equal("HUP", got)
+    end)
+
+    it("fails with EBADF on a closed fd and EINVAL on what is not a signalfd", function()
+      local _, ok, msg, errno, ok2, msg2, errno2 = child [[
+        local ok, msg, errno = ns.sigread(1 << 30)
+        return ok, msg, errno, ns.sigread(0) -- fd 0: a pipe at its end
+      ]]
+      msg = fails_with(EBADF, ok, msg, errno)
+      assert.are.equal("read fd 1073741824: Bad file descriptor (EBADF)", msg)
+      msg2 = fails_with(EINVAL, ok2, msg2, errno2)
+      assert.are.equal("read fd 0: Invalid argument (EINVAL)", msg2)
+    end)
+  end)
+
+  describe("sigmask()", function()
+    it("blocks, unblocks and sets the signal mask", function()
+      local _, t = child [[
+        local t = {}
+        t.block = { ns.sigmask("block", { "USR1", 12 }), bits("SigBlk") }
+        t.unblock = { ns.sigmask("unblock", "SIGUSR1"), bits("SigBlk") }
+        t.all = { ns.sigmask("set", "all"), bits("SigBlk") }
+        t.clear = { ns.sigmask("set", {}), bits("SigBlk") }
+        return t
+      ]]
+      assert.are.same({ true, { 9, 11 } }, t.block)
+      assert.are.same({ true, { 11 } }, t.unblock)
+      assert.is_true(t.all[1])
+      local all = {}
+      for _, b in ipairs(t.all[2]) do all[b] = true end
+      for sig = 1, 31 do
+        if sig ~= 9 and sig ~= 19 then assert.is_true(all[sig - 1], "signal " .. sig) end
+      end
+      assert.is_nil(all[8])  -- KILL cannot be blocked
+      assert.is_nil(all[18]) -- nor STOP
+      assert.are.same({ true, {} }, t.clear)
+    end)
+
+    it("raises on an unknown how or signal (it has no failure of its own)", function()
+      -- sigprocmask(2) fails only for a bad how or pointer, which the
+      -- checks rule out; misuse raises before the mask changes.
+      local _, ok1, err1, ok2, err2, blocked = child [[
+        local ok1, err1 = pcall(ns.sigmask, "add", { "TERM" })
+        local ok2, err2 = pcall(ns.sigmask, "block", { "TERM", "NOPE" })
+        return ok1, err1, ok2, err2, bits("SigBlk")
+      ]]
+      assert.is_false(ok1)
+      assert.matches("invalid option 'add'", err1, 1, true)
+      assert.is_false(ok2)
+      assert.matches("unknown signal 'NOPE'", err2, 1, true)
+      assert.are.same({}, blocked)
+    end)
+  end)
+
+  describe("poll()", function()
+    it("lists the indexes of the fds that are readable", function()
+      local m, s = pty()
+      assert.are.same({}, ns.poll({ m, s }, 0))
+      m:write("x\n")
+      assert.are.same({ 2 }, ns.poll({ s }, 2000) and { 2 })
+      local ready = ns.poll({ m:fileno(), s }, 2000)
+      table.sort(ready)
+      assert.are.same({ 1, 2 }, ready) -- the echo makes the master readable too
+      s:read()
+      m:read()
+      assert.are.same({}, ns.poll({ s, m }, 0))
+    end)
+
+    it("returns {} on timeout, and reports a hang-up", function()
+      local m, s = assert(ns.openpty())
+      finally(function() m:close() end)
+      assert.are.same({}, ns.poll({ s }, 50))
+      assert.are.same({}, ns.poll({}, 10))
+      s:close()
+      assert.are.same({ 1 }, ns.poll({ m }))
+    end)
+
+    it("fails with EBADF for an fd that is not open", function()
+      local ok, msg, errno = ns.poll({ 1 << 30 }, 0)
+      msg = fails_with(EBADF, ok, msg, errno)
+      assert.are.equal("poll fd 1073741824: Bad file descriptor (EBADF)", msg)
+      assert.has_error(function() ns.poll({ 0, "x" }, 0) end)
+      assert.has_error(function() ns.poll(0) end)
+      local m, s = pty()
+      s:close()
+      assert.has_error(function() ns.poll({ m, s }, 0) end)
+    end)
+  end)
+
+  describe("relay()", function()
+    it("copies the child's output until it exits, then what is left", function()
+      local out, ok, msg = child [[
+        local m, s, path = ns.openpty()
+        local p, fake = spawn(path, "echo hello from the pty; echo and more")
+        local ok, msg, errno = ns.relay(m, { pidfd = fake })
+        p:close()
+        return ok, msg, errno
+      ]]
+      assert.is_true(ok, msg)
+      assert.matches("hello from the pty\r\nand more\r\n", out, 1, true)
+    end)
+
+    it("copies input to the child and keeps going after its end", function()
+      local out, ok, msg = child([[
+        local m, s, path = ns.openpty()
+        local p, fake = spawn(path, "read line; sleep 0.1; echo got:$line")
+        local ok, msg, errno = ns.relay(m, { pidfd = fake })
+        p:close()
+        return ok, msg, errno
+      ]], { stdin = "printf 'ping\\n'" })
+      assert.is_true(ok, msg)
+      assert.matches("got:ping\r\n", out, 1, true)
+    end)
+
+    it("takes input and output fds", function()
+      local out, ok, msg, copied = child [[
+        local m, s, path = ns.openpty()
+        local m2, s2 = ns.openpty()
+        assert(ns.rawmode(s2))
+        m2:write("from-input\n")
+        local p, fake = spawn(path, "read line; echo got:$line")
+        local ok, msg, errno = ns.relay(m, { pidfd = fake, input = s2, output = s2:fileno() })
+        p:close()
+        assert(ns.poll({ m2 }, 2000)[1])
+        return ok, msg, errno, m2:read()
+      ]]
+      assert.is_true(ok, msg)
+      assert.are.equal("", out)
+      assert.matches("got:from-input\r\n", copied, 1, true)
+    end)
+
+    it("stops reading the master when the slave side closes, and waits for the child", function()
+      local _, ok, msg, first, exited = child [[
+        local m, s, path = ns.openpty()
+        local p, fake = spawn(path, "echo ready; exec >&- 2>&- <&-; sleep 0.3")
+        assert(ns.poll({ m }, 5000)[1])
+        local first = m:read()
+        s:close()
+        local ok, msg = ns.relay(m, { pidfd = fake })
+        local exited = ns.poll({ fake }, 0)[1] == 1
+        p:close()
+        return ok, msg, first, exited
+      ]]
+      assert.is_true(ok, msg)
+      assert.matches("^ready", first)
+      assert.is_true(exited)
+    end)
+
+    it("on SIGWINCH from sigfd copies fd 0's window size to the master", function()
+      local out, ok, msg = child [[
+        local m, s, path = ns.openpty()
+        local m2, s2 = ns.openpty()
+        assert(ns.winsize(s2, 33, 77))
+        assert(ns.dup2(s2, 0)) -- fd 0: a terminal of 33 rows, 77 columns
+        local p, fake = spawn(path, "sleep 0.3; stty size")
+        local sfd = ns.signalfd { "WINCH" }
+        os.execute("kill -WINCH " .. stat().pid)
+        local ok, msg, errno = ns.relay(m, { pidfd = fake, sigfd = sfd })
+        p:close()
+        return ok, msg, errno
+      ]]
+      assert.is_true(ok, msg)
+      assert.matches("33 77\r\n", out, 1, true)
+    end)
+
+    it("sends other signals from sigfd on to the child", function()
+      if not ns.pidfd_open then pending("needs ns.pidfd_open") return end
+      local out, ok, msg = child [[
+        local m, s, path = ns.openpty()
+        -- the shell gets its pid out on fd 3 once its trap is set
+        local p = io.popen("exec 3>&1 <" .. path .. " >" .. path .. " 2>&1;"
+          .. " trap 'echo got-term; exit 7' TERM; echo $$ >&3; exec 3>&-;"
+          .. " i=0; while [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; echo no-term")
+        local pid = tonumber(p:read("l"))
+        local pidfd <close> = assert(ns.pidfd_open(pid))
+        -- after the shell started: it must not inherit the blocked TERM
+        local sfd = ns.signalfd { "TERM" }
+        os.execute("kill -TERM " .. stat().pid)
+        local ok, msg, errno = ns.relay(m, { pidfd = pidfd, sigfd = sfd })
+        p:close()
+        return ok, msg, errno
+      ]]
+      assert.is_true(ok, msg)
+      assert.matches("got-term\r\n", out, 1, true)
+      assert.is_nil(out:find("no-term", 1, true))
+    end)
+
+    it("fails when a signal cannot be sent on, and on a closed fd", function()
+      local _, ok, msg, errno, ok2, msg2, errno2 = child [[
+        local m, s, path = ns.openpty()
+        local p, fake = spawn(path, "sleep 0.2")
+        local sfd = ns.signalfd { "TERM" }
+        os.execute("kill -TERM " .. stat().pid)
+        -- the stand-in is a pipe, not a pidfd
+        local ok, msg, errno = ns.relay(m, { pidfd = fake, sigfd = sfd })
+        p:close()
+        return ok, msg, errno, ns.relay(m, { pidfd = 1 << 30 })
+      ]]
+      msg = fails_with(EBADF, ok, msg, errno)
+      assert.are.equal("pidfd_send_signal TERM: Bad file descriptor (EBADF)", msg)
+      msg2 = fails_with(EBADF, ok2, msg2, errno2)
+      assert.are.equal("poll pidfd: Bad file descriptor (EBADF)", msg2)
+    end)
+
+    it("raises on a missing pidfd, an unknown option or a bad fd", function()
+      local m = pty()
+      assert.has_error(function() ns.relay(m, {}) end, "bad argument #2 to 'ns.core.relay' (option 'pidfd' is required)")
+      assert.has_error(function() ns.relay(m, { pidfd = 0, output = "1" }) end)
+      assert.has_error(function() ns.relay(m, { pidfd = 0, inptu = 0 }) end)
+      assert.has_error(function() ns.relay(m) end)
+      assert.has_error(function() ns.relay("m", { pidfd = 0 }) end)
+    end)
+  end)
+end)

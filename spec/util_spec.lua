@@ -1,0 +1,322 @@
+-- util_spec.lua: what every area of ns.core shares (core/util.c): the
+-- module itself, read-only constant tables, fd handles, the error contract
+-- (nil, "<call> <arg>: <strerror> (<ENAME>)", errno) and name/option checks.
+local H = require "support.helper"
+local ns = require "ns"
+
+-- A fresh lua5.4 that loads this tree's ns (never an installed copy).
+local function lua(code)
+  local env = ("LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua;;' LUA_CPATH='%s/build/?.so;;'")
+    :format(H.root, H.root, H.root)
+  return H.sh(env .. " lua5.4 -e '" .. code .. "' 2>&1")
+end
+
+local function is_open(n)
+  return ns.readlink("/proc/self/fd/" .. n) ~= nil
+end
+
+local function fdflags(h)
+  local info = assert(ns.readfile("/proc/self/fdinfo/" .. h:fileno()))
+  return tonumber(info:match("flags:%s*(%d+)"), 8)
+end
+
+local O_CLOEXEC = tonumber("2000000", 8)
+
+describe("ns.core", function()
+  H.guard()
+
+  describe("require", function()
+    it("does not touch the global table", function()
+      local out, code = lua([[
+        local before = {}
+        for k, v in pairs(_G) do before[k] = v end
+        local ns = require "ns"
+        assert(ns.getpid and require "ns.core")
+        for k, v in pairs(_G) do
+          if before[k] ~= v then io.write("added ", tostring(k), "\n") end
+        end
+        for k in pairs(before) do
+          if _G[k] == nil then io.write("removed ", tostring(k), "\n") end
+        end
+        io.write("done")
+      ]])
+      assert.are.equal(0, code)
+      assert.are.equal("done", out)
+    end)
+
+    it("gives every function of ns.core through ns", function()
+      local core = require "ns.core"
+      for k, v in pairs(core) do
+        assert.are.equal(v, ns[k], k)
+      end
+      assert.matches("^luactr %d+%.%d+", ns._VERSION)
+    end)
+
+    it("raises on an unknown field of ns", function()
+      local ok, err = pcall(function() return ns.no_such_binding end)
+      assert.is_false(ok)
+      assert.matches("ns has no field 'no_such_binding'", err)
+    end)
+  end)
+
+  describe("constant tables", function()
+    it("map names to the kernel's numbers", function()
+      assert.are.equal(1, ns.E.EPERM)
+      assert.are.equal(2, ns.E.ENOENT)
+      assert.are.equal(13, ns.E.EACCES)
+      assert.are.equal(9, ns.SIG.KILL)
+      assert.are.equal(15, ns.SIG.TERM)
+      assert.are.equal(0x20000000, ns.CLONE.pid)
+      assert.are.equal(0x00020000, ns.CLONE.mnt)
+      assert.are.equal(4096, ns.MS.bind)
+      assert.are.equal(4096 | 16384, ns.MS.rbind)
+      assert.are.equal(2, ns.MNT.detach)
+      assert.are.equal(7, ns.RLIMIT.nofile)
+      assert.are.equal(0, ns.O.rdonly)
+    end)
+
+    it("raise on an unknown key, naming the table and the key", function()
+      for _, t in ipairs({ "E", "SIG", "CLONE", "MS", "MNT", "O", "RLIMIT" }) do
+        local ok, err = pcall(function() return ns[t].NO_SUCH_KEY end)
+        assert.is_false(ok)
+        assert.matches("ns%." .. t .. " has no key 'NO_SUCH_KEY'", err)
+      end
+    end)
+
+    it("are read-only and their metatable is protected", function()
+      local ok, err = pcall(function() ns.E.EPERM = 99 end)
+      assert.is_false(ok)
+      assert.matches("ns.E is read%-only", err)
+      ok = pcall(function() ns.MS.new_flag = 1 end)
+      assert.is_false(ok)
+      assert.are.equal(1, ns.E.EPERM)
+      assert.is_false(getmetatable(ns.E))
+      assert.has_error(function() setmetatable(ns.E, nil) end)
+    end)
+
+    it("walk with pairs", function()
+      local n, seen = 0, {}
+      for k, v in pairs(ns.E) do
+        n = n + 1
+        seen[k] = v
+      end
+      assert.is_true(n > 100)
+      assert.are.equal(ns.E.ENOENT, seen.ENOENT)
+      local flags = {}
+      for k in pairs(ns.CLONE) do flags[#flags + 1] = k end
+      table.sort(flags)
+      assert.are.same({ "cgroup", "files", "fs", "ipc", "mnt", "net", "pid", "sysvsem", "time", "user", "uts" }, flags)
+    end)
+  end)
+
+  describe("error contract", function()
+    it("returns nil, '<call> <arg>: <strerror> (<ENAME>)', errno", function()
+      local ok, msg, errno = ns.readfile("/nonexistent/luactr-spec")
+      assert.is_nil(ok)
+      assert.are.equal(ns.E.ENOENT, errno)
+      assert.matches("^open /nonexistent/luactr%-spec: .+ %(ENOENT%)$", msg)
+    end)
+
+    it("leaves out the argument when the call has none", function()
+      H.in_child(function()
+        assert(ns.setrlimit("nofile", 0))
+        local msg = H.fails_with(ns.E.EMFILE, ns.pipe())
+        assert.matches("^pipe: .+ %(EMFILE%)$", msg)
+      end)
+    end)
+
+    it("raises on misuse, naming the argument", function()
+      local ok, err = pcall(ns.readfile, {})
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to '[%w.]*readfile'", err)
+    end)
+
+    it("raises on an unknown name with the list of valid names", function()
+      local ok, err = pcall(ns.unshare, "bogus")
+      assert.is_false(ok)
+      assert.matches("unknown namespace 'bogus' %(valid: cgroup, ipc, mnt, net, pid, time, user, uts", err)
+    end)
+
+    it("raises on a list of names that holds something else", function()
+      local ok, err = pcall(ns.unshare, { "uts", true })
+      assert.is_false(ok)
+      assert.matches("namespace list holds a boolean", err)
+      ok, err = pcall(ns.unshare, true)
+      assert.is_false(ok)
+      assert.matches("name, list of names or number expected", err)
+    end)
+
+    it("raises on an unknown option key, naming it", function()
+      local ok, err = pcall(ns.writefile, "/nonexistent/luactr-spec", "x", { creat = true })
+      assert.is_false(ok)
+      assert.matches("unknown option 'creat' %(valid: append, create, mode%)", err)
+      ok, err = pcall(ns.writefile, "/nonexistent/luactr-spec", "x", { "create" })
+      assert.is_false(ok)
+      assert.matches("unknown option '1'", err)
+    end)
+
+    it("takes signals by name, SIG name, any case, or number", function()
+      local pid, pidfd = assert(ns.clone({}))
+      if pid == 0 then ns.sleep(10); ns._exit(0) end
+      assert.is_true(ns.kill(pid, 0))
+      assert.is_true(ns.kill(pidfd, "sigstop"))
+      assert.is_true(ns.kill(pidfd, "CONT"))
+      assert.is_true(ns.kill(pid, ns.SIG.KILL))
+      local st = assert(ns.wait(pidfd))
+      pidfd:close()
+      assert.are.equal("KILL", st.signal)
+      local ok, err = pcall(ns.kill, pid, "SIGBOGUS")
+      assert.is_false(ok)
+      assert.matches("unknown signal 'BOGUS' %(valid: HUP, INT,", err)
+      ok, err = pcall(ns.kill, pid, 1000)
+      assert.is_false(ok)
+      assert.matches("signal number out of range", err)
+    end)
+  end)
+
+  describe("fd handles", function()
+    it("are ns.fd userdata that say what they are", function()
+      local r, w = assert(ns.pipe())
+      assert.are.equal("pipe", r:kind())
+      assert.matches("^pipe %(fd %d+%)$", tostring(r))
+      assert.is_true(r:close())
+      assert.are.equal("pipe (closed)", tostring(r))
+      assert.is_nil(r:fileno())
+      w:close()
+    end)
+
+    it("are opened close-on-exec", function()
+      local r, w = assert(ns.pipe())
+      local a, b = assert(ns.socketpair())
+      local f = assert(ns.open("/dev/null"))
+      for _, h in ipairs({ r, w, a, b, f }) do
+        assert.are.equal(O_CLOEXEC, fdflags(h) & O_CLOEXEC, tostring(h))
+        h:close()
+      end
+    end)
+
+    it("close once however often :close, __close and __gc run", function()
+      local n
+      do
+        local h <close> = assert(ns.open("/dev/null"))
+        n = h:fileno()
+        assert.is_true(is_open(n))
+        assert.is_true(h:close())
+        assert.is_true(h:close())
+      end
+      assert.is_false(is_open(n))
+      do
+        local h <close> = assert(ns.open("/dev/null"))
+        n = h:fileno()
+      end
+      assert.is_false(is_open(n))
+      do
+        local h = assert(ns.open("/dev/null"))
+        n = h:fileno()
+      end
+      collectgarbage()
+      collectgarbage()
+      assert.is_false(is_open(n))
+    end)
+
+    it("raise when used after close", function()
+      local r, w = assert(ns.pipe())
+      r:close()
+      w:close()
+      local ok, err = pcall(r.read, r)
+      assert.is_false(ok)
+      assert.matches("attempt to use a closed fd", err)
+      ok, err = pcall(w.write, w, "x")
+      assert.is_false(ok)
+      assert.matches("attempt to use a closed fd", err)
+    end)
+
+    it("read, write and see end of file as ''", function()
+      local r, w = assert(ns.pipe())
+      assert.are.equal(5, w:write("hello"))
+      assert.are.equal("he", r:read(2))
+      assert.are.equal("llo", r:read())
+      w:close()
+      assert.are.equal("", r:read())
+      r:close()
+    end)
+
+    it("report a failed read or write with errno", function()
+      local r, w = assert(ns.pipe())
+      local msg = H.fails_with(ns.E.EBADF, w:read())
+      assert.matches("^read pipe: .+ %(EBADF%)$", msg)
+      msg = H.fails_with(ns.E.EBADF, r:write("x"))
+      assert.matches("^write pipe: .+ %(EBADF%)$", msg)
+      r:close()
+      w:close()
+    end)
+
+    it("raise on a read size out of range", function()
+      local r, w = assert(ns.pipe())
+      local ok, err = pcall(r.read, r, 0)
+      assert.is_false(ok)
+      assert.matches("size out of range", err)
+      r:close()
+      w:close()
+    end)
+
+    it("take a plain fd number in their methods without crashing", function()
+      -- A child: a crash here must not take busted down.
+      local out = H.child_value(function()
+        local r, w = assert(ns.pipe())
+        local fd = w:fileno()
+        local _, m, e = r.read(fd)
+        local _, m2, e2 = w.write(r:fileno(), "x")
+        return ("%s|%d|%s|%d"):format(m, e, m2, e2)
+      end)
+      local m, e, m2, e2 = out:match("^(.-)|(%d+)|(.-)|(%d+)$")
+      assert.are.equal(ns.E.EBADF, tonumber(e))
+      assert.are.equal(ns.E.EBADF, tonumber(e2))
+      assert.matches("^read fd: ", m)
+      assert.matches("^write fd: ", m2)
+    end)
+
+    it("report a failed close", function()
+      local h = assert(ns.open("/dev/null"))
+      local n = h:fileno()
+      -- A second owner of the same number closes it first.
+      local other = ns.fd(n, "dir")
+      assert.are.equal("dir", other:kind())
+      assert.is_true(other:close())
+      H.fails_with(ns.E.EBADF, h:close())
+      assert.are.equal("fd (closed)", tostring(h))
+      assert.is_true(h:close())
+    end)
+  end)
+
+  describe("fd()", function()
+    it("wraps an fd number in an owning handle", function()
+      local h = assert(ns.open("/dev/null"))
+      local n = h:fileno()
+      local g = ns.fd(n, "pidfd")
+      assert.are.equal("pidfd (fd " .. n .. ")", tostring(g))
+      assert.are.equal(n, g:fileno())
+      g:close()
+      assert.is_false(is_open(n))
+      H.fails_with(ns.E.EBADF, h:close())
+      local r, w = assert(ns.pipe())
+      local plain = ns.fd(r:fileno())
+      assert.are.equal("fd", plain:kind())
+      plain:close()
+      H.fails_with(ns.E.EBADF, r:close())
+      w:close()
+    end)
+
+    it("raises on a bad fd or kind", function()
+      local ok, err = pcall(ns.fd, "x")
+      assert.is_false(ok)
+      assert.matches("fd expected", err)
+      ok, err = pcall(ns.fd, -1)
+      assert.is_false(ok)
+      assert.matches("fd out of range", err)
+      ok, err = pcall(ns.fd, 0, "bogus")
+      assert.is_false(ok)
+      assert.matches("invalid option 'bogus'", err)
+    end)
+  end)
+end)
