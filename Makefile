@@ -31,17 +31,23 @@ CORE_OBJ := $(patsubst core/%.c,$(B)/%.o,$(CORE_SRC))
 
 all: $(B)/ns/core.so luactr
 
+# V=1 shows the full commands.
+Q := $(if $(filter 1,$(V)),,@)
+
 $(B)/%.o: core/%.c core/ns.h | $(B)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(B):
 	mkdir -p $(B)/ns
 
 $(B)/ns/core.so: $(CORE_OBJ)
-	$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
 
 luactr: $(B)/luactr.o $(CORE_OBJ)
-	$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $^ $(LUA_LIBS) $(PKG_LIBS) $(LDFLAGS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $^ $(LUA_LIBS) $(PKG_LIBS) $(LDFLAGS)
 
 $(B)/floor: core/floor.c | $(B)
 	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $<

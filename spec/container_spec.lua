@@ -199,3 +199,49 @@ describe("ns.container", function()
     end)
   end)
 end)
+
+describe("ns.container with a terminal", function()
+  H.guard()
+
+  -- Run luactr on a pty of our own, as a terminal user would.
+  local function on_pty(args, input)
+    local master, slave, _ = assert(ns.openpty())
+    ns.winsize(master, 24, 77)
+    local pid, pidfd = assert(ns.clone({}))
+    if pid == 0 then
+      master:close()
+      ns.setsid()
+      ns.setctty(slave)
+      for fd = 0, 2 do ns.dup2(slave, fd) end
+      ns.exec(H.luactr, args)
+      ns._exit(127)
+    end
+    slave:close()
+    local out = ""
+    local deadline = ns.clock() + 10
+    local sent = false
+    while ns.clock() < deadline do
+      local r = ns.poll({ master }, 200)
+      if #r > 0 then
+        local s = master:read(4096)
+        if not s or s == "" then break end
+        out = out .. s
+        if not sent and out:find("# ", 1, true) then
+          master:write(input)
+          sent = true
+        end
+      end
+    end
+    local st = ns.wait(pidfd)
+    pidfd:close()
+    master:close()
+    return out, st
+  end
+
+  it("gives the container its own /dev/pts/0 as controlling terminal, with our size", function()
+    local out, st = on_pty({ "luactr", "examples/busybox.lua" }, "tty; stty size; exit 4\n")
+    assert.matches("/dev/pts/0", out, 1, true)
+    assert.matches("24 77", out, 1, true)
+    assert.are.equal(4, st.code, out)
+  end)
+end)

@@ -365,10 +365,18 @@ local function steps_for(c)
     end)
   end
   if c.tty then
-    step("child", "controlling tty", function(x)
+    step("child", "terminal (pty in the container's devpts)", function(x)
+      -- Opened here, after the mounts, so that the terminal is /dev/pts/0
+      -- of the container's own devpts (ttyname works); the master side
+      -- goes to luactr over the socket.
+      local master, slave = ns.openpty()
+      must("openpty", master, slave)
+      must("sendfd", ns.sendfd(x.sock, master, "P\n"))
+      master:close()
       must("setsid", ns.setsid())
-      must("setctty", ns.setctty(x.slave))
-      for fd = 0, 2 do must("dup2", ns.dup2(x.slave, fd)) end
+      must("setctty", ns.setctty(slave))
+      for fd = 0, 2 do must("dup2", ns.dup2(slave, fd)) end
+      slave:close()
     end)
   else
     step("child", "stdio", function(x)
@@ -471,7 +479,6 @@ local function child_main(c, steps, x, sock, first)
     end
     sock:write(fmt("T%d\t%.9f\n", i, ns.clock() - t0))
   end
-  if x.slave then x.slave:close() end
   local env = default_env(c)
   sock:write(fmt("X%.9f\n", ns.clock()))
   local _, msg, e = ns.exec(c.args[1], c.args, env)
@@ -555,18 +562,11 @@ function M.start(t)
   local psock, csock = ns.socketpair()
   if not psock then fail(clone_step, csock) end
   local master
-  if c.tty then
-    local m, slave = ns.openpty()
-    if not m then psock:close(); csock:close(); fail(clone_step, slave) end
-    master, x.slave = m, slave
-    local rows, cols = ns.winsize(0)
-    if rows then ns.winsize(master, rows, cols) end
-  end
   -- Signals for luactr to forward: blocked before the clone, so none is
   -- lost between the clone and the relay; the child clears its mask.
   local sigfd = ns.signalfd(c.tty and { "INT", "TERM", "HUP", "QUIT", "USR1", "USR2", "WINCH" } or M.forwarded_signals)
   local h = setmetatable({ c = c, steps = steps, times = times, x = x, name = c.name, t_start = t_start,
-    sigfd = sigfd, master = master }, Handle)
+    sigfd = sigfd }, Handle)
   x.handle = h
 
   local opts
@@ -583,16 +583,14 @@ function M.start(t)
   local pid, pidfd = ns.clone(types, opts)
   if pid == 0 then
     psock:close()
-    if master then master:close() end
+    x.sock = csock
     child_main(c, steps, x, csock, clone_step + 1)
   end
   if x.cgfd then x.cgfd:close() end
   csock:close()
-  if x.slave then x.slave:close(); x.slave = nil end
   if not pid then
     psock:close()
     sigfd:close()
-    if master then master:close() end
     fail(clone_step, pidfd)
   end
   times[clone_step] = ns.clock() - t0
@@ -604,7 +602,6 @@ function M.start(t)
     pidfd:close()
     psock:close()
     sigfd:close()
-    if master then master:close() end
     fail(i, msg)
   end
   -- What the parent does while the child waits.
@@ -618,11 +615,17 @@ function M.start(t)
   -- Read the child's reports until exec closes the socket.
   local buf = ""
   while true do
-    local s = psock:read(4096)
+    local s, fd = ns.recvfd(psock)
+    if fd then master = fd end
     if not s or s == "" then break end
     buf = buf .. s
   end
   psock:close()
+  if master then
+    h.master = master
+    local rows, cols = ns.winsize(0)
+    if rows then ns.winsize(master, rows, cols) end
+  end
   for line in buf:gmatch("[^\n]+") do
     local kind, i, rest = line:match("^([TE])(%d+)\t(.*)$")
     if kind == "T" then
@@ -631,7 +634,7 @@ function M.start(t)
       local st = ns.wait(pidfd)
       pidfd:close()
       sigfd:close()
-      if master then master:close() end
+      if master then master:close(); h.master = nil end
       h.pidfd = nil
       x.exec_failed = st
       fail(tonumber(i), rest)
