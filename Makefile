@@ -86,7 +86,14 @@ asan:
 	ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	  $(BUSTED) --lua=$(LUA) -o spec/support/summary.lua spec; rc=$$?; $(MAKE) clean; exit $$rc
 
+# Peers measured beside luactr; installed when missing, skipped when that fails.
+BENCH_PKGS := bubblewrap crun runc
 bench: deps
+	@missing=""; for p in $(BENCH_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	[ -z "$$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing </dev/null >/dev/null 2>&1 \
+	  || echo "bench: could not install$$missing; those peers will be skipped"
 	$(MAKE) all $(B)/floor
 	$(MAKE) rootfs
 	$(LUA) scripts/bench.lua

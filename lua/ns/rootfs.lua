@@ -1,0 +1,367 @@
+--- ns.rootfs: root filesystems for containers.
+-- The busybox image (the embedded default, made from Debian's
+-- busybox-static on first use), the directories of a container's overlay
+-- (a private upper layer over read-only image layers), and a careful
+-- recursive remove for discarding that upper layer.
+-- Pure Lua over the ns.* file bindings; the overlay itself is mounted by
+-- the container's child, in its own mount namespace.
+-- See overlayfs (Documentation/filesystems/overlayfs.rst), rename(2),
+-- mkdtemp(3), proc(5) (mountinfo).
+local ns = require "ns"
+
+local error, ipairs, pairs, type, tostring = error, ipairs, pairs, type, tostring
+local concat, sort = table.concat, table.sort
+local getenv = os.getenv
+
+local M = {}
+
+-- Lua has no octal literals: oct"755" is 0755.
+local function oct(s) return tonumber(s, 8) end
+
+-- The busybox image lives at <root>/images/busybox/rootfs.
+local BUSYBOX = "/bin/busybox"
+local HINT = "apt-get install busybox-static"
+
+-- Empty directories every image has, with their modes.
+local DIRS = {
+  { "bin", oct"755" }, { "dev", oct"755" }, { "etc", oct"755" }, { "home", oct"755" },
+  { "proc", oct"555" }, { "root", oct"700" }, { "run", oct"755" }, { "sbin", oct"755" },
+  { "sys", oct"555" }, { "tmp", oct"1777" }, { "usr", oct"755" }, { "usr/bin", oct"755" },
+  { "usr/sbin", oct"755" }, { "var", oct"755" },
+}
+
+local ETC = {
+  { "etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n" },
+  { "etc/group", "root:x:0:\nnogroup:x:65534:\n" },
+  { "etc/hostname", "luactr\n" },
+  { "etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" },
+  { "etc/resolv.conf", "" },
+}
+
+-- Raise msg as it is: it names the function and the path, no position.
+local function fail(msg) error(msg, 0) end
+
+-- v, or raise "<what>: <msg>" for a failed primitive's nil, msg.
+local function check(what, v, msg)
+  if v == nil then fail(what .. ": " .. tostring(msg)) end
+  return v
+end
+
+-- Reject keys of opts not in valid (a set), naming them and the valid ones.
+local function check_opts(fname, opts, valid)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    fail(("%s: options must be a table, got %s"):format(fname, type(opts)))
+  end
+  for k in pairs(opts) do
+    if not valid[k] then
+      local names = {}
+      for n in pairs(valid) do names[#names + 1] = n end
+      sort(names)
+      fail(("%s: unknown option '%s' (valid: %s)"):format(fname, tostring(k), concat(names, ", ")))
+    end
+  end
+  return opts
+end
+
+--- The image root: $LUACTR_ROOT, or /var/lib/luactr.
+function M.root()
+  local r = getenv("LUACTR_ROOT")
+  return (r and r ~= "") and r or "/var/lib/luactr"
+end
+
+--- The state root (running containers): $LUACTR_STATE, or /run/luactr.
+function M.state()
+  local s = getenv("LUACTR_STATE")
+  return (s and s ~= "") and s or "/run/luactr"
+end
+
+--- A new directory /tmp/luactr-<prefix>-XXXXXX; returns its path.
+function M.tempdir(prefix)
+  return check("tempdir", ns.mkdtemp("/tmp/luactr-" .. (prefix or "tmp") .. "-XXXXXX"))
+end
+
+-- Shell-quote s for io.popen.
+local function quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- The applets' paths relative to /, as `busybox --list-full` prints them
+-- (usr/bin/env, bin/sh, ...), each checked to stay inside the image.
+local function applets(busybox)
+  local p = io.popen(quote(busybox) .. " --list-full 2>/dev/null", "r")
+  if not p then fail("busybox rootfs: cannot run " .. busybox .. " --list-full") end
+  local out = p:read("a")
+  local ok, how, code = p:close()
+  if not ok then
+    fail(("busybox rootfs: %s --list-full failed (%s %s)"):format(busybox, tostring(how), tostring(code)))
+  end
+  local list, seen = {}, {}
+  for line in out:gmatch("[^\n]+") do
+    if line:sub(1, 1) == "/" or line:find("%.%./") or line:find("/%.%.$") or line == ".."
+        or line:find("//") or line:find("[%c%s]") then
+      fail("busybox rootfs: unexpected applet path from --list-full: " .. line)
+    end
+    if not seen[line] then
+      seen[line] = true
+      list[#list + 1] = line
+    end
+  end
+  if #list == 0 then fail("busybox rootfs: " .. busybox .. " --list-full listed no applets") end
+  return list
+end
+
+-- Fill the empty directory dir with the busybox image.
+local function build_busybox(dir, busybox)
+  for _, d in ipairs(DIRS) do
+    local path = dir .. "/" .. d[1]
+    check("busybox rootfs", ns.mkdir(path, d[2]))
+    -- mkdir's mode passes through the umask; the image's must not.
+    check("busybox rootfs", ns.chmod(path, d[2]))
+  end
+  local bin = dir .. "/bin/busybox"
+  check("busybox rootfs", ns.writefile(bin, check("busybox rootfs", ns.readfile(busybox)), { create = true, mode = oct"755" }))
+  check("busybox rootfs", ns.chmod(bin, oct"755"))
+  for _, rel in ipairs(applets(busybox)) do
+    -- A link named busybox would point at itself (bin/busybox) or shadow
+    -- the binary; the binary is already in place.
+    if not rel:match("^busybox$") and not rel:match("/busybox$") then
+      local parent = rel:match("^(.*)/[^/]+$")
+      if parent then check("busybox rootfs", ns.mkdir(dir .. "/" .. parent, oct"755", true)) end
+      check("busybox rootfs", ns.symlink("/bin/busybox", dir .. "/" .. rel))
+    end
+  end
+  for _, f in ipairs(ETC) do
+    local path = dir .. "/" .. f[1]
+    check("busybox rootfs", ns.writefile(path, f[2], { create = true, mode = oct"644" }))
+    check("busybox rootfs", ns.chmod(path, oct"644"))
+  end
+  -- mkdtemp made dir 0700; it becomes the container's /.
+  check("busybox rootfs", ns.chmod(dir, oct"755"))
+end
+
+--- The busybox image's root directory, <root>/images/busybox/rootfs, made
+-- on first use from Debian's busybox-static. opts: root (default M.root()),
+-- busybox (the binary to use, default /bin/busybox).
+-- Idempotent: once made, a call is one stat. The image is built in a temp
+-- directory beside its final place and renamed into it, so it appears
+-- whole or not at all; of two racing builders the loser discards its copy.
+function M.busybox(opts)
+  opts = check_opts("busybox rootfs", opts, { root = true, busybox = true })
+  local root = opts.root or M.root()
+  local busybox = opts.busybox or BUSYBOX
+  local base = root .. "/images/busybox"
+  local final = base .. "/rootfs"
+  local st = ns.stat(final)
+  if st then
+    if st.type ~= "dir" then fail("busybox rootfs: " .. final .. " exists and is not a directory") end
+    return final
+  end
+  local bst = ns.stat(busybox)
+  if not bst or bst.type ~= "file" then
+    fail(("busybox rootfs: %s not found: %s"):format(busybox, HINT))
+  end
+  check("busybox rootfs", ns.mkdir(base, oct"755", true))
+  -- A builder that crashed left its temp dir; a live one is seconds old.
+  for _, name in ipairs(ns.listdir(base) or {}) do
+    local old = name:match("^%.rootfs%-") and ns.stat(base .. "/" .. name, "nofollow")
+    if old and old.type == "dir" and os.time() - old.mtime > 600 then
+      pcall(M.remove_tree, base .. "/" .. name)
+    end
+  end
+  local tmp = check("busybox rootfs", ns.mkdtemp(base .. "/.rootfs-XXXXXX"))
+  local ok, err = pcall(build_busybox, tmp, busybox)
+  if ok then
+    local renamed, msg = ns.rename(tmp, final)
+    if renamed then return final end
+    -- Another builder won the race (ENOTEMPTY, EEXIST): use its image.
+    local won = ns.stat(final)
+    if won and won.type == "dir" then
+      M.remove_tree(tmp)
+      return final
+    end
+    err = "busybox rootfs: " .. msg
+  end
+  local rok, rerr = pcall(M.remove_tree, tmp)
+  if not rok then err = err .. "; and cleaning up: " .. tostring(rerr) end
+  fail(err)
+end
+
+-- Overlay option values cannot hold these unescaped.
+local function check_overlay_path(what, p)
+  if type(p) ~= "string" or p:sub(1, 1) ~= "/" then
+    fail(("overlay_dirs: %s must be an absolute path, got %s"):format(what, tostring(p)))
+  end
+  if p:find("[,:\\]") then
+    fail(("overlay_dirs: %s %s holds ',', ':' or '\\', which overlay options cannot take"):format(what, p))
+  end
+end
+
+--- Make a container's private overlay directories (without mounting).
+-- lower: an image layer's directory, or a list of them, top first.
+-- state_dir: where the container's directory goes (default M.state()).
+-- id: the directory's name (it must not exist); default a fresh
+-- "ovl-XXXXXX". Returns { lower, layers, upper, work, merged, dir, options }
+-- where options is what mount(2) of type "overlay" takes and dir holds the
+-- rest (remove it with M.remove_tree(t.dir) when the container ends).
+function M.overlay_dirs(lower, state_dir, id)
+  local layers = type(lower) == "table" and lower or { lower }
+  if #layers == 0 then fail("overlay_dirs: no lower layer given") end
+  for i, l in ipairs(layers) do
+    check_overlay_path("lower layer " .. i, l)
+    local st = ns.stat(l)
+    if not st or st.type ~= "dir" then
+      fail(("overlay_dirs: lower layer %s is not a directory"):format(l))
+    end
+  end
+  state_dir = state_dir or M.state()
+  check_overlay_path("state_dir", state_dir)
+  check("overlay_dirs", ns.mkdir(state_dir, oct"755", true))
+  local dir
+  if id ~= nil then
+    if type(id) ~= "string" or id == "" or id == "." or id == ".." or id:find("[/,:\\]") then
+      fail("overlay_dirs: bad id " .. tostring(id))
+    end
+    dir = state_dir .. "/" .. id
+    check("overlay_dirs", ns.mkdir(dir, oct"711"))
+  else
+    dir = check("overlay_dirs", ns.mkdtemp(state_dir .. "/ovl-XXXXXX"))
+  end
+  local t = {
+    lower = concat(layers, ":"), layers = layers, dir = dir,
+    upper = dir .. "/upper", work = dir .. "/work", merged = dir .. "/merged",
+  }
+  -- The upper dir's mode and owner are those of the container's /.
+  local ok, err = pcall(function()
+    check("overlay_dirs", ns.chmod(dir, oct"711"))
+    check("overlay_dirs", ns.mkdir(t.upper, oct"755"))
+    check("overlay_dirs", ns.chmod(t.upper, oct"755"))
+    check("overlay_dirs", ns.mkdir(t.work, oct"700"))
+    check("overlay_dirs", ns.mkdir(t.merged, oct"755"))
+  end)
+  if not ok then
+    pcall(M.remove_tree, dir)
+    fail(err)
+  end
+  t.options = ("lowerdir=%s,upperdir=%s,workdir=%s"):format(t.lower, t.upper, t.work)
+  return t
+end
+
+-- "\040" and the like in /proc/self/mountinfo fields.
+local function unescape(s)
+  return (s:gsub("\\(%d%d%d)", function(o) return string.char(tonumber(o, 8)) end))
+end
+
+-- The set of mount points of the caller's mount namespace.
+local function mount_points()
+  local set = {}
+  local info = ns.readfile("/proc/self/mountinfo")
+  if not info then return set end
+  for line in info:gmatch("[^\n]+") do
+    local mp = line:match("^%d+ %d+ %S+ %S+ (%S+)")
+    if mp then set[unescape(mp)] = true end
+  end
+  return set
+end
+
+-- path made absolute with every symlink resolved, as realpath(3) does; the
+-- last component need not exist.
+local function realpath(path)
+  if path:sub(1, 1) ~= "/" then
+    path = check("remove_tree", ns.getcwd()) .. "/" .. path
+  end
+  local todo = {}
+  for c in path:gmatch("[^/]+") do todo[#todo + 1] = c end
+  local done, links = {}, 0
+  local i = 1
+  while i <= #todo do
+    local c = todo[i]
+    i = i + 1
+    if c == ".." then
+      done[#done] = nil
+    elseif c ~= "." then
+      local p = "/" .. concat(done, "/", 1, #done) .. (#done > 0 and "/" or "") .. c
+      local st = ns.stat(p, "nofollow")
+      if st and st.type == "link" then
+        links = links + 1
+        if links > 40 then fail("remove_tree " .. path .. ": too many levels of symbolic links") end
+        local target = check("remove_tree", ns.readlink(p))
+        local rest = {}
+        for t in target:gmatch("[^/]+") do rest[#rest + 1] = t end
+        for j = i, #todo do rest[#rest + 1] = todo[j] end
+        todo, i = rest, 1
+        if target:sub(1, 1) == "/" then done = {} end
+      else
+        done[#done + 1] = c
+      end
+    end
+  end
+  return "/" .. concat(done, "/")
+end
+
+local EACCES = 13
+
+-- fn(...), retried once after giving dir's owner rwx if it failed with
+-- EACCES: without CAP_DAC_OVERRIDE (a rootless container's upper layer), a
+-- directory of mode 000, as overlayfs makes work/work, can be neither
+-- listed nor emptied until its owner chmods it.
+local function with_access(dir, fn, ...)
+  local v, msg, e = fn(...)
+  if v == nil and e == EACCES and ns.chmod(dir, oct"700") then
+    v, msg, e = fn(...)
+  end
+  return v, msg
+end
+
+--- Remove the tree at path, as rm -r would, but carefully: entries are
+-- lstat'ed and symlinks removed, never followed; the walk never enters
+-- another filesystem or a mount point (it raises an error naming it, having
+-- removed nothing under it). A missing path is not an error. Returns true.
+-- Paths are walked by name, so a tree that others still modify (a running
+-- container's upper dir) is not safe to remove: stop the container first.
+function M.remove_tree(path)
+  if type(path) ~= "string" or path == "" then
+    fail("remove_tree: path must be a non-empty string")
+  end
+  local top = ns.stat(path, "nofollow")
+  if not top then return true end
+  if top.type ~= "dir" then
+    check("remove_tree " .. path, ns.unlink(path))
+    return true
+  end
+  local real = realpath(path)
+  if real == "/" then fail("remove_tree " .. path .. ": refusing to remove /") end
+  local mounts = mount_points()
+  if mounts[real] then
+    fail(("remove_tree %s: %s is a mount point; not removing through it"):format(path, real))
+  end
+  -- Refuse before removing anything: find every mount below first.
+  local dirs = {}
+  local function scan(p, rp)
+    dirs[#dirs + 1] = p
+    for _, name in ipairs(check("remove_tree " .. path, with_access(p, ns.listdir, p))) do
+      local child, rchild = p .. "/" .. name, rp .. "/" .. name
+      local st = check("remove_tree " .. path, with_access(p, ns.stat, child, "nofollow"))
+      if st.type == "dir" then
+        if st.dev ~= top.dev or mounts[rchild] then
+          fail(("remove_tree %s: %s is a mount point; not removing through it"):format(path, child))
+        end
+        scan(child, rchild)
+      end
+    end
+  end
+  scan(path, real)
+  -- Deepest first: a directory comes after its parent in dirs.
+  for i = #dirs, 1, -1 do
+    local d = dirs[i]
+    for _, name in ipairs(check("remove_tree " .. path, with_access(d, ns.listdir, d))) do
+      local child = d .. "/" .. name
+      local st = check("remove_tree " .. path, with_access(d, ns.stat, child, "nofollow"))
+      check("remove_tree " .. path, with_access(d, st.type == "dir" and ns.rmdir or ns.unlink, child))
+    end
+  end
+  check("remove_tree " .. path, ns.rmdir(path))
+  return true
+end
+
+return M

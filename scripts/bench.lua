@@ -1,0 +1,322 @@
+--- bench.lua: `make bench` - start-to-exit of /bin/true in a fully isolated
+-- busybox container, for luactr, the C floor (build/floor: only the
+-- syscalls) and whichever peers are installed (bwrap, unshare, runc, crun),
+-- side by side in one run: 3 warm-ups each, then BENCH_N (default 50) runs
+-- each, interleaved round by round. Each run is one whole command, started
+-- with clone + exec and waited for (no shell in the timed path).
+-- Prints median, p10-p90 spread and the ratio to the floor.
+-- Run from the tree root: lua5.4 scripts/bench.lua
+-- Environment: BENCH_N (runs), BENCH_ONLY (comma-separated names to run).
+package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+package.cpath = "build/?.so;" .. package.cpath
+
+local ns = require "ns"
+local rootfs = require "ns.rootfs"
+
+local N = tonumber(os.getenv("BENCH_N") or "") or 50
+local WARMUP = 3
+local TARGET = 1.3
+
+local function sh(cmd)
+  local p = io.popen(cmd, "r")
+  if not p then return "", false end
+  local out = p:read("a")
+  local ok = p:close()
+  return out, ok
+end
+
+local function first_line(s)
+  s = (s or ""):gsub("^%s+", "")
+  return (s:match("[^\n]*") or ""):sub(1, 160)
+end
+
+local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+-- The executable named name on PATH (plus the sbin dirs), or nil.
+local function which(name)
+  local path = (os.getenv("PATH") or "") .. ":/usr/local/sbin:/usr/sbin:/sbin:/usr/local/bin:/usr/bin:/bin"
+  for dir in path:gmatch("[^:]+") do
+    local st = ns.stat(dir .. "/" .. name)
+    if st and st.type == "file" then return dir .. "/" .. name end
+  end
+end
+
+-- A small JSON encoder, enough for an OCI config (objects get sorted keys).
+local function json(v, ind)
+  ind = ind or ""
+  local t = type(v)
+  if t == "string" then
+    return '"' .. v:gsub('[%c"\\]', function(c)
+      return ({ ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\t"] = "\\t" })[c]
+        or ("\\u%04x"):format(c:byte())
+    end) .. '"'
+  elseif t == "number" or t == "boolean" then
+    return tostring(v)
+  end
+  local inner, parts = ind .. "  ", {}
+  if v[1] ~= nil then
+    for _, x in ipairs(v) do parts[#parts + 1] = inner .. json(x, inner) end
+    return "[\n" .. table.concat(parts, ",\n") .. "\n" .. ind .. "]"
+  end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do parts[#parts + 1] = inner .. json(k) .. ": " .. json(v[k], inner) end
+  return "{\n" .. table.concat(parts, ",\n") .. "\n" .. ind .. "}"
+end
+
+-- The capabilities docker keeps, which are luactr's default too.
+local CAPS = {
+  "CAP_AUDIT_WRITE", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID",
+  "CAP_KILL", "CAP_MKNOD", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SETFCAP",
+  "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT",
+}
+
+-- An OCI config like `runc spec`'s, adapted: /bin/true, no terminal, a
+-- writable root, the six namespaces, docker's capabilities, the mounts
+-- luactr makes by default (proc, sys read-only, a small /dev); no masked
+-- paths and no /sys/fs/cgroup, which luactr does not do either.
+local function oci_config(cgroup_path)
+  return json {
+    ociVersion = "1.0.2",
+    process = {
+      terminal = false,
+      user = { uid = 0, gid = 0 },
+      args = { "/bin/true" },
+      env = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin" },
+      cwd = "/",
+      capabilities = { bounding = CAPS, effective = CAPS, permitted = CAPS },
+      noNewPrivileges = true,
+    },
+    root = { path = "rootfs", readonly = false },
+    hostname = "bench",
+    mounts = {
+      { destination = "/proc", type = "proc", source = "proc" },
+      { destination = "/dev", type = "tmpfs", source = "tmpfs", options = { "nosuid", "strictatime", "mode=755", "size=65536k" } },
+      { destination = "/dev/pts", type = "devpts", source = "devpts", options = { "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620" } },
+      { destination = "/dev/shm", type = "tmpfs", source = "shm", options = { "nosuid", "noexec", "nodev", "mode=1777", "size=65536k" } },
+      { destination = "/dev/mqueue", type = "mqueue", source = "mqueue", options = { "nosuid", "noexec", "nodev" } },
+      { destination = "/sys", type = "sysfs", source = "sysfs", options = { "nosuid", "noexec", "nodev", "ro" } },
+    },
+    linux = {
+      cgroupsPath = cgroup_path,
+      resources = { devices = { { allow = false, access = "rwm" } } },
+      namespaces = {
+        { type = "pid" }, { type = "network" }, { type = "ipc" },
+        { type = "uts" }, { type = "mount" }, { type = "cgroup" },
+      },
+    },
+  }
+end
+
+-- Timing: one run is clone, exec, wait; returns seconds, or nil and why.
+local function run(argv)
+  local t0 = ns.clock("monotonic")
+  local pid, pidfd = ns.clone({})
+  if not pid then return nil, pidfd end
+  if pid == 0 then
+    ns.exec(argv[1], argv)
+    ns._exit(127)
+  end
+  local st, err = ns.wait(pidfd)
+  local t1 = ns.clock("monotonic")
+  pidfd:close()
+  if not st then return nil, err end
+  if not (st.exited and st.code == 0) then
+    return nil, ("%s ended with status %d"):format(argv[1], st.status)
+  end
+  return t1 - t0
+end
+
+local function percentile(sorted, p)
+  local x = 1 + (#sorted - 1) * p
+  local i = math.floor(x)
+  local f = x - i
+  return sorted[i] + ((sorted[i + 1] or sorted[i]) - sorted[i]) * f
+end
+
+-- "0.8.0" out of "bubblewrap 0.8.0", "runc version 1.1.5+ds1", ...
+local function version(cmd)
+  return first_line((sh(cmd .. " 2>&1"))):match("%d+%.%d+[%.%d]*")
+end
+
+local function info()
+  local kernel = first_line(ns.readfile("/proc/sys/kernel/osrelease"))
+  local cpu = (ns.readfile("/proc/cpuinfo") or ""):match("model name%s*:%s*([^\n]+)") or "?"
+  return ("date: %s   kernel: %s   nproc: %s\ncpu: %s"):format(
+    os.date("!%Y-%m-%d %H:%M UTC"), kernel, first_line((sh("nproc"))), cpu)
+end
+
+-- Empty cgroups a runtime may leave under a top-level "luactr-bench-*".
+local function cgroup_leftovers(remove)
+  local left = {}
+  for _, h in ipairs(ns.listdir("/sys/fs/cgroup") or {}) do
+    for _, name in ipairs(ns.listdir("/sys/fs/cgroup/" .. h) or {}) do
+      if name:match("^luactr%-bench%-") then
+        local p = "/sys/fs/cgroup/" .. h .. "/" .. name
+        if not (remove and ns.rmdir(p)) then left[#left + 1] = p end
+      end
+    end
+  end
+  return left
+end
+
+local function main(tmp)
+  local image = rootfs.busybox()
+  print("luactr bench: start-to-exit of /bin/true in a fully isolated busybox container")
+  print(info())
+  print(("runs: %d each after %d warm-ups, interleaved; image %s\n"):format(N, WARMUP, image))
+
+  local cands = {}
+  local function add(c) cands[#cands + 1] = c end
+
+  add { name = "floor", argv = { "build/floor", "-q", image, "1" },
+        what = "C, syscalls only: clone 6 ns, overlay, pivot_root, /proc" }
+  add { name = "floor -f", argv = { "build/floor", "-q", "-f", image, "1" },
+        what = "the floor plus /sys and a minimal /dev, as luactr's defaults" }
+  add { name = "luactr", argv = { "./luactr", "scripts/bench-true.lua" },
+        what = "ns.container defaults: 6 ns, overlay, pivot_root, /proc, /sys, /dev" }
+  add { name = "luactr (lua5.4)", argv = { which("lua5.4") or "lua5.4", "-e",
+          'package.path="lua/?.lua;lua/?/init.lua;"..package.path;package.cpath="build/?.so;"..package.cpath',
+          "scripts/bench-true.lua" },
+        what = "the same recipe run by stock lua5.4 instead of ./luactr" }
+
+  local bwrap = which("bwrap")
+  add { name = "bwrap", missing = not bwrap, version = bwrap and version(bwrap .. " --version"),
+        argv = { bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
+                 "--unshare-cgroup", "--ro-bind", image, "/", "--proc", "/proc", "--dev", "/dev", "/bin/true" },
+        what = "read-only bind of the image (no overlay in bwrap 0.8), /proc, /dev" }
+
+  local unshare = which("unshare")
+  add { name = "unshare", missing = not unshare, version = unshare and version(unshare .. " --version"),
+        argv = { unshare, "-fpmuinC", "--mount-proc", "--root=" .. image, "/bin/true" },
+        what = "chroot into the image (no overlay, no pivot_root), /proc" }
+
+  for _, rt in ipairs { "runc", "crun" } do
+    local bin = which(rt)
+    local c = { name = rt, missing = not bin, version = bin and version(bin .. " --version"),
+                what = "OCI bundle on a copy of the image (no overlay), cgroups, /proc, /sys, /dev" }
+    local bundle, id = tmp .. "/" .. rt, "luactr-bench-" .. rt
+    c.argv = { bin, "--root", tmp .. "/" .. rt .. "-state", "run", "--bundle", bundle, id }
+    -- The bundle: a copy of the image and config.json; its cgroup is
+    -- /luactr-bench-<runtime> in every hierarchy, removed by the runtime.
+    c.prepare = function()
+      assert(ns.mkdir(bundle))
+      local _, ok = sh(("cp -a %s %s/rootfs"):format(quote(image), quote(bundle)))
+      if not ok then return "cannot copy the image to " .. bundle end
+      assert(ns.writefile(bundle .. "/config.json", oci_config("/" .. id), { create = true }))
+    end
+    add(c)
+  end
+
+  local only = os.getenv("BENCH_ONLY")
+  if only and only ~= "" then
+    local keep = {}
+    for n in only:gmatch("[^,]+") do keep[n] = true end
+    keep.floor = true
+    for i = #cands, 1, -1 do
+      if not keep[cands[i].name] then table.remove(cands, i) end
+    end
+  end
+
+  -- Warm-ups; the first one through a shell, to catch the reason a
+  -- candidate fails.
+  local live = {}
+  for _, c in ipairs(cands) do
+    local why = not c.missing and c.prepare and c.prepare()
+    if c.missing then
+      c.failed = "skipped: not installed"
+    elseif why then
+      c.failed = "failed: " .. why
+    else
+      local words = {}
+      for i, a in ipairs(c.argv) do words[i] = quote(a) end
+      local out, ok = sh(table.concat(words, " ") .. " 2>&1 </dev/null")
+      if not ok then
+        c.failed = "failed: " .. (out ~= "" and first_line(out) or "exit status not 0")
+      else
+        for _ = 2, WARMUP do
+          local t, err = run(c.argv)
+          if not t then c.failed = "failed: " .. tostring(err); break end
+        end
+      end
+    end
+    if not c.failed then
+      c.times = {}
+      live[#live + 1] = c
+    end
+  end
+
+  -- Interleaved rounds, each in a rotated order.
+  for r = 1, N do
+    for k = 0, #live - 1 do
+      local c = live[(r + k - 1) % #live + 1]
+      if not c.failed then
+        local t, err = run(c.argv)
+        if t then
+          c.times[#c.times + 1] = t
+        else
+          c.failed = ("failed on run %d: %s"):format(r, tostring(err))
+        end
+      end
+    end
+  end
+
+  -- The floor's own view: the syscalls without the exec of build/floor.
+  local inproc
+  if cands[1].times and not cands[1].failed then
+    local out, ok = sh(("build/floor %s %d"):format(quote(image), N))
+    if ok then
+      inproc = { name = "floor in-process", times = {},
+                 what = "build/floor's own clock: no fork+exec of the command" }
+      for l in out:gmatch("%d+") do inproc.times[#inproc.times + 1] = tonumber(l) / 1e6 end
+    end
+  end
+
+  local floor
+  for _, c in ipairs(cands) do
+    if c.times and not c.failed then
+      table.sort(c.times)
+      c.median = percentile(c.times, 0.5)
+    end
+  end
+  floor = cands[1].median
+  if inproc then
+    table.sort(inproc.times)
+    inproc.median = percentile(inproc.times, 0.5)
+  end
+
+  print(("%-16s %9s %15s %8s   %s"):format("name", "median ms", "p10-p90 ms", "x floor", "what"))
+  local function row(c)
+    local name = c.name .. (c.version and " " .. c.version or "")
+    if c.median then
+      local ratio = floor and ("%.2f"):format(c.median / floor) or "-"
+      print(("%-16s %9.2f %7.2f-%-7.2f %8s   %s"):format(name, c.median * 1e3,
+        percentile(c.times, 0.1) * 1e3, percentile(c.times, 0.9) * 1e3, ratio, c.what))
+    else
+      print(("%-16s %s"):format(name, c.failed or "failed"))
+    end
+  end
+  for _, c in ipairs(cands) do row(c) end
+  if inproc then row(inproc) end
+
+  local l
+  for _, c in ipairs(cands) do if c.name == "luactr" then l = c end end
+  if l and l.median and floor then
+    local ratio = l.median / floor
+    print(("\ntarget: luactr <= %.1fx the floor: %.2fx, %s"):format(TARGET, ratio,
+      ratio <= TARGET and "met" or "NOT met"))
+  end
+end
+
+local tmp = rootfs.tempdir("bench")
+local ok, err = xpcall(main, debug.traceback, tmp)
+local cok, cerr = pcall(rootfs.remove_tree, tmp)
+local left = cgroup_leftovers(true)
+if #left > 0 then io.stderr:write("bench: cgroups left behind: " .. table.concat(left, " ") .. "\n") end
+if not cok then io.stderr:write("bench: cleaning up: " .. tostring(cerr) .. "\n") end
+if not ok then
+  io.stderr:write("bench: " .. tostring(err) .. "\n")
+  os.exit(1)
+end
+os.exit(cok and #left == 0)
