@@ -46,7 +46,7 @@ describe("ns.container", function()
       local names = {}
       for _, s in ipairs(container.plan({ hostname = "h" })) do names[#names + 1] = s.where .. ":" .. s.name end
       local text = table.concat(names, "\n")
-      local order = { "parent:image busybox", "parent:overlay dirs", "parent:clone", "child:mount overlay",
+      local order = { "parent:image busybox", "parent:state dir", "parent:clone", "child:mount overlay (upper layer on a private tmpfs)",
         "child:mount proc on /proc", "child:pivot_root", "child:hostname h", "child:capabilities", "child:exec /bin/sh" }
       local pos = 0
       for _, want in ipairs(order) do
@@ -172,8 +172,7 @@ describe("ns.container", function()
     it("names the step of a missing rootfs and leaves nothing", function()
       local out, code = luactr([[require("ns.container").run{ rootfs = "/nonexistent/rootfs", args = {"/bin/true"} }]])
       assert.are.equal(1, code)
-      assert.matches("step 2 (overlay dirs)", out, 1, true)
-      assert.matches("/nonexistent/rootfs", out, 1, true)
+      assert.matches("step 1 (image /nonexistent/rootfs): rootfs /nonexistent/rootfs: No such file or directory (ENOENT)", out, 1, true)
     end)
     it("names an unknown mount flag", function()
       local out, code = luactr([[require("ns.container").run{ mounts = {{ type = "tmpfs", target = "/tmp", flags = {"bogus"} }}, args = {"/bin/true"} }]])

@@ -206,14 +206,34 @@ local function steps_for(c)
   if c.rootfs ~= false then
     step("parent", c.rootfs == "busybox" and "image busybox" or ("image " .. concat(list(c.rootfs), ":")), function(x)
       x.layers = c.rootfs == "busybox" and { rootfs_mod.busybox() } or list(c.rootfs)
+      for _, l in ipairs(x.layers) do
+        local st, msg = ns.stat(l)
+        if not st then error("rootfs " .. msg:gsub("^stat ", ""), 0) end
+        if st.type ~= "dir" then error(fmt("rootfs %s: not a directory", l), 0) end
+      end
       x.lower = concat(x.layers, ":")
     end)
-    if c.overlay then
+    local function state_root()
+      local state = getenv("LUACTR_STATE")
+      if not state then
+        state = is_root and "/run/luactr" or ((getenv("XDG_RUNTIME_DIR") or ("/tmp/luactr-" .. select(1, ns.getuid()))) .. "/luactr")
+      end
+      return state
+    end
+    if c.overlay and not c.keep_upper then
+      -- The upper layer lives on a tmpfs mounted in the container's own
+      -- mount namespace (over the state dir, which only serves as a mount
+      -- point): the kernel discards it with the namespace, so nothing is
+      -- left on the host even if luactr is killed, and nothing needs
+      -- removing at the end.
+      step("parent", "state dir", function(x)
+        x.state = state_root()
+        local st = ns.stat(x.state)
+        if not st then must("mkdir", ns.mkdir(x.state, "0755", true)) end
+      end)
+    elseif c.overlay then
       step("parent", "overlay dirs", function(x)
-        local state = getenv("LUACTR_STATE")
-        if not state then
-          state = is_root and "/run/luactr" or ((getenv("XDG_RUNTIME_DIR") or ("/tmp/luactr-" .. select(1, ns.getuid()))) .. "/luactr")
-        end
+        local state = state_root()
         x.state = state
         x.ov = rootfs_mod.overlay_dirs(x.layers, state, c.name)
         x.root = x.ov.merged
@@ -264,7 +284,18 @@ local function steps_for(c)
   end
   local root
   if c.rootfs ~= false then
-    if c.overlay then
+    if c.overlay and not c.keep_upper then
+      step("child", "mount overlay (upper layer on a private tmpfs)", function(x)
+        local t = x.state
+        must("mount", ns.mount("tmpfs", t, "tmpfs", nil, "mode=0755"))
+        must("mkdir", ns.mkdir(t .. "/upper", "0755"))
+        must("mkdir", ns.mkdir(t .. "/work", "0700"))
+        must("mkdir", ns.mkdir(t .. "/merged", "0755"))
+        x.root = t .. "/merged"
+        must("mount", ns.mount("overlay", x.root, "overlay", nil,
+          fmt("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", x.lower, t, t)))
+      end)
+    elseif c.overlay then
       step("child", "mount overlay", function(x)
         must("mount", ns.mount("overlay", x.root, "overlay", nil, x.ov.options))
       end)
