@@ -24,15 +24,25 @@ ALL_CFLAGS = $(CFLAGS) -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(PKG_CFLAGS
              -DLUACTR_LUADIR='"$(PREFIX)/share/lua/$(LUAVER)"'
 
 B       := build
+# V=1 shows the full commands.
+Q := $(if $(filter 1,$(V)),,@)
 CORE_SRC := $(filter-out core/luactr.c core/floor.c,$(wildcard core/*.c))
 CORE_OBJ := $(patsubst core/%.c,$(B)/%.o,$(CORE_SRC))
 
 .PHONY: all deps run test bench install uninstall clean asan rootfs check-root
 
-all: $(B)/ns/core.so luactr
+LUAC    ?= luac5.4
+LUA_SRC := $(shell find lua -name '*.lua')
+LUA_BC  := $(patsubst %.lua,$(B)/%.luac,$(LUA_SRC))
 
-# V=1 shows the full commands.
-Q := $(if $(filter 1,$(V)),,@)
+all: $(B)/ns/core.so luactr $(LUA_BC)
+
+# Precompiled modules that ./luactr prefers while they are not older than
+# their source (see bytecode_searcher in core/luactr.c).
+$(B)/lua/%.luac: lua/%.lua
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LUAC    $<")
+	$(Q)$(LUAC) -o $@ $<
 
 $(B)/%.o: core/%.c core/ns.h | $(B)
 	@$(if $(Q),echo "  CC      $<")

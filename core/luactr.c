@@ -70,15 +70,59 @@ static void exe_dir(char *buf, size_t n)
  * build tree, else the install dir when it is not on the path already. */
 static char libdir[PATH_MAX];
 
+static char bcdir[PATH_MAX];
+
+/* mtime of path in nanoseconds, or -1 */
+static long long mtime_ns(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -1;
+	return (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+}
+
+/* A package.searchers entry that loads lua/NAME.lua precompiled by the
+ * build (build/lua/NAME.luac) when that is at least as new as the source:
+ * compiling the container modules costs more than the syscalls of a
+ * container start on a small machine. A stale or missing .luac falls
+ * through to the ordinary Lua searcher. */
+static int bytecode_searcher(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1);
+	static const char *const tails[] = {".lua", "/init.lua"};
+	char rel[256], src[PATH_MAX + 300], bc[PATH_MAX + 300];
+	if (!bcdir[0] || strlen(name) >= sizeof rel) {
+		lua_pushliteral(L, "no precompiled module");
+		return 1;
+	}
+	for (size_t i = 0; name[i] || (rel[i] = '\0'); i++)
+		rel[i] = name[i] == '.' ? '/' : name[i];
+	for (size_t f = 0; f < sizeof tails / sizeof tails[0]; f++) {
+		snprintf(src, sizeof src, "%s/%s%s", libdir, rel, tails[f]);
+		snprintf(bc, sizeof bc, "%s/%s%sc", bcdir, rel, tails[f]);
+		long long ms = mtime_ns(src), mb = mtime_ns(bc);
+		if (ms < 0 || mb < ms)
+			continue;
+		if (luaL_loadfilex(L, bc, "b") != LUA_OK)
+			return lua_error(L);
+		lua_pushstring(L, src);
+		return 2;
+	}
+	lua_pushfstring(L, "no precompiled module '%s' in %s", name, bcdir);
+	return 1;
+}
+
 static void set_paths(lua_State *L)
 {
 	char dir[PATH_MAX], probe[PATH_MAX + 32];
 	exe_dir(dir, sizeof dir);
 	snprintf(probe, sizeof probe, "%s/lua/ns/init.lua", dir);
-	if (dir[0] && file_exists(probe))
+	if (dir[0] && file_exists(probe)) {
 		snprintf(libdir, sizeof libdir, "%s/lua", dir);
-	else
+		snprintf(bcdir, sizeof bcdir, "%s/build/lua", dir);
+	} else {
 		snprintf(libdir, sizeof libdir, "%s", LUACTR_LUADIR);
+	}
 	lua_getglobal(L, "package");
 	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", libdir, libdir);
 	lua_getfield(L, -2, "path");
@@ -87,6 +131,15 @@ static void set_paths(lua_State *L)
 	lua_getfield(L, -1, "preload");
 	lua_pushcfunction(L, luaopen_ns_core);
 	lua_setfield(L, -2, "ns.core");
+	lua_pop(L, 1);
+	/* searchers: preload, then ours, then Lua's and C's. */
+	lua_getfield(L, -1, "searchers");
+	for (lua_Integer i = luaL_len(L, -1); i >= 2; i--) {
+		lua_geti(L, -1, i);
+		lua_seti(L, -2, i + 1);
+	}
+	lua_pushcfunction(L, bytecode_searcher);
+	lua_seti(L, -2, 2);
 	lua_pop(L, 2);
 }
 
