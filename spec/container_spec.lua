@@ -244,3 +244,56 @@ describe("ns.container with a terminal", function()
     assert.are.equal(4, st.code, out)
   end)
 end)
+
+describe("ns.container with a cgroup", function()
+  H.guard()
+
+  local function luactr_src(src)
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write(src)
+    f:close()
+    local out, code = H.sh(("%s %s 2>&1 </dev/null"):format(H.luactr, path))
+    os.remove(path)
+    return out, code
+  end
+
+  it("is in its group before exec, and sees the group as / (cgroup namespace)", function()
+    local out, code = luactr_src([[
+      local h = require("ns.container").start{ name = "cgspec", cgroup = { pids = 16 },
+        args = {"/bin/sh", "-c", "cat /proc/self/cgroup; sleep 1"} }
+      local procs = h.cgroup:procs()
+      print("in group:", procs[1] == h.pid)
+      print("host view:", (require("ns").readfile("/proc/" .. h.pid .. "/cgroup"):match("pids:(%S+)")))
+      os.exit(h:wait().status)]])
+    assert.are.equal(0, code, out)
+    assert.matches("8:pids:/\n", out, 1, true)
+    assert.matches("in group:\ttrue", out, 1, true)
+    assert.matches("host view:\t/luactr/cgspec", out, 1, true)
+  end)
+
+  it("removes its group when setup fails half-way", function()
+    local out, code = luactr_src([[require("ns.container").run{ name = "cgfail", cgroup = { pids = 16 },
+      mounts = {{ type = "nosuchfs", target = "/tmp" }}, args = {"/bin/true"} }]])
+    assert.are.equal(1, code, out)
+    assert.matches("ENODEV", out, 1, true)
+    assert.is_nil(ns.stat("/sys/fs/cgroup/pids/luactr/cgfail"))
+  end)
+
+  it("refuses an impossible limit, naming the file and the value", function()
+    local out, code = luactr_src([[require("ns.container").run{ cgroup = { cpu = -1 }, args = {"/bin/true"} }]])
+    assert.are.equal(1, code, out)
+    assert.matches("cgroup create", out, 1, true)
+    assert.matches("cpu", out, 1, true)
+    assert.matches("-1", out, 1, true)
+  end)
+
+  it("luactr gc removes a leftover empty group, keeps a busy one", function()
+    assert(ns.mkdir("/sys/fs/cgroup/pids/luactr", "0755", true))
+    assert(ns.mkdir("/sys/fs/cgroup/pids/luactr/leftover-spec"))
+    local out, code = H.sh(H.luactr .. " gc 2>&1")
+    assert.are.equal(0, code, out)
+    assert.matches("removed cgroup luactr/leftover-spec", out, 1, true)
+    assert.is_nil(ns.stat("/sys/fs/cgroup/pids/luactr/leftover-spec"))
+  end)
+end)

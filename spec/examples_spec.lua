@@ -135,4 +135,53 @@ describe("examples", function()
     assert.matches("\n3\n", out, 1, true) -- sh, ls and grep: nothing of the host
     assert.matches("host-fs", out, 1, true)
   end)
+
+  describe("cgroups", function()
+    it("cpu.lua: the busy loop gets at most 25% of one CPU with a 20% limit", function()
+      local out, code = run("cpu", "0.2 2")
+      assert.are.equal(0, code, out)
+      local pct = tonumber(out:match("cpu: ([%d.]+)%% of one CPU"))
+      assert.is_number(pct, out)
+      assert.is_true(pct <= 25, out)
+      assert.is_true(pct >= 10, out) -- it did run
+    end)
+
+    it("cpu.lua none: at least 80% of one CPU without the limit", function()
+      local out, code = run("cpu", "none 2")
+      assert.are.equal(0, code, out)
+      local pct = tonumber(out:match("cpu: ([%d.]+)%% of one CPU"))
+      assert.is_true(pct >= 80, out)
+    end)
+
+    it("memory.lua: past 32M the OOM killer ends it, and luactr says so", function()
+      local out, code = run("memory")
+      assert.are.equal(137, code, out)
+      assert.matches("killed by the OOM killer: memory limit 32M", out, 1, true)
+      assert.matches("status 137, oom: true", out, 1, true)
+    end)
+
+    it("pids.lua: a fork bomb stops at pids.max and the host can still fork", function()
+      local out, code = run("pids")
+      assert.are.equal(0, code, out)
+      local n = tonumber(out:match("pids in the container: (%d+) %(limit 64%)"))
+      assert.is_number(n, out)
+      assert.is_true(n >= 48 and n <= 64, out)
+      assert.matches("host can fork: true", out, 1, true)
+    end)
+
+    it("stats.lua: one line a second with cpu, memory against the limit, pids", function()
+      local out, code = run("stats", "2")
+      assert.are.equal(0, code, out)
+      local lines = {}
+      for l in out:gmatch("stats%-demo[^\n]*") do lines[#lines + 1] = l end
+      assert.are.equal(2, #lines, out)
+      for _, l in ipairs(lines) do
+        local cpu, mem, pids = l:match("stats%-demo%s+([%d.]+)%%%s+([%d.]+)MiB / 64MiB%s+(%d+)")
+        assert.is_truthy(cpu, l)
+        assert.is_true(tonumber(cpu) > 20 and tonumber(cpu) <= 60, l) -- held near 50%
+        assert.is_true(tonumber(mem) > 0, l)
+        assert.are.equal("3", pids, l)
+      end
+    end)
+  end)
 end)

@@ -259,13 +259,25 @@ local function steps_for(c)
   end
   if c.cgroup then
     step("parent", "cgroup create", function(x)
-      x.cg = require("ns.cgroup").create(c.name, c.cgroup)
+      local cgroup = require("ns.cgroup")
+      -- Groups a crashed luactr left behind (no process in them) go first.
+      pcall(cgroup.gc)
+      x.cg = cgroup.create(c.name, c.cgroup)
     end, function(x) if x.cg then x.cg:remove() end end)
   end
-  step("parent", "clone " .. concat(sorted_keys(c.nsset), ","), nil)
+  local cloned = {}
+  for _, n in ipairs(sorted_keys(c.nsset)) do
+    if n ~= "time" and n ~= "cgroup" then cloned[#cloned + 1] = n end
+  end
+  step("parent", "clone " .. concat(cloned, ","), nil)
 
   -- child
   step("child", "wait for parent", function(x) x.wait_go() end)
+  if c.nsset.cgroup then
+    -- Unshared only now that the parent has put us in our group, so that
+    -- the namespace's root is the group: the container sees it as "/".
+    step("child", "cgroup namespace", function() must("unshare", ns.unshare({ "cgroup" })) end)
+  end
   if c.user then
     step("child", "become " .. (c.user.uid or 0) .. ":" .. (c.user.gid or 0), function()
       must("setresgid", ns.setresgid(c.user.gid or 0))
@@ -610,7 +622,9 @@ function M.start(t)
   -- The time namespace is unshared by the child itself: its offsets can
   -- only be written before a process enters it.
   local types = {}
-  for _, n in ipairs(sorted_keys(c.nsset)) do if n ~= "time" then types[#types + 1] = n end end
+  for _, n in ipairs(sorted_keys(c.nsset)) do
+    if n ~= "time" and n ~= "cgroup" then types[#types + 1] = n end
+  end
   local pid, pidfd = ns.clone(types, opts)
   if pid == 0 then
     psock:close()
@@ -625,7 +639,7 @@ function M.start(t)
     fail(clone_step, pidfd)
   end
   times[clone_step] = ns.clock() - t0
-  h.pid, h.pidfd = pid, pidfd
+  h.pid, h.pidfd, h.cgroup = pid, pidfd, x.cg
 
   local function abort(i, msg)
     ns.kill(pidfd, "KILL")

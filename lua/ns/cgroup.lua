@@ -1,0 +1,889 @@
+--- ns.cgroup: one API over cgroup v1, v2 and hybrid hosts.
+-- Detects the layout from /proc/self/mountinfo, creates a group under one
+-- parent (`luactr`, or $LUACTR_CGROUP_PARENT) in every hierarchy it needs,
+-- writes limits given by meaning into the host's files, reads stats,
+-- freezes, kills and removes. Every file operation goes through the core's
+-- file primitives; a group's files are written relative to the group's
+-- directory fd (openat), as crun does.
+-- See cgroups(7), Documentation/admin-guide/cgroup-v2.rst and cgroup-v1/.
+--
+-- Limits (unknown keys raise, listing the valid ones):
+--   cpu         fraction of one CPU (0.2 = 20%, 2 = two CPUs) or "max":
+--               v1 cpu.cfs_quota_us = cpu * cpu_period; v2 cpu.max "quota period"
+--   cpu_period  CFS period in µs (1000..1000000, default 100000)
+--   cpu_weight  1..10000 (v2 cpu.weight, default 100); on v1 cpu.shares =
+--               1024 * weight / 100, clamped to 2..262144 (100 -> 1024)
+--   cpuset      CPU list as the kernel writes it ("0", "0-1", "0,2"); every
+--               CPU must be one the parent has
+--   memory      bytes or a size ("64M", "1G", "512K"; binary) or "max":
+--               v1 memory.limit_in_bytes; v2 memory.max
+--   memory_swap memory plus swap, as Docker's --memory-swap (>= memory) or
+--               "max": v1 memory.memsw.limit_in_bytes; v2 memory.swap.max =
+--               memory_swap - memory
+--   pids        a positive integer or "max": pids.max
+--   io_weight   1..10000 on v2's scale (default 100): v2 io.weight (or
+--               io.bfq.weight, clamped to 1..1000); v1 blkio.weight =
+--               5 * weight clamped to 10..1000 (100 -> 500, the default), or
+--               blkio.bfq.weight = weight clamped to 1..1000
+local ns = require "ns.core"
+
+local readfile, writefile, listdir, stat = ns.readfile, ns.writefile, ns.listdir, ns.stat
+local mkdir, rmdir, open, kill = ns.mkdir, ns.rmdir, ns.open, ns.kill
+local sleep, clock, getpid = ns.sleep, ns.clock, ns.getpid
+local fmt, concat, sort, floor = string.format, table.concat, table.sort, math.floor
+local tointeger = math.tointeger
+local ENOENT, EEXIST, EBUSY = ns.E.ENOENT, ns.E.EEXIST, ns.E.EBUSY
+
+local M = {}
+
+-- The v1 hierarchies a group is made in, in creation order; the v2
+-- controllers enabled for every group (for stats) when the tree has them.
+M.v1_controllers = { "cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "blkio" }
+local V2_STAT_CONTROLLERS = { "cpu", "memory", "pids" }
+
+local KNOWN_V1 = {}
+for _, c in ipairs { "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls",
+  "net_prio", "blkio", "perf_event", "hugetlb", "pids", "rdma", "misc" } do KNOWN_V1[c] = true end
+
+local LIMIT_KEYS = { "cpu", "cpu_period", "cpu_weight", "cpuset", "io_weight", "memory", "memory_swap", "pids" }
+local IS_LIMIT = {}
+for _, k in ipairs(LIMIT_KEYS) do IS_LIMIT[k] = true end
+
+local WAIT = 2 -- seconds that freeze, kill and remove wait for the kernel
+
+local function has(list, x)
+  for _, v in ipairs(list or {}) do if v == x then return true end end
+  return false
+end
+
+local function words(s)
+  local t = {}
+  for w in (s or ""):gmatch("%S+") do t[#t + 1] = w end
+  return t
+end
+
+-- "key value" lines (cpu.stat, memory.events, memory.oom_control) as a map.
+local function keyed(s)
+  local t = {}
+  for k, v in (s or ""):gmatch("(%S+)%s+(%-?%d+)") do t[k] = tonumber(v) end
+  return t
+end
+
+-- The reason part of a core message ("write cpu.max: Invalid argument
+-- (EINVAL)" -> "Invalid argument (EINVAL)").
+local function reason(msg)
+  return (tostring(msg):match("^[^:]*: (.*)$")) or tostring(msg)
+end
+
+-- Poll pred until it holds or timeout seconds pass; backs off to 50 ms.
+local function wait_for(pred, timeout)
+  local deadline, d = clock() + timeout, 0.001
+  while true do
+    if pred() then return true end
+    if clock() >= deadline then return false end
+    sleep(d)
+    d = math.min(d * 2, 0.05)
+  end
+end
+
+local function check_component(what, s)
+  if type(s) ~= "string" or not s:match("^[%w_][%w_.%-]*$") or #s > 200 then
+    error(fmt("cgroup: %s %q is not a safe single path component (letters, digits, _ . -)", what, tostring(s)), 3)
+  end
+end
+
+--- parse_size(v) -> bytes. v: a non-negative integer, or a string "512",
+-- "512K", "64M", "1G", "2T" (binary multiples, case-insensitive, optional
+-- "B" or "iB", decimals allowed: "1.5G"). Raises on bad input.
+local UNITS = { [""] = 1, k = 1024, m = 1024 ^ 2, g = 1024 ^ 3, t = 1024 ^ 4 }
+
+local function size(v)
+  if math.type(v) == "integer" then
+    if v < 0 then return nil, fmt("negative size %d", v) end
+    return v
+  end
+  if type(v) == "number" then
+    local i = tointeger(v)
+    if i and i >= 0 then return i end
+    return nil, fmt("size %s is not a whole number of bytes", tostring(v))
+  end
+  if type(v) ~= "string" then return nil, fmt("size must be a number or a string, got %s", type(v)) end
+  local num, unit, suffix = v:match("^%s*(%d+%.?%d*)%s*([KkMmGgTt]?)(%a*)%s*$")
+  local ok = num and (suffix == "" or suffix == "B" or suffix == "b" or (unit ~= "" and (suffix == "iB" or suffix == "ib")))
+  if not ok then
+    return nil, fmt("bad size %q (bytes, or a number with K, M, G or T, e.g. \"64M\")", v)
+  end
+  local bytes = tointeger(floor(tonumber(num) * UNITS[unit:lower()]))
+  if not bytes then return nil, fmt("size %q is too large", v) end
+  return bytes
+end
+
+function M.parse_size(v)
+  local n, err = size(v)
+  if not n then error("parse_size: " .. err, 2) end
+  return n
+end
+
+-- CPU lists ("0-2,4") as a set; nil when malformed.
+local function cpulist(s)
+  if type(s) ~= "string" or s == "" then return nil end
+  local set = {}
+  for part in (s .. ","):gmatch("([^,]*),") do
+    local a, b = part:match("^(%d+)%-(%d+)$")
+    a, b = tonumber(a or part:match("^(%d+)$")), tonumber(b)
+    if not a or (b and b < a) or (b or a) > 65535 then return nil end
+    for c = a, b or a do set[c] = true end
+  end
+  return set
+end
+
+-- Layout ------------------------------------------------------------------
+
+local function unescape(s)
+  return (s:gsub("\\(%d%d%d)", function(o) return string.char(tonumber(o, 8)) end))
+end
+
+--- parse_mountinfo(text) -> {mode, v1 = {controller -> mount path}, v2 =
+-- mount path or nil} from /proc/PID/mountinfo text. Named v1 hierarchies
+-- (name=systemd) are not controllers and are left out. A controller mounted
+-- twice keeps the mount of the hierarchy's root ("/").
+function M.parse_mountinfo(text)
+  local v1, v1root, v2, v2root = {}, {}, nil, nil
+  for line in text:gmatch("[^\n]+") do
+    local pre, post = line:match("^(.-) %- (.*)$")
+    if pre then
+      local root, mp = pre:match("^%S+ %S+ %S+ (%S+) (%S+)")
+      local fstype, _, sopts = post:match("^(%S+) (%S+) ?(%S*)")
+      if mp and fstype == "cgroup" then
+        for opt in sopts:gmatch("[^,]+") do
+          if KNOWN_V1[opt] and (not v1[opt] or (v1root[opt] ~= "/" and root == "/")) then
+            v1[opt], v1root[opt] = unescape(mp), root
+          end
+        end
+      elseif mp and fstype == "cgroup2" and (not v2 or (v2root ~= "/" and root == "/")) then
+        v2, v2root = unescape(mp), root
+      end
+    end
+  end
+  local any = next(v1) ~= nil
+  local mode = (any and v2) and "hybrid" or any and "v1" or v2 and "v2" or nil
+  return { mode = mode, v1 = v1, v2 = v2 }
+end
+
+local cached
+
+--- layout([opts]) -> {mode = "v1"|"v2"|"hybrid", v1 = {controller -> mount},
+-- v2 = mount or nil, v2_controllers = {...}} (the v2 root's
+-- cgroup.controllers). Cached; opts.refresh reads again; opts.mountinfo
+-- parses the given text instead (not cached). Raises when no cgroup
+-- filesystem is mounted.
+function M.layout(opts)
+  opts = opts or {}
+  if cached and not opts.refresh and not opts.mountinfo then return cached end
+  local text = opts.mountinfo
+  if not text then
+    local err
+    text, err = readfile("/proc/self/mountinfo")
+    if not text then error("cgroup: " .. err, 2) end
+  end
+  local l = M.parse_mountinfo(text)
+  if not l.mode then error("cgroup: no cgroup filesystem is mounted (see /proc/self/mountinfo)", 2) end
+  l.v2_controllers = l.v2 and words(readfile(l.v2 .. "/cgroup.controllers")) or {}
+  if not opts.mountinfo then cached = l end
+  return l
+end
+
+local function parent_name(opts)
+  local p = opts and opts.parent or os.getenv("LUACTR_CGROUP_PARENT") or "luactr"
+  check_component("parent", p)
+  return p
+end
+
+-- The hierarchies of a group, in creation order: {key, mount, ctrls} with
+-- key "v2" or the v1 controller first mounted there (co-mounted
+-- controllers share one hierarchy and one directory).
+local function hierarchies(l)
+  local out, seen = {}, {}
+  for _, c in ipairs(M.v1_controllers) do
+    local mp = l.v1 and l.v1[c]
+    if mp then
+      if seen[mp] then
+        local h = seen[mp]
+        h.ctrls[#h.ctrls + 1] = c
+      else
+        seen[mp] = { key = c, mount = mp, ctrls = { c } }
+        out[#out + 1] = seen[mp]
+      end
+    end
+  end
+  if l.v2 then out[#out + 1] = { key = "v2", mount = l.v2, ctrls = {}, v2 = true } end
+  return out
+end
+
+-- Planning limits -----------------------------------------------------------
+
+-- Turns limits (the changed keys) into an ordered list of writes for the
+-- layout: {ctrl = v1 controller or "v2", file, value} or, where the host
+-- decides the file, {ctrl, alts = {{file, value}, ...}, what}. merged holds
+-- every limit in force (for keys that depend on each other). cur reads a
+-- live group's file (for write order), or is nil on create.
+local function plan(name, l, changes, merged, cur)
+  local function fail(f, ...) error(fmt('cgroup "%s": ', name) .. fmt(f, ...), 0) end
+  for k in pairs(changes) do
+    if not IS_LIMIT[k] then
+      fail("unknown limit '%s' (valid: %s)", tostring(k), concat(LIMIT_KEYS, ", "))
+    end
+  end
+  local v2ok = l.v2 and l.v2_controllers or {}
+  local function missing(v1ctrl, v2ctrl)
+    if l.v2 then
+      local have = #v2ok > 0 and "cgroup.controllers: " .. concat(v2ok, " ") or "cgroup.controllers is empty"
+      if l.mode == "v2" then return fmt("controller %s not available in the v2 tree (%s)", v2ctrl, have) end
+      return fmt("controller %s is not mounted (v1) and %s is not available in the v2 tree (%s)", v1ctrl, v2ctrl, have)
+    end
+    return fmt("controller %s is not mounted", v1ctrl)
+  end
+  -- Where a limit goes: "v1", v1 file, or "v2", v2 file, or nil, the file
+  -- it would be (v2's when there is a v2 tree), why not.
+  local function where(v1ctrl, v1file, v2ctrl, v2file)
+    if l.v1 and l.v1[v1ctrl] then return "v1", v1file end
+    if has(v2ok, v2ctrl) then return "v2", v2file end
+    return nil, l.v2 and v2file or v1file, missing(v1ctrl, v2ctrl)
+  end
+  local out = {}
+  local function emit(kind, ctrl, file, value, why)
+    if not kind then fail("%s \"%s\": %s", file, tostring(value), why) end
+    out[#out + 1] = { ctrl = kind == "v1" and ctrl or "v2", file = file, value = tostring(value) }
+  end
+  local function bytes(key, file)
+    local v = merged[key]
+    if v == "max" then return "max" end
+    local n, err = size(v)
+    if not n then fail("%s: %s: %s", file, key, err) end
+    if n <= 0 then fail("%s: %s must be positive, got %s", file, key, tostring(v)) end
+    return n
+  end
+
+  if changes.cpu ~= nil or changes.cpu_period ~= nil then
+    local kind, file, why = where("cpu", "cpu.cfs_quota_us", "cpu", "cpu.max")
+    local pfile = kind == "v1" and "cpu.cfs_period_us" or file
+    local period = tointeger(merged.cpu_period or 100000)
+    if not period then
+      fail("%s: cpu_period must be an integer number of µs, got %s", pfile, tostring(merged.cpu_period))
+    end
+    if period < 1000 or period > 1000000 then
+      fail("%s: cpu_period %d out of range (1000..1000000 µs)", pfile, period)
+    end
+    local cpu, quota = merged.cpu, nil
+    if cpu == nil or cpu == "max" then
+      quota = nil
+    elseif type(cpu) ~= "number" or cpu ~= cpu or cpu <= 0 or cpu == math.huge then
+      fail("%s: cpu must be a positive fraction of one CPU (0.2 = 20%%) or \"max\", got %s", file, tostring(cpu))
+    else
+      quota = floor(cpu * period + 0.5)
+      if quota < 1000 then
+        fail("%s: cpu %s gives a quota of %d µs, below the kernel's minimum of 1000 (raise cpu or cpu_period)", file, tostring(cpu), quota)
+      end
+    end
+    if kind == "v2" or (not kind and l.v2) then
+      emit(kind, "cpu", file, fmt("%s %d", quota and tostring(quota) or "max", period), why)
+    elseif not kind then
+      emit(kind, "cpu", file, quota or -1, why)
+    else
+      emit(kind, "cpu", "cpu.cfs_period_us", period)
+      emit(kind, "cpu", "cpu.cfs_quota_us", quota or -1)
+    end
+  end
+
+  if changes.cpu_weight ~= nil then
+    local kind, file, why = where("cpu", "cpu.shares", "cpu", "cpu.weight")
+    local w = tointeger(merged.cpu_weight)
+    if not w or w < 1 or w > 10000 then
+      fail("%s: cpu_weight must be an integer 1..10000, got %s", file, tostring(merged.cpu_weight))
+    end
+    if kind == "v1" then w = math.max(2, math.min(262144, 1024 * w // 100)) end
+    emit(kind, "cpu", file, w, why)
+  end
+
+  if changes.cpuset ~= nil then
+    local kind, file, why = where("cpuset", "cpuset.cpus", "cpuset", "cpuset.cpus")
+    local v = merged.cpuset
+    local want = cpulist(v)
+    if not want then fail("%s: cpuset must be a CPU list like \"0\" or \"0-1,3\", got %s", file, tostring(v)) end
+    -- The CPUs the host offers: the hierarchy root's, else sysfs's.
+    local avail
+    if kind == "v1" then avail = readfile(l.v1.cpuset .. "/cpuset.effective_cpus") or readfile(l.v1.cpuset .. "/cpuset.cpus")
+    elseif kind == "v2" then avail = readfile(l.v2 .. "/cpuset.cpus.effective") end
+    avail = avail or readfile("/sys/devices/system/cpu/online") or ""
+    avail = avail:match("^%s*(.-)%s*$")
+    local have = cpulist(avail)
+    if have then
+      for c in pairs(want) do
+        if not have[c] then fail("%s %q: the host has no CPU %d (it has %s)", file, v, c, avail) end
+      end
+    end
+    emit(kind, "cpuset", file, v, why)
+  end
+
+  if changes.memory ~= nil or (changes.memory_swap ~= nil and merged.memory_swap ~= nil) then
+    local mkind, mfile, mwhy = where("memory", "memory.limit_in_bytes", "memory", "memory.max")
+    local writes = {}
+    if changes.memory ~= nil then
+      local n = bytes("memory", mfile)
+      if mkind == "v1" and n == "max" then n = -1 end
+      writes[#writes + 1] = { mkind, mfile, n, mwhy }
+    end
+    if merged.memory_swap ~= nil then
+      local skind, sfile, swhy = where("memory", "memory.memsw.limit_in_bytes", "memory", "memory.swap.max")
+      if skind == "v1" and not stat(l.v1.memory .. "/memory.memsw.limit_in_bytes") then
+        fail("%s %s: the host lacks it (swap accounting is off; boot with swapaccount=1)", sfile, tostring(merged.memory_swap))
+      end
+      local total = bytes("memory_swap", sfile)
+      local mem = merged.memory ~= nil and bytes("memory", mfile) or nil
+      local n = total
+      if total ~= "max" then
+        if mem == nil or mem == "max" then
+          fail("%s %s: memory_swap (memory plus swap) needs a memory limit", sfile, tostring(merged.memory_swap))
+        end
+        if total < mem then
+          fail("%s %s: memory_swap is memory plus swap and must be >= memory (%d)", sfile, tostring(merged.memory_swap), mem)
+        end
+        if skind ~= "v1" then n = total - mem end
+      elseif skind == "v1" then
+        n = -1
+      end
+      local w = { skind, sfile, n, swhy }
+      -- v1 keeps limit_in_bytes <= memsw.limit_in_bytes at every step:
+      -- memsw goes first when the new memory limit exceeds the current memsw.
+      local first = false
+      if skind == "v1" and cur and writes[1] then
+        local now = tonumber(cur("memory", "memory.memsw.limit_in_bytes"))
+        local m = writes[1][3]
+        first = now and (m == -1 or m > now) or false
+      end
+      table.insert(writes, first and 1 or #writes + 1, w)
+    end
+    for _, w in ipairs(writes) do emit(w[1], "memory", w[2], w[3], w[4]) end
+  end
+
+  if changes.pids ~= nil then
+    local kind, file, why = where("pids", "pids.max", "pids", "pids.max")
+    local v = merged.pids
+    if v ~= "max" then
+      v = tointeger(v)
+      if not v or v <= 0 then fail("%s: pids must be a positive integer or \"max\", got %s", file, tostring(merged.pids)) end
+    end
+    emit(kind, "pids", file, v, why)
+  end
+
+  if changes.io_weight ~= nil then
+    local kind, file, why = where("blkio", "blkio.weight", "io", "io.weight")
+    local w = tointeger(merged.io_weight)
+    if not w or w < 1 or w > 10000 then
+      fail("%s: io_weight must be an integer 1..10000, got %s", file, tostring(merged.io_weight))
+    end
+    if not kind then fail("%s \"%d\": %s", file, w, why) end
+    local bfq = math.max(1, math.min(1000, w))
+    local alts = kind == "v1"
+      and { { "blkio.weight", math.max(10, math.min(1000, 5 * w)) }, { "blkio.bfq.weight", bfq } }
+      or { { "io.weight", w }, { "io.bfq.weight", bfq } }
+    for _, a in ipairs(alts) do a[2] = tostring(a[2]) end
+    out[#out + 1] = { ctrl = kind == "v1" and "blkio" or "v2", alts = alts, what = fmt("io_weight %d", w) }
+  end
+
+  -- v2 controllers the writes need enabled in the parents' subtree_control.
+  local need = {}
+  for _, w in ipairs(out) do
+    if w.ctrl == "v2" then
+      local f = w.file or w.alts[1][1]
+      need[f:match("^(%w+)%.")] = true
+    end
+  end
+  return out, need
+end
+
+-- Groups ----------------------------------------------------------------------
+
+local Group = {}
+Group.__index = Group
+
+local function gfail(g, f, ...) error(fmt('cgroup "%s": ', g.name) .. fmt(f, ...), 0) end
+
+local function dir_of(g, ctrl)
+  for _, d in ipairs(g._dirs) do
+    if d.key == ctrl or has(d.ctrls, ctrl) then return d end
+  end
+end
+
+local function read_in(g, ctrl, file)
+  local d = dir_of(g, ctrl)
+  if not d or not d.fd then return nil end
+  return readfile(d.fd, file)
+end
+
+local function apply(g, writes)
+  for _, w in ipairs(writes) do
+    local d = dir_of(g, w.ctrl)
+    if not d then gfail(g, "write %s: no %s hierarchy for the group", w.file or w.what, w.ctrl) end
+    local file, value = w.file, w.value
+    if w.alts then
+      for _, a in ipairs(w.alts) do
+        if stat(d.fd, a[1]) then file, value = a[1], a[2] break end
+      end
+      if not file then
+        local names = {}
+        for i, a in ipairs(w.alts) do names[i] = a[1] end
+        gfail(g, "%s: the host lacks %s (in %s)", w.what, concat(names, " and "), d.dir)
+      end
+    end
+    local ok, err = writefile(d.fd, file, value)
+    if not ok then gfail(g, "write %s %q: %s", file, value, reason(err)) end
+  end
+end
+
+-- Enable v2 controllers for children of dir (cgroup.subtree_control),
+-- those not yet on.
+local function enable(g, dir, ctrls)
+  local now = words(readfile(dir .. "/cgroup.subtree_control"))
+  local add = {}
+  for _, c in ipairs(ctrls) do
+    if not has(now, c) then add[#add + 1] = "+" .. c end
+  end
+  if #add == 0 then return end
+  local ok, err, errno = writefile(dir .. "/cgroup.subtree_control", concat(add, " "))
+  if not ok then
+    local hint = errno == EBUSY and " (the cgroup holds processes: v2 lets only leaves hold them)" or ""
+    gfail(g, "write %s/cgroup.subtree_control %q: %s%s", dir, concat(add, " "), reason(err), hint)
+  end
+end
+
+-- Make the parent in one hierarchy ready: mkdir, cpuset values (v1), v2
+-- controllers for the children.
+local function prepare_parent(g, d, pdir, v2need)
+  local ok, err, errno = mkdir(pdir, 493)
+  if not ok and errno ~= EEXIST then gfail(g, "mkdir %s: %s", pdir, reason(err)) end
+  if has(d.ctrls, "cpuset") then
+    -- A new v1 cpuset is empty, and adding a task to it fails (ENOSPC):
+    -- copy the hierarchy root's values into the parent.
+    for _, f in ipairs { "cpuset.cpus", "cpuset.mems" } do
+      local v = readfile(pdir .. "/" .. f)
+      if v and v:match("^%s*$") then
+        local from = (readfile(d.mount .. "/" .. f) or ""):match("^%s*(.-)%s*$")
+        local wok, werr = writefile(pdir .. "/" .. f, from)
+        if not wok then gfail(g, "write %s/%s %q: %s", pdir, f, from, reason(werr)) end
+      end
+    end
+  end
+  if d.v2 and #v2need > 0 then
+    enable(g, d.mount, v2need)
+    enable(g, pdir, v2need)
+  end
+end
+
+-- Remove a directory tree of cgroups (children first); true, or nil and
+-- the error of the first rmdir that failed. ENOENT counts as removed.
+local function rmtree(dir)
+  local st = stat(dir)
+  if not st then return true end
+  if st.nlink > 2 then
+    for _, n in ipairs(listdir(dir) or {}) do
+      local s = stat(dir .. "/" .. n, "nofollow")
+      if s and s.type == "dir" then
+        local ok, err, errno = rmtree(dir .. "/" .. n)
+        if not ok then return nil, err, errno end
+      end
+    end
+  end
+  local ok, err, errno = rmdir(dir)
+  if not ok and errno ~= ENOENT then return nil, err, errno end
+  return true
+end
+
+-- Pids in dir and every group below it.
+local function tree_procs(dir, acc)
+  local s = readfile(dir .. "/cgroup.procs")
+  for p in (s or ""):gmatch("%d+") do acc[tonumber(p)] = true end
+  local st = stat(dir)
+  if st and st.nlink > 2 then
+    for _, n in ipairs(listdir(dir) or {}) do
+      local c = stat(dir .. "/" .. n, "nofollow")
+      if c and c.type == "dir" then tree_procs(dir .. "/" .. n, acc) end
+    end
+  end
+  return acc
+end
+
+local function sorted_keys(set)
+  local t = {}
+  for k in pairs(set) do t[#t + 1] = k end
+  sort(t)
+  return t
+end
+
+local function new_group(name, l, parent)
+  local g = setmetatable({
+    name = name, mode = l.mode, layout = l, parent = parent,
+    paths = {}, limits = {}, _dirs = {}, _owner = getpid(),
+  }, Group)
+  for _, h in ipairs(hierarchies(l)) do
+    local d = { key = h.key, ctrls = h.ctrls, mount = h.mount, v2 = h.v2,
+      dir = h.mount .. "/" .. parent .. "/" .. name }
+    g._dirs[#g._dirs + 1] = d
+    for _, c in ipairs(h.ctrls) do g.paths[c] = d.dir end
+    if h.v2 then g.paths.v2 = d.dir end
+  end
+  return g
+end
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t or {}) do c[k] = v end
+  return c
+end
+
+local function close_fds(g)
+  for _, d in ipairs(g._dirs) do
+    if d.fd then d.fd:close() d.fd = nil end
+  end
+end
+
+-- Try to remove the shared parents; another group may still hold them
+-- (EBUSY, ENOTEMPTY) or one may have gone already (ENOENT): fine.
+local function drop_parents(g)
+  for _, d in ipairs(g._dirs) do rmdir(d.mount .. "/" .. g.parent) end
+end
+
+-- A group: g.name, g.mode (the layout's), g.limits (every limit in force),
+-- g.paths (controller -> directory, co-mounted controllers sharing one, and
+-- "v2" -> the v2 directory), g.parent (the parent group's name).
+
+--- create(name, limits [, opts]) -> group. Makes <mount>/<parent>/<name> in
+-- every hierarchy (v1: cpu, cpuacct, cpuset, memory, pids, freezer, blkio
+-- where mounted; the v2 tree when there is one) and writes the limits.
+-- opts: layout (a table as layout() returns, for tests), parent (default
+-- $LUACTR_CGROUP_PARENT or "luactr"). On failure undoes what it made and
+-- raises: cgroup "web": write cpu.max "20000 100000": Invalid argument (EINVAL).
+function M.create(name, limits, opts)
+  opts = opts or {}
+  check_component("name", name)
+  if limits ~= nil and type(limits) ~= "table" then error("cgroup: limits must be a table", 2) end
+  local l = opts.layout or M.layout()
+  local parent = parent_name(opts)
+  local merged = copy(limits)
+  local writes, need = plan(name, l, merged, merged, nil)
+  local v2need = {}
+  if l.v2 then
+    for _, c in ipairs(V2_STAT_CONTROLLERS) do
+      if has(l.v2_controllers, c) then v2need[#v2need + 1] = c end
+    end
+    for c in pairs(need) do
+      if not has(v2need, c) then v2need[#v2need + 1] = c end
+    end
+  end
+  local g = new_group(name, l, parent)
+  g.limits = merged
+  local made = {}
+  local ok, err = pcall(function()
+    for _, d in ipairs(g._dirs) do
+      local pdir = d.mount .. "/" .. parent
+      -- Another group's remove() may drop the shared parent between our
+      -- mkdirs (ENOENT): make it again, a few times.
+      for try = 1, 5 do
+        prepare_parent(g, d, pdir, v2need)
+        local mok, merr, errno = mkdir(d.dir, 493)
+        if mok then break end
+        if errno ~= ENOENT or try == 5 then gfail(g, "mkdir %s: %s", d.dir, reason(merr)) end
+      end
+      made[#made + 1] = d
+      local fd, ferr = open(d.dir, { "path", "directory" })
+      if not fd then gfail(g, "%s", ferr) end
+      d.fd = fd
+      if has(d.ctrls, "cpuset") then
+        for _, f in ipairs { "cpuset.cpus", "cpuset.mems" } do
+          local v = (readfile(pdir .. "/" .. f) or ""):match("^%s*(.-)%s*$")
+          local wok, werr = writefile(fd, f, v)
+          if not wok then gfail(g, "write %s %q: %s", f, v, reason(werr)) end
+        end
+      end
+    end
+    apply(g, writes)
+  end)
+  if not ok then
+    close_fds(g)
+    for i = #made, 1, -1 do rmdir(made[i].dir) end
+    drop_parents(g)
+    g._removed = true
+    error(err, 0)
+  end
+  return g
+end
+
+--- open(name [, opts]) -> group for a group that exists (made by another
+-- process, e.g. a running container): stats, procs, freeze, kill, remove.
+-- Raises when the group is in none of the hierarchies.
+function M.open(name, opts)
+  opts = opts or {}
+  check_component("name", name)
+  local l = opts.layout or M.layout()
+  local g = new_group(name, l, parent_name(opts))
+  local found = {}
+  for _, d in ipairs(g._dirs) do
+    d.fd = open(d.dir, { "path", "directory" })
+    if d.fd then found[#found + 1] = d end
+  end
+  if #found == 0 then error(fmt('cgroup "%s": no such group under %s', name, g.parent), 2) end
+  g._dirs = found
+  return g
+end
+
+--- g:v2_path() -> the group's v2 directory, or nil (pure v1). The container
+-- layer opens it for CLONE_INTO_CGROUP on pure v2.
+function Group:v2_path() return self.paths.v2 end
+
+local function live(g, what)
+  if g._removed then gfail(g, "%s: the group was removed", what) end
+end
+
+--- g:add(pid) -> true. Writes pid to cgroup.procs in every hierarchy.
+function Group:add(pid)
+  live(self, "add")
+  if math.type(pid) ~= "integer" or pid <= 0 then error("cgroup: add: pid must be a positive integer", 2) end
+  for _, d in ipairs(self._dirs) do
+    local ok, err = writefile(d.fd, "cgroup.procs", tostring(pid))
+    if not ok then
+      gfail(self, "add pid %d to %s (%s/cgroup.procs): %s", pid, d.key, d.dir, reason(err))
+    end
+  end
+  return true
+end
+
+--- g:set(limits) -> true. Changes limits on a live group; g.limits holds
+-- every limit in force.
+function Group:set(limits)
+  live(self, "set")
+  if type(limits) ~= "table" then error("cgroup: set: limits must be a table", 2) end
+  local merged = copy(self.limits)
+  for k, v in pairs(limits) do merged[k] = v end
+  local writes, need = plan(self.name, self.layout, limits, merged, function(c, f) return read_in(self, c, f) end)
+  local d2 = dir_of(self, "v2")
+  if d2 and next(need) then
+    local list = {}
+    for c in pairs(need) do list[#list + 1] = c end
+    enable(self, d2.mount, list)
+    enable(self, d2.mount .. "/" .. self.parent, list)
+  end
+  apply(self, writes)
+  self.limits = merged
+  return true
+end
+
+--- g:procs() -> sorted list of the pids in the group and its subgroups, in
+-- any hierarchy.
+function Group:procs()
+  local acc = {}
+  if self._removed then return {} end
+  for _, d in ipairs(self._dirs) do tree_procs(d.dir, acc) end
+  return sorted_keys(acc)
+end
+
+local function num(s) return s and tonumber((s:match("%-?%d+"))) end
+
+--- g:stats() -> {cpu_usage (s), memory_current, memory_peak, pids_current,
+-- oom_kills, throttled (s), nr_throttled}. A figure the host has no file
+-- for is nil (memory_peak before Linux 5.19 on v2; memory and pids on a v2
+-- tree without those controllers).
+function Group:stats()
+  live(self, "stats")
+  local s = {}
+  local v1 = self.layout.v1 or {}
+  local function v2(file) return read_in(self, "v2", file) end
+  if v1.cpuacct then
+    s.cpu_usage = (num(read_in(self, "cpuacct", "cpuacct.usage")) or 0) / 1e9
+  else
+    s.cpu_usage = (keyed(v2("cpu.stat")).usage_usec or 0) / 1e6
+  end
+  if v1.cpu then
+    local st = keyed(read_in(self, "cpu", "cpu.stat"))
+    s.throttled = st.throttled_time and st.throttled_time / 1e9 or (st.throttled_usec or 0) / 1e6
+    s.nr_throttled = st.nr_throttled or 0
+  else
+    local st = keyed(v2("cpu.stat"))
+    s.throttled = st.throttled_usec and st.throttled_usec / 1e6
+    s.nr_throttled = st.nr_throttled
+  end
+  if v1.memory then
+    s.memory_current = num(read_in(self, "memory", "memory.usage_in_bytes"))
+    s.memory_peak = num(read_in(self, "memory", "memory.max_usage_in_bytes"))
+    s.oom_kills = keyed(read_in(self, "memory", "memory.oom_control")).oom_kill or 0
+  else
+    s.memory_current = num(v2("memory.current"))
+    s.memory_peak = num(v2("memory.peak"))
+    local ev = v2("memory.events")
+    s.oom_kills = ev and keyed(ev).oom_kill or nil
+  end
+  s.pids_current = num(v1.pids and read_in(self, "pids", "pids.current") or v2("pids.current"))
+  return s
+end
+
+--- g:oom_killed() -> how many processes the OOM killer killed in the group
+-- (0 when the host cannot tell).
+function Group:oom_killed()
+  return self:stats().oom_kills or 0
+end
+
+-- The v2 directory when it has the file, else nil.
+local function v2_with(g, file)
+  local d = dir_of(g, "v2")
+  if d and d.fd and stat(d.fd, file) then return d end
+end
+
+local function set_frozen(g, on)
+  local d = v2_with(g, "cgroup.freeze")
+  if d then
+    local ok, err = writefile(d.fd, "cgroup.freeze", on and "1" or "0")
+    if not ok then gfail(g, "write cgroup.freeze %q: %s", on and "1" or "0", reason(err)) end
+    local want = on and "frozen 1" or "frozen 0"
+    if not wait_for(function() return (readfile(d.fd, "cgroup.events") or ""):find(want, 1, true) end, WAIT) then
+      gfail(g, "%s: cgroup.events did not say %q within %d s", on and "freeze" or "thaw", want, WAIT)
+    end
+    return "v2"
+  end
+  d = dir_of(g, "freezer")
+  if not d then gfail(g, "%s: no v2 tree and no v1 freezer hierarchy", on and "freeze" or "thaw") end
+  local state = on and "FROZEN" or "THAWED"
+  local ok, err = writefile(d.fd, "freezer.state", state)
+  if not ok then gfail(g, "write freezer.state %q: %s", state, reason(err)) end
+  if not wait_for(function()
+    if (readfile(d.fd, "freezer.state") or ""):match("^%s*(%u+)") == state then return true end
+    -- The kernel retries a FREEZING group only when asked again.
+    writefile(d.fd, "freezer.state", state)
+  end, WAIT) then
+    gfail(g, "%s: freezer.state did not read %s within %d s", on and "freeze" or "thaw", state, WAIT)
+  end
+  return "v1"
+end
+
+--- g:freeze() -> true once every process is frozen (v2 cgroup.freeze and
+-- cgroup.events where the group has a v2 directory, hybrid included;
+-- otherwise v1 freezer.state).
+function Group:freeze()
+  live(self, "freeze")
+  set_frozen(self, true)
+  return true
+end
+
+--- g:thaw() -> true
+function Group:thaw()
+  live(self, "thaw")
+  set_frozen(self, false)
+  return true
+end
+
+local function signal_all(g)
+  for _, p in ipairs(g:procs()) do kill(p, "KILL") end
+end
+
+--- g:kill() -> true once the group is empty: cgroup.kill where the group
+-- has one, else freeze, SIGKILL each process, thaw. Raises when processes
+-- are still there after 2 s.
+function Group:kill()
+  if self._removed then return true end
+  local d = v2_with(self, "cgroup.kill")
+  local ok = d and writefile(d.fd, "cgroup.kill", "1")
+  if not ok and #self:procs() > 0 then
+    local frozen = pcall(set_frozen, self, true)
+    signal_all(self)
+    if frozen then set_frozen(self, false) end
+  end
+  -- A process may sit in only some hierarchies (added elsewhere): kill
+  -- stragglers on each round.
+  local empty = wait_for(function()
+    if #self:procs() == 0 then return true end
+    signal_all(self)
+  end, WAIT)
+  if not empty then
+    gfail(self, "kill: still holds %s after %d s", concat(self:procs(), " "), WAIT)
+  end
+  return true
+end
+
+--- g:remove() -> true. Kills what is left, waits until the group is empty,
+-- removes its directory (and any subgroups) in every hierarchy, then the
+-- shared parents when nobody else uses them. Idempotent; also run by
+-- __close and (best effort) __gc, but only in the process that made or
+-- opened the group, so a forked child never tears it down by accident.
+function Group:remove()
+  if self._removed then return true end
+  if #self:procs() > 0 then self:kill() end
+  for i = #self._dirs, 1, -1 do
+    local d = self._dirs[i]
+    local ok, err, errno
+    wait_for(function()
+      ok, err, errno = rmtree(d.dir)
+      return ok or errno ~= EBUSY
+    end, WAIT)
+    if not ok then gfail(self, "%s", err) end
+  end
+  close_fds(self)
+  self._removed = true
+  drop_parents(self)
+  return true
+end
+
+--- g:detach() -> true. Lets go of the group without removing it (closes
+-- its directory fds); __close and __gc then leave it alone.
+function Group:detach()
+  close_fds(self)
+  self._removed = true
+  return true
+end
+
+Group.__close = function(g)
+  if getpid() == g._owner then g:remove() end
+end
+
+Group.__gc = function(g)
+  if not g._removed and getpid() == g._owner then pcall(g.remove, g) end
+end
+
+Group.__tostring = function(g)
+  return fmt('cgroup "%s"%s', g.name, g._removed and " (removed)" or "")
+end
+
+--- gc([opts]) -> sorted list of the names removed. Removes the groups under
+-- the parent (every hierarchy) that hold no process, e.g. leftovers of a
+-- crash, and then the parent itself when it is empty. opts: layout, parent.
+-- A group another luactr has just made and not yet filled counts as empty:
+-- run it when no container is starting.
+function M.gc(opts)
+  opts = opts or {}
+  local l = opts.layout or M.layout()
+  local parent = parent_name(opts)
+  local hs = hierarchies(l)
+  local names = {}
+  for _, h in ipairs(hs) do
+    local pdir = h.mount .. "/" .. parent
+    for _, n in ipairs(listdir(pdir) or {}) do
+      local s = stat(pdir .. "/" .. n, "nofollow")
+      if s and s.type == "dir" then names[n] = true end
+    end
+  end
+  local removed = {}
+  for _, n in ipairs(sorted_keys(names)) do
+    local busy = false
+    for _, h in ipairs(hs) do
+      if next(tree_procs(h.mount .. "/" .. parent .. "/" .. n, {})) then busy = true break end
+    end
+    if not busy then
+      local all = true
+      for i = #hs, 1, -1 do
+        if not rmtree(hs[i].mount .. "/" .. parent .. "/" .. n) then all = false end
+      end
+      if all then removed[#removed + 1] = n end
+    end
+  end
+  for _, h in ipairs(hs) do rmdir(h.mount .. "/" .. parent) end
+  return removed
+end
+
+return M
