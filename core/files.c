@@ -67,10 +67,12 @@ static int ns_files_open(lua_State *L)
 	int next, dfd = at_args(L, &path, &next);
 	int flags = (int)ns_checkflags(L, next, open_flags, "open flag");
 	mode_t mode = check_mode(L, next + 1, 0644);
+	/* The handle first, so that no allocation failure can strand the fd. */
+	ns_fd *h = ns_pushfd(L, -1, (flags & O_DIRECTORY) ? "dir" : "fd");
 	int fd = openat(dfd, path, flags | O_CLOEXEC, mode);
 	if (fd < 0)
 		return ns_fail(L, "open", path);
-	ns_pushfd(L, fd, (flags & O_DIRECTORY) ? "dir" : "fd");
+	h->fd = fd;
 	return 1;
 }
 
@@ -104,8 +106,10 @@ static int ns_files_readfile(lua_State *L)
 }
 
 /* writefile([dirfd,] path, data [, opts]) -> true. The data goes out in one
- * write(2), which cgroup and /proc files need (they parse each write whole).
- * opts: create (O_CREAT|O_TRUNC), mode (with create), append. */
+ * write(2), which cgroup and /proc files need (they parse each write whole),
+ * and replaces the file's content (O_TRUNC, as the shell's > does; cgroup
+ * and /proc files ignore it) unless appended. opts: create (O_CREAT), mode
+ * (with create), append (O_APPEND, no truncation). */
 static int ns_files_writefile(lua_State *L)
 {
 	static const char *const keys[] = {"append", "create", "mode", NULL};
@@ -118,13 +122,15 @@ static int ns_files_writefile(lua_State *L)
 	ns_checkopts(L, next + 1, keys);
 	if (lua_istable(L, next + 1)) {
 		if (lua_getfield(L, next + 1, "create") != LUA_TNIL && lua_toboolean(L, -1))
-			flags |= O_CREAT | O_TRUNC;
+			flags |= O_CREAT;
 		if (lua_getfield(L, next + 1, "append") != LUA_TNIL && lua_toboolean(L, -1))
 			flags |= O_APPEND;
 		if (lua_getfield(L, next + 1, "mode") != LUA_TNIL)
 			mode = check_mode(L, -1, 0644);
 		lua_pop(L, 3);
 	}
+	if (!(flags & O_APPEND))
+		flags |= O_TRUNC;
 	int fd = openat(dfd, path, flags, mode);
 	if (fd < 0)
 		return ns_fail(L, "open", path);

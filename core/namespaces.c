@@ -102,8 +102,12 @@ static int ns_namespaces_clone(lua_State *L)
 		 * with CLONE_PIDFD the pidfd lands in parent_tid. */
 		pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | CLONE_PIDFD | SIGCHLD, 0, &pidfd, 0, 0);
 	}
-	if (pid < 0)
-		return ns_fail(L, cgfd >= 0 ? "clone3 into cgroup" : "clone", flag_names(L, flags));
+	if (pid < 0) {
+		/* Save errno before the message allocates (a collection may run
+		 * __gc handlers that make calls of their own). */
+		int err = errno;
+		return ns_fail_errno(L, err, cgfd >= 0 ? "clone3 into cgroup" : "clone", flag_names(L, flags));
+	}
 	if (pid == 0) {
 		lua_pushinteger(L, 0);
 		return 1;
@@ -118,8 +122,10 @@ static int ns_namespaces_clone(lua_State *L)
 static int ns_namespaces_unshare(lua_State *L)
 {
 	long long flags = ns_checkflags(L, 1, unshare_types, "namespace");
-	if (unshare((int)flags) < 0)
-		return ns_fail(L, "unshare", flag_names(L, flags));
+	if (unshare((int)flags) < 0) {
+		int err = errno;
+		return ns_fail_errno(L, err, "unshare", flag_names(L, flags));
+	}
 	lua_pushboolean(L, 1);
 	return 1;
 }

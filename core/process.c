@@ -30,17 +30,25 @@
 extern char **environ;
 
 /* A NULL-ended char* array of the strings in the list at idx, kept alive by
- * a userdata left on the stack (so a Lua error frees it). */
+ * a userdata left on the stack (so a Lua error frees it), with a table above
+ * it that holds the strings made from numbers. */
 static char **string_array(lua_State *L, int idx, const char *what)
 {
 	lua_Integer n = luaL_len(L, idx);
 	char **a = lua_newuserdatauv(L, sizeof(char *) * (size_t)(n + 1), 0);
+	lua_newtable(L);
 	for (lua_Integer i = 1; i <= n; i++) {
-		if (lua_geti(L, idx, i) != LUA_TSTRING && !lua_isnumber(L, -1))
+		int t = lua_geti(L, idx, i);
+		if (t != LUA_TSTRING && !lua_isnumber(L, -1))
 			luaL_argerror(L, idx, lua_pushfstring(L, "%s[%d] is not a string", what, (int)i));
 		a[i - 1] = (char *)lua_tostring(L, -1);
-		/* The table holds the string, so it outlives the pop. */
-		lua_pop(L, 1);
+		/* The list holds a string; a number's new string only this copy
+		 * holds, so anchor it before the pop (a collection may come before
+		 * execve). */
+		if (t == LUA_TSTRING)
+			lua_pop(L, 1);
+		else
+			lua_rawseti(L, -2, i);
 	}
 	a[n] = NULL;
 	return a;
@@ -297,7 +305,7 @@ static int ns_process_prctl(lua_State *L)
 		if (setters[which] == PR_SET_NAME)
 			lua_pushstring(L, buf);
 		else if (setters[which] == PR_SET_PDEATHSIG)
-			v ? lua_pushstring(L, ns_signame(v) ? ns_signame(v) : "?") : lua_pushinteger(L, 0);
+			ns_signame(v) ? lua_pushstring(L, ns_signame(v)) : lua_pushinteger(L, v);
 		else
 			lua_pushboolean(L, v != 0);
 		return 1;
@@ -354,8 +362,11 @@ static int ns_process_getrlimit(lua_State *L)
 {
 	int res = (int)ns_checkname(L, 1, rlimits, "rlimit");
 	struct rlimit rl;
-	if (getrlimit(res, &rl) < 0)
-		return ns_fail(L, "getrlimit", lua_tostring(L, 1));
+	if (getrlimit(res, &rl) < 0) {
+		/* errno before lua_tostring, which may allocate. */
+		int err = errno;
+		return ns_fail_errno(L, err, "getrlimit", lua_tostring(L, 1));
+	}
 	push_rlim(L, rl.rlim_cur);
 	push_rlim(L, rl.rlim_max);
 	return 2;

@@ -121,8 +121,11 @@ static int ns_users_setresuid(lua_State *L)
 	uint32_t r = check_id(L, 1);
 	uint32_t e = lua_isnoneornil(L, 2) ? r : check_id(L, 2);
 	uint32_t s = lua_isnoneornil(L, 3) ? r : check_id(L, 3);
-	if (setresuid(r, e, s) < 0)
-		return ns_fail(L, "setresuid", lua_tostring(L, 1));
+	if (setresuid(r, e, s) < 0) {
+		/* errno before lua_tostring, which may allocate. */
+		int err = errno;
+		return ns_fail_errno(L, err, "setresuid", lua_tostring(L, 1));
+	}
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -133,8 +136,11 @@ static int ns_users_setresgid(lua_State *L)
 	uint32_t r = check_id(L, 1);
 	uint32_t e = lua_isnoneornil(L, 2) ? r : check_id(L, 2);
 	uint32_t s = lua_isnoneornil(L, 3) ? r : check_id(L, 3);
-	if (setresgid(r, e, s) < 0)
-		return ns_fail(L, "setresgid", lua_tostring(L, 1));
+	if (setresgid(r, e, s) < 0) {
+		/* errno before lua_tostring, which may allocate. */
+		int err = errno;
+		return ns_fail_errno(L, err, "setresgid", lua_tostring(L, 1));
+	}
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -163,8 +169,14 @@ static int ns_users_setgroups(lua_State *L)
 /* getgroups() -> list of supplementary group ids */
 static int ns_users_getgroups(lua_State *L)
 {
-	gid_t g[256];
-	int n = getgroups(256, g);
+	/* As many as the process has (up to NGROUPS_MAX, 65536): ask the count
+	 * first. The list cannot change between the calls: only this
+	 * single-threaded process sets it. */
+	int n = getgroups(0, NULL);
+	if (n < 0)
+		return ns_fail(L, "getgroups", NULL);
+	gid_t *g = lua_newuserdatauv(L, sizeof(gid_t) * (size_t)(n ? n : 1), 0);
+	n = getgroups(n, g);
 	if (n < 0)
 		return ns_fail(L, "getgroups", NULL);
 	lua_createtable(L, n, 0);

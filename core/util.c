@@ -86,13 +86,16 @@ long long ns_checkflags(lua_State *L, int idx, const ns_name *names, const char 
 	case LUA_TTABLE: {
 		lua_Integer n = luaL_len(L, idx);
 		for (lua_Integer i = 1; i <= n; i++) {
-			int t = lua_geti(L, idx, i);
-			if (t == LUA_TNUMBER)
-				flags |= lua_tointeger(L, -1);
-			else if (t == LUA_TSTRING)
+			int t = lua_geti(L, idx, i), isint;
+			if (t == LUA_TNUMBER) {
+				flags |= lua_tointegerx(L, -1, &isint);
+				if (!isint)
+					luaL_argerror(L, idx, lua_pushfstring(L, "%s list holds a non-integer number", what));
+			} else if (t == LUA_TSTRING) {
 				flags |= lookup(L, idx, lua_tostring(L, -1), names, what);
-			else
+			} else {
 				luaL_argerror(L, idx, lua_pushfstring(L, "%s list holds a %s", what, luaL_typename(L, -1)));
+			}
 			lua_pop(L, 1);
 		}
 		return flags;
