@@ -1,0 +1,134 @@
+-- luactr, the runner: options, arg, errors, shipped commands, install.
+local H = require "support.helper"
+local ns = H.ns
+
+local function luactr(args, stdin)
+  return H.sh(("%s %s 2>&1 <%s"):format(H.luactr, args, stdin or "/dev/null"))
+end
+
+local function tmpfile(text)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+  return path
+end
+
+describe("luactr", function()
+  H.guard()
+
+  it("-e prints the pid namespace id that readlink shows", function()
+    local out, code = luactr([[-e 'print(require("ns").nsid("self","pid"))']])
+    assert.are.equal(0, code)
+    local link = ns.readlink("/proc/self/ns/pid")
+    assert.are.equal(link:match("%[(%d+)%]") .. "\n", out)
+  end)
+
+  it("runs a recipe with arg and ... set as lua5.4 does", function()
+    local path = tmpfile("print(arg[0] == ..., arg[1], arg[2], select('#', ...))")
+    finally(function() os.remove(path) end)
+    local out, code = luactr(path .. " a b")
+    assert.are.equal(0, code)
+    assert.are.equal("false\ta\tb\t2\n", out)
+  end)
+
+  it("exits 1 with file:line on a syntax error", function()
+    local path = tmpfile("x = = 1\n")
+    finally(function() os.remove(path) end)
+    local out, code = luactr(path)
+    assert.are.equal(1, code)
+    assert.matches(path .. ":1: unexpected symbol near '='", out, 1, true)
+  end)
+
+  it("exits 1 naming a missing file", function()
+    local out, code = luactr("/nonexistent/recipe.lua")
+    assert.are.equal(1, code)
+    assert.matches("cannot open /nonexistent/recipe.lua", out, 1, true)
+  end)
+
+  it("prints a recipe's error, with a traceback only under LUACTR_DEBUG=1", function()
+    local path = tmpfile("local function f() error('boom') end\nf()\n")
+    finally(function() os.remove(path) end)
+    local out, code = luactr(path)
+    assert.are.equal(1, code)
+    assert.matches(":1: boom", out, 1, true)
+    assert.not_matches("stack traceback", out, 1, true)
+    out = H.sh(("LUACTR_DEBUG=1 %s %s 2>&1"):format(H.luactr, path))
+    assert.matches("stack traceback", out, 1, true)
+  end)
+
+  it("passes os.exit codes through", function()
+    local _, code = luactr([[-e 'os.exit(42)']])
+    assert.are.equal(42, code)
+  end)
+
+  it("-i reads and prints expressions, with ns loaded", function()
+    local path = tmpfile("1 + 2\nns.getpid() > 0\n")
+    finally(function() os.remove(path) end)
+    local out, code = luactr("-i", path)
+    assert.are.equal(0, code)
+    assert.matches("3\n", out, 1, true)
+    assert.matches("true\n", out, 1, true)
+  end)
+
+  it("reads a recipe from stdin with -", function()
+    local path = tmpfile("print('from stdin')")
+    finally(function() os.remove(path) end)
+    local out, code = luactr("-", path)
+    assert.are.equal(0, code)
+    assert.are.equal("from stdin\n", out)
+  end)
+
+  it("--version, --help, and an unknown option", function()
+    local out, code = luactr("--version")
+    assert.are.equal(0, code)
+    assert.matches("^luactr %d+%.%d+%.%d+ %(Lua 5%.4", out)
+    out, code = luactr("--help")
+    assert.are.equal(0, code)
+    assert.matches("--plan", out, 1, true)
+    out, code = luactr("--bogus")
+    assert.are.equal(1, code)
+    assert.matches("unrecognized option '--bogus'", out, 1, true)
+  end)
+
+  it("runs shipped commands by name (luactr gc)", function()
+    local out, code = luactr("gc")
+    assert.are.equal(0, code, out)
+    assert.matches("luactr gc: nothing to remove", out, 1, true)
+  end)
+
+  it("prefers a precompiled module only while it is not older than its source", function()
+    local dir = assert(ns.mkdtemp("/tmp/luactr-spec-bc-XXXXXX"))
+    finally(function() require("ns.rootfs").remove_tree(dir) end)
+    -- A copy of the runner with its lua/ beside it; sources first, so the
+    -- bytecode is newer.
+    local _, code = H.sh(("mkdir -p %s/build/lua/ns && cp luactr %s/ && cp -r lua %s/ && sleep 0.01 && cp build/lua/ns/*.luac %s/build/lua/ns/")
+      :format(dir, dir, dir, dir))
+    assert.are.equal(0, code)
+    local probe = ("%s/luactr -e 'print(debug.getinfo(require(\"ns.container\").run, \"S\").source)'"):format(dir)
+    -- luac ran from the tree's top, so bytecode names its source relatively.
+    assert.are.equal("@lua/ns/container.lua\n", (H.sh(probe)))
+    -- A newer source wins over the stale bytecode.
+    local src = dir .. "/lua/ns/container.lua"
+    assert(ns.writefile(src, assert(ns.readfile(src))))
+    assert.are.equal("@" .. src .. "\n", (H.sh(probe)))
+  end)
+end)
+
+describe("make install", function()
+  H.guard()
+
+  it("installs a tree where plain lua5.4 finds ns from /", function()
+    local dest = assert(ns.mkdtemp("/tmp/luactr-spec-install-XXXXXX"))
+    finally(function() require("ns.rootfs").remove_tree(dest) end)
+    local out, code = H.sh(("make -s install DESTDIR=%s PREFIX=/usr/local 2>&1"):format(dest))
+    assert.are.equal(0, code, out)
+    -- lua5.4's default paths, rebased under DESTDIR.
+    local env = ("LUA_PATH='%s/usr/local/share/lua/5.4/?.lua;%s/usr/local/share/lua/5.4/?/init.lua' LUA_CPATH='%s/usr/local/lib/lua/5.4/?.so'")
+      :format(dest, dest, dest)
+    out, code = H.sh(("cd / && %s lua5.4 -e 'local ns = require \"ns\"; print(ns.nsid(\"self\", \"pid\"), type(ns.container.run))' 2>&1"):format(env))
+    assert.are.equal(0, code, out)
+    assert.matches("^%d+\tfunction\n$", out)
+    assert.is_table(ns.stat(dest .. "/usr/local/bin/luactr"))
+  end)
+end)
