@@ -388,7 +388,7 @@ static int ns_util_fd(lua_State *L)
 {
 	int fd = ns_checkfd(L, 1);
 	/* kind must outlive the handle: keep only the static labels. */
-	static const char *const kinds[] = {"fd", "pidfd", "nsfd", "dir", "pipe", "socket", "pty", NULL};
+	static const char *const kinds[] = {"fd", "pidfd", "nsfd", "dir", "pipe", "socket", "pty", "signalfd", NULL};
 	int k = luaL_checkoption(L, 2, "fd", kinds);
 	ns_pushfd(L, fd, kinds[k]);
 	return 1;
