@@ -114,7 +114,8 @@ static int bytecode_searcher(lua_State *L)
 
 static void set_paths(lua_State *L)
 {
-	char dir[PATH_MAX], probe[PATH_MAX + 32];
+	/* Room for "/build/lua" after the directory in libdir and bcdir. */
+	char dir[PATH_MAX - 16], probe[PATH_MAX + 32];
 	exe_dir(dir, sizeof dir);
 	snprintf(probe, sizeof probe, "%s/lua/ns/init.lua", dir);
 	if (dir[0] && file_exists(probe)) {
