@@ -297,3 +297,69 @@ describe("ns.container with a cgroup", function()
     assert.is_nil(ns.stat("/sys/fs/cgroup/pids/luactr/leftover-spec"))
   end)
 end)
+
+describe("ns.container edge cases", function()
+  H.guard()
+
+  it("says what to do when an unprivileged user asks for namespaces without a user namespace", function()
+    local state = assert(ns.mkdtemp("/tmp/luactr-spec-XXXXXX"))
+    finally(function() require("ns.rootfs").remove_tree(state) end)
+    assert(ns.chown(state, 1000, 1000))
+    local out, code = H.sh(("LUACTR_STATE=%s setpriv --reuid=1000 --regid=1000 --clear-groups %s examples/uts.lua 2>&1 </dev/null")
+      :format(state, H.luactr))
+    assert.are.equal(1, code, out)
+    assert.matches("step 3 (clone mnt,pid,uts): clone mnt,pid,uts: Operation not permitted (EPERM)", out, 1, true)
+    assert.matches("add user = true", out, 1, true)
+  end)
+
+  it("forwards signals through the init reaper to the command", function()
+    local r, w = ns.pipe()
+    local pid, pidfd = ns.clone({})
+    if pid == 0 then
+      r:close()
+      ns.dup2(w, 1)
+      ns.exec(H.luactr, { "luactr", "-e", [[
+        local st = require("ns.container").run{ init = true,
+          args = {"/bin/sh", "-c", "trap 'echo got TERM as pid $$; exit 43' TERM; echo ready; sleep 30 & wait"} }
+        os.exit(st.status)]] })
+      ns._exit(127)
+    end
+    w:close()
+    assert.matches("ready", r:read(64), 1, true)
+    ns.sleep(0.1)
+    assert(ns.kill(pidfd, "TERM"))
+    local st = ns.wait(pidfd)
+    pidfd:close()
+    local rest = r:read(4096)
+    r:close()
+    assert.are.equal(43, st.code)
+    assert.matches("got TERM as pid 2", rest, 1, true)
+  end)
+
+  it("h:exec joins every namespace (time too) and the container's cgroup", function()
+    local out, code = H.sh(H.luactr .. [[ -e '
+      local h = require("ns.container").start{ name = "execspec", cgroup = { pids = 20 },
+        time = { boottime = 86400 }, hostname = "inner", args = {"/bin/sleep", "30"} }
+      local st = h:exec({"/bin/sh", "-c", "hostname; grep pids /proc/self/cgroup; cut -d\" \" -f1 /proc/uptime; echo $$"})
+      h:kill("KILL"); h:wait(); os.exit(st.status)' 2>&1 </dev/null]])
+    assert.are.equal(0, code, out)
+    local host, cg, up, pid = out:match("^(%S+)\n(%S+)\n([%d.]+)\n(%d+)\n$")
+    assert.are.equal("inner", host, out)
+    assert.are.equal("8:pids:/", cg, out)
+    assert.is_true(tonumber(up) >= 86400, out)
+    assert.are.equal("2", pid, out)
+  end)
+
+  it("starts the child straight in its v2 group with CLONE_INTO_CGROUP on a v2-only layout", function()
+    local out, code = H.sh("LUACTR_CGROUP_MODE=v2 " .. H.luactr .. [[ -e '
+      local h = require("ns.container").start{ name = "v2spec", cgroup = {},
+        args = {"/bin/sh", "-c", "grep ^0:: /proc/self/cgroup; sleep 0.3"} }
+      print("mode", h.cgroup.mode, "into", h.cloned_into_cgroup)
+      print("host view", require("ns").readfile("/proc/" .. h.pid .. "/cgroup"):match("0::(%S+)"))
+      os.exit(h:wait().status)' 2>&1 </dev/null]])
+    assert.are.equal(0, code, out)
+    assert.matches("mode\tv2\tinto\ttrue", out, 1, true)
+    assert.matches("host view\t/luactr/v2spec", out, 1, true)
+    assert.matches("0::/\n", out, 1, true) -- the group is the container's cgroup root
+  end)
+end)

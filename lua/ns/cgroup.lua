@@ -189,7 +189,20 @@ function M.layout(opts)
   local l = M.parse_mountinfo(text)
   if not l.mode then error("cgroup: no cgroup filesystem is mounted (see /proc/self/mountinfo)", 2) end
   l.v2_controllers = l.v2 and words(readfile(l.v2 .. "/cgroup.controllers")) or {}
-  if not opts.mountinfo then cached = l end
+  if not opts.mountinfo then
+    -- LUACTR_CGROUP_MODE=v2 (or v1) uses only that part of a hybrid host:
+    -- the v2 tree for one hierarchy with freeze, kill, events and
+    -- CLONE_INTO_CGROUP, or the v1 controllers alone.
+    local want = os.getenv("LUACTR_CGROUP_MODE")
+    if want == "v2" and l.v2 then
+      l.v1, l.mode = {}, "v2"
+    elseif want == "v1" and l.v1 and next(l.v1) then
+      l.v2, l.v2_controllers, l.mode = nil, {}, "v1"
+    elseif want and want ~= "" and want ~= l.mode then
+      error(("cgroup: LUACTR_CGROUP_MODE=%s, but this host has no %s hierarchy (it is %s)"):format(want, want, l.mode), 2)
+    end
+    cached = l
+  end
   return l
 end
 

@@ -89,6 +89,8 @@ local function join(a, b)
   return a .. "/" .. b
 end
 
+local function is_root_user() return select(2, ns.getuid()) == 0 end
+
 local function random_id()
   local f = io.open("/dev/urandom", "rb")
   local s = f:read(6)
@@ -636,10 +638,15 @@ function M.start(t)
   if not pid then
     psock:close()
     sigfd:close()
-    fail(clone_step, pidfd)
+    local msg = pidfd
+    if not is_root_user() and not c.nsset.user and tostring(msg):find("EPERM", 1, true) then
+      msg = msg .. ": namespaces other than user need privilege; add user = true to the recipe (root inside, you outside)"
+    end
+    fail(clone_step, msg)
   end
   times[clone_step] = ns.clock() - t0
   h.pid, h.pidfd, h.cgroup = pid, pidfd, x.cg
+  h.cloned_into_cgroup = opts ~= nil
 
   local function abort(i, msg)
     ns.kill(pidfd, "KILL")
@@ -754,15 +761,17 @@ end
 function Handle:exec(args, opts)
   opts = opts or {}
   local types = {}
-  for n in pairs(self.c.nsset) do
-    if n ~= "time" then types[#types + 1] = n end
-  end
+  for n in pairs(self.c.nsset) do types[#types + 1] = n end
   table.sort(types)
   local r, w = ns.pipe()
+  local gr, gw = ns.pipe()
   local pid, pidfd = ns.clone({})
   if pid == 0 then
     r:close()
+    gw:close()
     ns.prctl("pdeathsig", "KILL")
+    -- Wait until luactr has put us in the container's cgroup.
+    if gr:read(1) ~= "g" then ns._exit(126) end
     local ok, msg = ns.setns(self.pidfd, types)
     if not ok then w:write(msg); ns._exit(126) end
     local cpid, cfd = ns.clone({})
@@ -790,6 +799,18 @@ function Handle:exec(args, opts)
     ns._exit(st.status)
   end
   w:close()
+  gr:close()
+  if self.cgroup then
+    local ok, err = pcall(self.cgroup.add, self.cgroup, pid)
+    if not ok then
+      ns.kill(pidfd, "KILL")
+      ns.wait(pidfd)
+      pidfd:close(); gw:close(); r:close()
+      error(fmt("%s: exec %s: %s", self.c.what, args[1], tostring(err)), 2)
+    end
+  end
+  gw:write("g")
+  gw:close()
   local st = assert(ns.wait(pidfd))
   pidfd:close()
   local msg = r:read(4096)

@@ -13,7 +13,8 @@ return function(options)
 
   local function where(t)
     local tr = t.element and t.element.trace
-    return tr and (tr.short_src .. ":" .. tr.currentline) or "?"
+    if not tr then return "?" end
+    return tostring(tr.short_src or "?") .. ":" .. tostring(tr.currentline or "?")
   end
 
   local function report(kind, t)
