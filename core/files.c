@@ -126,7 +126,7 @@ static int ns_files_writefile(lua_State *L)
 		if (lua_getfield(L, next + 1, "append") != LUA_TNIL && lua_toboolean(L, -1))
 			flags |= O_APPEND;
 		if (lua_getfield(L, next + 1, "mode") != LUA_TNIL)
-			mode = check_mode(L, -1, 0644);
+			mode = check_mode(L, lua_absindex(L, -1), 0644);
 		lua_pop(L, 3);
 	}
 	if (!(flags & O_APPEND))

@@ -78,8 +78,10 @@ static int ns_namespaces_clone(lua_State *L)
 	int cgfd = -1;
 	ns_checkopts(L, 2, keys);
 	if (lua_istable(L, 2)) {
-		if (lua_getfield(L, 2, "cgroup") != LUA_TNIL)
-			cgfd = ns_checkfd(L, -1);
+		if (lua_getfield(L, 2, "cgroup") != LUA_TNIL) {
+			luaL_argcheck(L, ns_tofd(L, -1) || lua_isinteger(L, -1), 2, "option 'cgroup' must be a cgroup v2 directory fd");
+			cgfd = ns_checkfd(L, lua_absindex(L, -1));
+		}
 		lua_pop(L, 1);
 	}
 	/* Room for the pidfd userdata before the fork, so that no allocation
@@ -210,8 +212,13 @@ static int ns_namespaces_nsid(lua_State *L)
 		snprintf(path, sizeof path, "/proc/self/ns/");
 	else
 		snprintf(path, sizeof path, "/proc/%d/ns/", (int)check_pid(L, 1));
-	const char *type = luaL_checkstring(L, 2);
-	ns_checkname(L, 2, ns_types, "namespace");
+	/* A name, or a CLONE_NEW* value as ns.CLONE gives it. */
+	long long v = ns_checkname(L, 2, ns_types, "namespace");
+	const char *type = NULL;
+	for (const ns_name *t = ns_types; t->name; t++)
+		if (t->value == v)
+			type = t->name;
+	luaL_argcheck(L, type != NULL, 2, "not a namespace type");
 	size_t n = strlen(path);
 	snprintf(path + n, sizeof path - n, "%s", type);
 	struct stat st;

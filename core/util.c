@@ -106,13 +106,44 @@ long long ns_checkflags(lua_State *L, int idx, const ns_name *names, const char 
 	}
 }
 
+/* Raise "ns.MS has no key 'x' (valid: a, b, ...)"; the list is left out
+ * for long tables (ns.E has over a hundred names). */
 static int const_index(lua_State *L)
 {
+	luaL_Buffer b;
 	lua_getmetatable(L, 1);
-	lua_getfield(L, -1, "__name");
+	int mt = lua_gettop(L);
+	lua_getfield(L, mt, "__name");
 	const char *name = lua_tostring(L, -1);
 	const char *key = luaL_tolstring(L, 2, NULL);
-	return luaL_error(L, "%s has no key '%s'", name, key);
+	lua_getfield(L, mt, "__values");
+	int vals = lua_gettop(L);
+	int count = 0;
+	lua_pushnil(L);
+	while (lua_next(L, vals)) {
+		lua_pop(L, 1);
+		count++;
+	}
+	luaL_buffinit(L, &b);
+	lua_pushfstring(L, "%s has no key '%s'", name, key);
+	luaL_addvalue(&b);
+	if (count <= 40) {
+		int first = 1;
+		luaL_addstring(&b, " (valid: ");
+		lua_pushnil(L);
+		while (lua_next(L, vals)) {
+			lua_pop(L, 1);
+			if (!first)
+				luaL_addstring(&b, ", ");
+			first = 0;
+			lua_pushvalue(L, -1);
+			/* the key stays on the stack for lua_next: add a copy */
+			luaL_addvalue(&b);
+		}
+		luaL_addstring(&b, ")");
+	}
+	luaL_pushresult(&b);
+	return lua_error(L);
 }
 
 static int const_newindex(lua_State *L)
@@ -124,12 +155,22 @@ static int const_newindex(lua_State *L)
 
 /* A proxy whose __index is the real table, so that reads of unknown keys
  * and every write raise; pairs() walks the real table through __pairs. */
+static int const_next(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 2);
+	if (lua_next(L, 1))
+		return 2;
+	lua_pushnil(L);
+	return 1;
+}
+
 static int const_pairs(lua_State *L)
 {
+	lua_pushcfunction(L, const_next);
 	lua_getmetatable(L, 1);
 	lua_getfield(L, -1, "__values");
-	lua_getglobal(L, "next");
-	lua_insert(L, -2);
+	lua_remove(L, -2);
 	lua_pushnil(L);
 	return 3;
 }

@@ -161,7 +161,7 @@ describe("ns.core", function()
       assert.matches("unknown option 'cgroups'", err)
       ok, err = pcall(ns.clone, {}, { cgroup = "x" })
       assert.is_false(ok)
-      assert.matches("fd expected", err)
+      assert.matches("option 'cgroup' must be a cgroup v2 directory fd", err, 1, true)
     end)
   end)
 
