@@ -576,8 +576,10 @@ function M.start(t)
   local c = normalize(t)
   local steps = steps_for(c)
   if getenv("LUACTR_PLAN") then
+    -- luactr --plan: the steps, and nothing run, not even the rest of the
+    -- recipe (which would act on a container that does not exist).
     print_plan(c, steps)
-    return setmetatable({ c = c, planned = true, steps = steps, times = {} }, Handle)
+    os.exit(0, true)
   end
   local x = { c = c }
   local times = {}
@@ -703,7 +705,6 @@ end
 -- Relays the terminal (tty mode) or forwards signals until the container
 -- ends, then undoes the parent's steps (cgroup, upper layer).
 function Handle:wait()
-  if self.planned then return { exited = true, code = 0, status = 0, planned = true } end
   if self.status then return self.status end
   local pidfd, sigfd = self.pidfd, self.sigfd
   if self.master then
