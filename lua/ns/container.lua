@@ -139,6 +139,15 @@ local function normalize(t)
   if c.user then
     if c.user == true then c.user = {} end
     check_keys(c.what .. ": user", c.user, USER_KEYS)
+    -- Default maps: root inside is you outside; run as root, it is uid
+    -- 100000 with 65536 ids, the usual first subordinate range, so that
+    -- root inside is nobody on the host.
+    local u = {}
+    for k, v in pairs(c.user) do u[k] = v end
+    local uid, gid = select(2, ns.getuid()), select(2, ns.getgid())
+    u.uid_map = u.uid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, uid, 1 } })
+    u.gid_map = u.gid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, gid, 1 } })
+    c.user = u
   end
   if c.time then check_keys(c.what .. ": time", c.time, TIME_KEYS) end
   c.args = c.args or { "/bin/sh" }
@@ -551,23 +560,19 @@ end
 
 --- outside_ids(c) -> the host uid and gid that the container's root maps to.
 function M.outside_ids(c)
-  local uid, gid = select(2, ns.getuid()), select(2, ns.getgid())
-  local function find(map, default)
-    for _, r in ipairs(map or {}) do
-      if r[1] == 0 then return r[2] end
+  local function find(map)
+    for _, r in ipairs(map) do
+      if r[1] <= 0 and 0 < r[1] + r[3] then return r[2] - r[1] end
     end
-    return default
+    error(c.what .. ": the user maps leave root inside unmapped", 0)
   end
-  return find(c.user.uid_map, uid), find(c.user.gid_map, gid)
+  return find(c.user.uid_map), find(c.user.gid_map)
 end
 
 local function id_maps(c, pid)
-  local uid, gid = select(2, ns.getuid()), select(2, ns.getgid())
-  local um = c.user.uid_map or { { 0, uid, 1 } }
-  local gm = c.user.gid_map or { { 0, gid, 1 } }
-  if uid ~= 0 then must("setgroups deny", ns.setgroups_deny(pid)) end
-  must("gid_map", ns.gid_map(pid, gm))
-  must("uid_map", ns.uid_map(pid, um))
+  if not is_root_user() then must("setgroups deny", ns.setgroups_deny(pid)) end
+  must("gid_map", ns.gid_map(pid, c.user.gid_map))
+  must("uid_map", ns.uid_map(pid, c.user.uid_map))
 end
 
 --- start(t) -> a handle for a running container: h.pid, h.pidfd, h.name,
