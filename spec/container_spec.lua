@@ -342,6 +342,16 @@ describe("ns.container edge cases", function()
     assert.matches("got TERM as pid 2", rest, 1, true)
   end)
 
+  it("user = true maps root inside to 100000.. when run as root, and root can write its root", function()
+    local out, code = H.sh(H.luactr .. [[ -e '
+      local h = require("ns.container").start{ user = true, args = {"/bin/sleep", "30"} }
+      io.write(require("ns").readfile("/proc/" .. h.pid .. "/uid_map"))
+      local st = h:exec({"/bin/sh", "-c", "id -u; touch /written && echo wrote"})
+      h:kill("KILL"); h:wait(); os.exit(st.status)' 2>&1 </dev/null]])
+    assert.are.equal(0, code, out)
+    assert.matches("^%s*0%s+100000%s+65536\n0\nwrote\n$", out)
+  end)
+
   it("h:exec joins every namespace (time too) and the container's cgroup", function()
     local out, code = H.sh(H.luactr .. [[ -e '
       local h = require("ns.container").start{ name = "execspec", cgroup = { pids = 20 },
