@@ -110,6 +110,14 @@ describe("ns.container", function()
       assert.matches("CapBnd:%s+00000000a80425fb", out)
       assert.matches("NoNewPrivs:%s+1", out)
     end)
+    it("applies rlimits, a read-only root, env (map and list), cwd and mounts", function()
+      local out, code = luactr([[os.exit(require("ns.container").run{ rlimits = { nofile = 256 }, readonly = true,
+        env = { FOO = "bar", "BAZ=qux" }, cwd = "/etc",
+        mounts = {{ type = "tmpfs", target = "/scratch", mkdir = true, data = "size=1m" }},
+        args = {"/bin/sh", "-c", "ulimit -n; pwd; echo $FOO $BAZ; touch /x; grep ' /scratch ' /proc/mounts"} }.status)]])
+      assert.matches("^256\n/etc\nbar qux\ntouch: /x: Read%-only file system\n", out)
+      assert.are.equal(1, code, out) -- grep found no /scratch: the read-only root has no such dir
+    end)
     it("passes stdio through without a terminal", function()
       local out, code = H.sh(H.luactr .. " examples/busybox.lua ls / </dev/null | wc -l")
       assert.are.equal(0, code)

@@ -695,7 +695,6 @@ function M.start(t)
       sigfd:close()
       if master then master:close(); h.master = nil end
       h.pidfd = nil
-      x.exec_failed = st
       fail(tonumber(i), rest)
     else
       local xt = line:match("^X(.*)$")
