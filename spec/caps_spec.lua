@@ -4,58 +4,11 @@
 local H = require "support.helper"
 local ns = require "ns.core"
 
--- What a child starts with: this tree's ns.core, helpers to read
--- /proc/self/status, and a serialiser for what the spec's code returns.
-local PRELUDE = [==[
-package.cpath = "build/?.so;" .. package.cpath
-local ns = require "ns.core"
-local function bits(field)
-  for line in io.lines("/proc/self/status") do
-    local hex = line:match("^" .. field .. ":%s*(%x+)")
-    if hex then
-      local n, t = tonumber(hex, 16), {}
-      for i = 0, 63 do if (n >> i) & 1 == 1 then t[#t + 1] = i end end
-      return t
-    end
-  end
-  error("no " .. field .. " in /proc/self/status")
-end
-local function ser(v)
-  local t = type(v)
-  if t == "table" then
-    local parts = {}
-    for k, x in pairs(v) do parts[#parts + 1] = "[" .. ser(k) .. "]=" .. ser(x) end
-    return "{" .. table.concat(parts, ",") .. "}"
-  elseif t == "string" or t == "number" then
-    return string.format("%q", v)
-  end
-  return tostring(v)
-end
-local r = table.pack(xpcall(function()
-]==]
-
-local POSTLUDE = [==[
-end, debug.traceback))
-local out = {}
-for i = 1, r.n do out[i] = ser(r[i]) end
-io.stdout:write("\n@@result@@\nreturn ", table.concat(out, ","), "\n")
-]==]
-
-local function shquote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
--- Run code (a function body) in a fresh lua5.4 and return what it returns;
--- raises with the child's output when it fails.
+-- Run code (a function body) in a fresh lua5.4 (H.lua_child: ns is this
+-- tree's ns.core, bits(field) reads /proc/self/status) and return what it
+-- returns; raises with the child's output when it fails.
 local function child(code)
-  local script = PRELUDE .. code .. "\n" .. POSTLUDE
-  local out = H.sh(": | timeout -s KILL 60 lua5.4 -e " .. shquote(script) .. " 2>&1")
-  local raw, result = out:match("^(.-)\n@@result@@\n(.*)$")
-  local f = result and load(result)
-  if not f then error("child failed:\n" .. out, 2) end
-  local r = table.pack(f())
-  if not r[1] then error("child raised: " .. tostring(r[2]) .. "\n" .. raw, 2) end
-  return table.unpack(r, 2, r.n)
+  return select(2, H.lua_child(code))
 end
 
 local function without(list, drop)
@@ -63,13 +16,6 @@ local function without(list, drop)
   for _, v in ipairs(drop) do gone[v] = true end
   for _, v in ipairs(list) do if not gone[v] then t[#t + 1] = v end end
   return t
-end
-
-local function fails_with(e, ok, msg, errno)
-  assert.is_nil(ok, "expected a failure, got " .. tostring(ok))
-  assert.is_string(msg)
-  assert.are.equal(e, errno, "errno for: " .. tostring(msg))
-  return msg
 end
 
 describe("ns.core", function()
@@ -186,7 +132,7 @@ describe("ns.core", function()
         local ok, msg, errno = ns.cap_drop_bound { "chown" }
         return ok, msg, errno, bits("CapBnd")
       ]]
-      msg = fails_with(ns.E.EPERM, ok, msg, errno)
+      msg = H.fails_with(ns.E.EPERM, ok, msg, errno)
       assert.are.equal("cap_drop_bound chown: Operation not permitted (EPERM)", msg)
       assert.are.equal(0, after[1])
     end)
@@ -236,7 +182,7 @@ describe("ns.core", function()
         local ok, msg, errno = ns.cap_set { permitted = { "chown", "kill" }, effective = { "kill" } }
         return ok, msg, errno, bits("CapPrm")
       ]]
-      msg = fails_with(ns.E.EPERM, ok, msg, errno)
+      msg = H.fails_with(ns.E.EPERM, ok, msg, errno)
       assert.matches("^cap_set_proc .*kill.*: Operation not permitted %(EPERM%)$", msg)
       assert.are.same({ 0 }, prm)
     end)
@@ -283,7 +229,7 @@ describe("ns.core", function()
         local ok, msg, errno = ns.cap_ambient { "net_admin" }
         return ok, msg, errno, bits("CapAmb")
       ]]
-      msg = fails_with(ns.E.EPERM, ok, msg, errno)
+      msg = H.fails_with(ns.E.EPERM, ok, msg, errno)
       assert.are.equal("cap_set_ambient net_admin: Operation not permitted (EPERM)", msg)
       assert.are.same({}, amb)
     end)

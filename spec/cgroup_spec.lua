@@ -70,6 +70,21 @@ local function spawn(what)
   return c
 end
 
+-- Spawn a child for each of whats (see spawn), then create the group name;
+-- when the `it` ends the children are stopped and the group removed. This
+-- takes the `it`'s finally. Returns the group, then the children.
+local function group_with(name, limits, o, ...)
+  local kids = {}
+  for i, what in ipairs({ ... }) do kids[i] = spawn(what) end
+  local g
+  finally(function()
+    for _, c in ipairs(kids) do c.stop() end
+    if g then g:remove() end
+  end)
+  g = cgroup.create(name, limits, o)
+  return g, table.unpack(kids)
+end
+
 -- utime (clock ticks) of a process, from /proc/PID/stat field 14.
 local function utime(pid)
   local rest = read("/proc/" .. pid .. "/stat"):match("%) (.*)$")
@@ -97,13 +112,7 @@ describe("ns.cgroup", function()
   local V1ONLY = { mode = "v1", v1 = L.v1, v2_controllers = {} }
 
   it("does not touch the global table", function()
-    local before = {}
-    for k in pairs(_G) do before[k] = true end
-    package.loaded["ns.cgroup"] = nil
-    local m = require "ns.cgroup"
-    package.loaded["ns.cgroup"] = cgroup
-    assert.is_table(m)
-    for k in pairs(_G) do assert.is_true(before[k], "new global " .. tostring(k)) end
+    assert.is_table(H.assert_no_new_globals("ns.cgroup"))
   end)
 
   describe("layout()", function()
@@ -410,13 +419,7 @@ describe("ns.cgroup", function()
 
   describe("freeze() / thaw()", function()
     local function check_freeze(layout, how)
-      local c = spawn("busy")
-      local g
-      finally(function()
-        c.stop()
-        if g then g:remove() end
-      end)
-      g = cgroup.create("frz", {}, opts { layout = layout })
+      local g, c = group_with("frz", {}, opts { layout = layout }, "busy")
       g:add(c.pid)
       c.go()
       local u0 = utime(c.pid)
@@ -454,13 +457,7 @@ describe("ns.cgroup", function()
 
   describe("kill()", function()
     local function check_kill(layout)
-      local a, b = spawn("sleep"), spawn("busy")
-      local g
-      finally(function()
-        a.stop(); b.stop()
-        if g then g:remove() end
-      end)
-      g = cgroup.create("kil", {}, opts { layout = layout })
+      local g, a, b = group_with("kil", {}, opts { layout = layout }, "sleep", "busy")
       g:add(a.pid)
       g:add(b.pid)
       a.go(); b.go()
@@ -491,13 +488,7 @@ describe("ns.cgroup", function()
 
   describe("the v2 tree alone (pure v2 paths)", function()
     it("creates, adds, lists, and removes with only the v2 directory", function()
-      local c = spawn("sleep")
-      local g
-      finally(function()
-        c.stop()
-        if g then g:remove() end
-      end)
-      g = cgroup.create("pure", {}, opts { layout = V2ONLY })
+      local g, c = group_with("pure", {}, opts { layout = V2ONLY }, "sleep")
       assert.are.equal("v2", g.mode)
       assert.are.same({ v2 = L.v2 .. "/" .. PARENT .. "/pure" }, g.paths)
       assert.is_false(exists(L.v1.memory .. "/" .. PARENT))
@@ -533,13 +524,7 @@ describe("ns.cgroup", function()
 
   describe("stats() / oom_killed()", function()
     it("reports pids, memory and cpu of a group with a process", function()
-      local c = spawn("sleep")
-      local g
-      finally(function()
-        c.stop()
-        if g then g:remove() end
-      end)
-      g = cgroup.create("st", { memory = "64M", pids = 8 }, OPTS)
+      local g, c = group_with("st", { memory = "64M", pids = 8 }, OPTS, "sleep")
       local s0 = g:stats()
       assert.are.equal(0, s0.pids_current)
       g:add(c.pid)
@@ -560,13 +545,7 @@ describe("ns.cgroup", function()
     end)
 
     it("counts an OOM kill under a 32M limit", function()
-      local c = spawn("oom")
-      local g
-      finally(function()
-        c.stop()
-        if g then g:remove() end
-      end)
-      g = cgroup.create("oom", { memory = "32M" }, OPTS)
+      local g, c = group_with("oom", { memory = "32M" }, OPTS, "oom")
       g:add(c.pid)
       c.go()
       local st = c.wait()

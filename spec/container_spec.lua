@@ -3,15 +3,26 @@ local H = require "support.helper"
 local ns = H.ns
 local container = require "ns.container"
 
--- Run a recipe (Lua source) with ./luactr; returns stdout+stderr, exit code.
-local function luactr(src, env, args)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "w"))
-  f:write(src)
-  f:close()
-  local out, code = H.sh(("%s %s %s %s 2>&1 </dev/null"):format(env or "", H.luactr, path, args or ""))
-  os.remove(path)
-  return out, code
+-- Run luactr with argv, its stdout on a pipe; once it has said "ready",
+-- send it SIGTERM. Returns its wait status and what it wrote after "ready".
+local function term_when_ready(argv)
+  local r, w = ns.pipe()
+  local pid, pidfd = ns.clone({})
+  if pid == 0 then
+    r:close()
+    ns.dup2(w, 1)
+    ns.exec(H.luactr, argv)
+    ns._exit(127)
+  end
+  w:close()
+  assert.matches("ready", r:read(64), 1, true)
+  ns.sleep(0.1)
+  assert(ns.kill(pidfd, "TERM"))
+  local st = ns.wait(pidfd)
+  pidfd:close()
+  local rest = r:read(4096)
+  r:close()
+  return st, rest
 end
 
 describe("ns.container", function()
@@ -68,14 +79,14 @@ describe("ns.container", function()
       assert.matches("mount proc on /proc", host, 1, true)
     end)
     it("luactr --plan prints the steps and runs nothing", function()
-      local out, code = H.sh(H.luactr .. " --plan examples/busybox.lua 2>&1 </dev/null")
+      local out, code = H.run_luactr("--plan examples/busybox.lua")
       assert.are.equal(0, code)
       assert.matches("pivot_root", out, 1, true)
       assert.matches("exec /bin/sh", out, 1, true)
       assert.not_matches("hostname: busybox", out, 1, true)
     end)
     it("luactr --plan stops a recipe that would go on to use its container", function()
-      local out, code = H.sh(H.luactr .. " --plan examples/exec.lua 2>&1 </dev/null")
+      local out, code = H.run_luactr("--plan examples/exec.lua")
       assert.are.equal(0, code, out)
       assert.matches("exec /bin/sleep", out, 1, true)
       assert.not_matches("exec: hostname", out, 1, true)
@@ -84,11 +95,11 @@ describe("ns.container", function()
 
   describe("run()", function()
     it("passes the exit code through", function()
-      local out, code = luactr([[os.exit(require("ns.container").run{ args = {"/bin/sh", "-c", "exit 7"} }.status)]])
+      local out, code = H.recipe([[os.exit(require("ns.container").run{ args = {"/bin/sh", "-c", "exit 7"} }.status)]])
       assert.are.equal(7, code, out)
     end)
     it("reports death by signal as 128 + n", function()
-      local out, code = luactr([[
+      local out, code = H.recipe([[
         -- PID 1 cannot be killed from inside its namespace: kill it from here.
         local h = require("ns.container").start{ args = {"/bin/sleep", "30"} }
         h:kill("KILL")
@@ -99,19 +110,19 @@ describe("ns.container", function()
       assert.matches("true\tKILL", out, 1, true)
     end)
     it("runs the command as PID 1 with its own hostname, root and /proc", function()
-      local out = luactr([[require("ns.container").run{ hostname = "box",
+      local out = H.recipe([[require("ns.container").run{ hostname = "box",
         args = {"/bin/sh", "-c", "echo pid=$$ host=$(hostname); ls /bin/busybox; ps | wc -l"} }]])
       assert.matches("pid=1 host=box", out, 1, true)
       assert.matches("/bin/busybox", out, 1, true)
       assert.matches("\n%s*4\n", out) -- header, sh, ps, wc
     end)
     it("keeps docker's 14 capabilities and sets no_new_privs", function()
-      local out = luactr([[require("ns.container").run{ args = {"/bin/sh", "-c", "grep -E 'CapBnd|CapEff|NoNewPrivs' /proc/self/status"} }]])
+      local out = H.recipe([[require("ns.container").run{ args = {"/bin/sh", "-c", "grep -E 'CapBnd|CapEff|NoNewPrivs' /proc/self/status"} }]])
       assert.matches("CapBnd:%s+00000000a80425fb", out)
       assert.matches("NoNewPrivs:%s+1", out)
     end)
     it("applies rlimits, a read-only root, env (map and list), cwd and mounts", function()
-      local out, code = luactr([[os.exit(require("ns.container").run{ rlimits = { nofile = 256 }, readonly = true,
+      local out, code = H.recipe([[os.exit(require("ns.container").run{ rlimits = { nofile = 256 }, readonly = true,
         env = { FOO = "bar", "BAZ=qux" }, cwd = "/etc",
         mounts = {{ type = "tmpfs", target = "/scratch", mkdir = true, data = "size=1m" }},
         args = {"/bin/sh", "-c", "ulimit -n; pwd; echo $FOO $BAZ; touch /x; grep ' /scratch ' /proc/mounts"} }.status)]])
@@ -124,7 +135,7 @@ describe("ns.container", function()
       assert.is_true(tonumber(out) >= 10, out)
     end)
     it("runs inside hooks in the new namespaces, before exec", function()
-      local out, code = luactr([[
+      local out, code = H.recipe([[
         local ns = require "ns"
         local st = require("ns.container").run{ hostname = "hooked",
           inside = function(h) assert(ns.gethostname() == "hooked"); assert(ns.getpid() == 1)
@@ -135,7 +146,7 @@ describe("ns.container", function()
       assert.matches("hookspec", out, 1, true)
     end)
     it("gives parent hooks the child's pid while it waits", function()
-      local out, code = luactr([[
+      local out, code = H.recipe([[
         local seen
         local st = require("ns.container").run{ parent = function(h, pid) seen = pid end,
           args = {"/bin/true"} }
@@ -145,27 +156,12 @@ describe("ns.container", function()
       assert.matches("pid\tnumber\ttrue", out, 1, true)
     end)
     it("forwards SIGTERM to the container and exits with its status", function()
-      local r, w = ns.pipe()
-      local pid, pidfd = ns.clone({})
-      if pid == 0 then
-        r:close()
-        ns.dup2(w, 1)
-        ns.exec(H.luactr, { "luactr", "examples/busybox.lua", "/bin/sh", "-c", "trap 'echo got TERM; exit 42' TERM; echo ready; sleep 30 & wait" })
-        ns._exit(127)
-      end
-      w:close()
-      assert.matches("ready", r:read(64), 1, true)
-      ns.sleep(0.1)
-      assert(ns.kill(pidfd, "TERM"))
-      local st = ns.wait(pidfd)
-      pidfd:close()
-      local rest = r:read(4096)
-      r:close()
+      local st, rest = term_when_ready({ "luactr", "examples/busybox.lua", "/bin/sh", "-c", "trap 'echo got TERM; exit 42' TERM; echo ready; sleep 30 & wait" })
       assert.are.equal(42, st.code)
       assert.matches("got TERM", rest, 1, true)
     end)
     it("puts a reaper in front with init = true", function()
-      local out, code = luactr([[
+      local out, code = H.recipe([[
         local st = require("ns.container").run{ init = true,
           args = {"/bin/sh", "-c", "echo pid=$$; (sleep 0.1 &); sleep 0.3; ps -o stat,pid | grep -c Z; exit 5"} }
         os.exit(st.status)]])
@@ -174,7 +170,7 @@ describe("ns.container", function()
       assert.matches("\n0\n", out, 1, true) -- no zombie left
     end)
     it("prints step timings with --timings", function()
-      local out, code = H.sh(H.luactr .. " --timings examples/busybox.lua /bin/true 2>&1 </dev/null")
+      local out, code = H.run_luactr("--timings examples/busybox.lua /bin/true")
       assert.are.equal(0, code)
       assert.matches("pivot_root", out, 1, true)
       assert.matches("ms", out, 1, true)
@@ -184,29 +180,29 @@ describe("ns.container", function()
 
   describe("failures", function()
     it("names the step of a missing rootfs and leaves nothing", function()
-      local out, code = luactr([[require("ns.container").run{ rootfs = "/nonexistent/rootfs", args = {"/bin/true"} }]])
+      local out, code = H.recipe([[require("ns.container").run{ rootfs = "/nonexistent/rootfs", args = {"/bin/true"} }]])
       assert.are.equal(1, code)
       assert.matches("step 1 (image /nonexistent/rootfs): rootfs /nonexistent/rootfs: No such file or directory (ENOENT)", out, 1, true)
     end)
     it("names an unknown mount flag", function()
-      local out, code = luactr([[require("ns.container").run{ mounts = {{ type = "tmpfs", target = "/tmp", flags = {"bogus"} }}, args = {"/bin/true"} }]])
+      local out, code = H.recipe([[require("ns.container").run{ mounts = {{ type = "tmpfs", target = "/tmp", flags = {"bogus"} }}, args = {"/bin/true"} }]])
       assert.are.equal(1, code)
       assert.matches("unknown mount flag 'bogus'", out, 1, true)
       assert.matches("mount tmpfs on /tmp", out, 1, true)
     end)
     it("names the failing mount and its errno, and undoes the overlay", function()
-      local out, code = luactr([[require("ns.container").run{ mounts = {{ type = "nosuchfs", target = "/tmp" }}, args = {"/bin/true"} }]])
+      local out, code = H.recipe([[require("ns.container").run{ mounts = {{ type = "nosuchfs", target = "/tmp" }}, args = {"/bin/true"} }]])
       assert.are.equal(1, code)
       assert.matches("(mount nosuchfs on /tmp): mount nosuchfs on ", out, 1, true)
       assert.matches("(ENODEV)", out, 1, true)
     end)
     it("reports an exec failure with the errno", function()
-      local out, code = luactr([[require("ns.container").run{ args = {"/bin/nonexistent"} }]])
+      local out, code = H.recipe([[require("ns.container").run{ args = {"/bin/nonexistent"} }]])
       assert.are.equal(1, code)
       assert.matches("(exec /bin/nonexistent): exec /bin/nonexistent: No such file or directory (ENOENT)", out, 1, true)
     end)
     it("reports a failing inside hook by its number", function()
-      local out, code = luactr([[require("ns.container").run{ inside = { function() end, function() error("hook says no", 0) end }, args = {"/bin/true"} }]])
+      local out, code = H.recipe([[require("ns.container").run{ inside = { function() end, function() error("hook says no", 0) end }, args = {"/bin/true"} }]])
       assert.are.equal(1, code)
       assert.matches("(inside hook 2): hook says no", out, 1, true)
     end)
@@ -262,18 +258,8 @@ end)
 describe("ns.container with a cgroup", function()
   H.guard()
 
-  local function luactr_src(src)
-    local path = os.tmpname()
-    local f = assert(io.open(path, "w"))
-    f:write(src)
-    f:close()
-    local out, code = H.sh(("%s %s 2>&1 </dev/null"):format(H.luactr, path))
-    os.remove(path)
-    return out, code
-  end
-
   it("is in its group before exec, and sees the group as / (cgroup namespace)", function()
-    local out, code = luactr_src([[
+    local out, code = H.recipe([[
       local h = require("ns.container").start{ name = "cgspec", cgroup = { pids = 16 },
         args = {"/bin/sh", "-c", "cat /proc/self/cgroup; sleep 1"} }
       local procs = h.cgroup:procs()
@@ -287,7 +273,7 @@ describe("ns.container with a cgroup", function()
   end)
 
   it("removes its group when setup fails half-way", function()
-    local out, code = luactr_src([[require("ns.container").run{ name = "cgfail", cgroup = { pids = 16 },
+    local out, code = H.recipe([[require("ns.container").run{ name = "cgfail", cgroup = { pids = 16 },
       mounts = {{ type = "nosuchfs", target = "/tmp" }}, args = {"/bin/true"} }]])
     assert.are.equal(1, code, out)
     assert.matches("ENODEV", out, 1, true)
@@ -295,7 +281,7 @@ describe("ns.container with a cgroup", function()
   end)
 
   it("refuses an impossible limit, naming the file and the value", function()
-    local out, code = luactr_src([[require("ns.container").run{ cgroup = { cpu = -1 }, args = {"/bin/true"} }]])
+    local out, code = H.recipe([[require("ns.container").run{ cgroup = { cpu = -1 }, args = {"/bin/true"} }]])
     assert.are.equal(1, code, out)
     assert.matches("cgroup create", out, 1, true)
     assert.matches("cpu", out, 1, true)
@@ -305,7 +291,7 @@ describe("ns.container with a cgroup", function()
   it("luactr gc removes a leftover empty group, keeps a busy one", function()
     assert(ns.mkdir("/sys/fs/cgroup/pids/luactr", "0755", true))
     assert(ns.mkdir("/sys/fs/cgroup/pids/luactr/leftover-spec"))
-    local out, code = H.sh(H.luactr .. " gc 2>&1")
+    local out, code = H.run_luactr("gc")
     assert.are.equal(0, code, out)
     assert.matches("removed cgroup luactr/leftover-spec", out, 1, true)
     assert.is_nil(ns.stat("/sys/fs/cgroup/pids/luactr/leftover-spec"))
@@ -316,56 +302,41 @@ describe("ns.container edge cases", function()
   H.guard()
 
   it("says what to do when an unprivileged user asks for namespaces without a user namespace", function()
-    local state = assert(ns.mkdtemp("/tmp/luactr-spec-XXXXXX"))
-    finally(function() require("ns.rootfs").remove_tree(state) end)
+    local state = H.tmpdir()
+    finally(function() H.rmrf(state) end)
     assert(ns.chown(state, 1000, 1000))
-    local out, code = H.sh(("LUACTR_STATE=%s setpriv --reuid=1000 --regid=1000 --clear-groups %s examples/uts.lua 2>&1 </dev/null")
-      :format(state, H.luactr))
+    local out, code = H.run_luactr("examples/uts.lua",
+      { env = ("LUACTR_STATE=%s setpriv --reuid=1000 --regid=1000 --clear-groups"):format(state) })
     assert.are.equal(1, code, out)
     assert.matches("step 3 (clone mnt,pid,uts): clone mnt,pid,uts: Operation not permitted (EPERM)", out, 1, true)
     assert.matches("add user = true", out, 1, true)
   end)
 
   it("forwards signals through the init reaper to the command", function()
-    local r, w = ns.pipe()
-    local pid, pidfd = ns.clone({})
-    if pid == 0 then
-      r:close()
-      ns.dup2(w, 1)
-      ns.exec(H.luactr, { "luactr", "-e", [[
-        local st = require("ns.container").run{ init = true,
-          args = {"/bin/sh", "-c", "trap 'echo got TERM as pid $$; exit 43' TERM; echo ready; sleep 30 & wait"} }
-        os.exit(st.status)]] })
-      ns._exit(127)
-    end
-    w:close()
-    assert.matches("ready", r:read(64), 1, true)
-    ns.sleep(0.1)
-    assert(ns.kill(pidfd, "TERM"))
-    local st = ns.wait(pidfd)
-    pidfd:close()
-    local rest = r:read(4096)
-    r:close()
+    local st, rest = term_when_ready({ "luactr", "-e", [[
+      local st = require("ns.container").run{ init = true,
+        args = {"/bin/sh", "-c", "trap 'echo got TERM as pid $$; exit 43' TERM; echo ready; sleep 30 & wait"} }
+      os.exit(st.status)]] })
     assert.are.equal(43, st.code)
     assert.matches("got TERM as pid 2", rest, 1, true)
   end)
 
   it("user = true maps root inside to 100000.. when run as root, and root can write its root", function()
-    local out, code = H.sh(H.luactr .. [[ -e '
+    local out, code = H.run_luactr([[-e '
       local h = require("ns.container").start{ user = true, args = {"/bin/sleep", "30"} }
       io.write(require("ns").readfile("/proc/" .. h.pid .. "/uid_map"))
       local st = h:exec({"/bin/sh", "-c", "id -u; touch /written && echo wrote"})
-      h:kill("KILL"); h:wait(); os.exit(st.status)' 2>&1 </dev/null]])
+      h:kill("KILL"); h:wait(); os.exit(st.status)']])
     assert.are.equal(0, code, out)
     assert.matches("^%s*0%s+100000%s+65536\n0\nwrote\n$", out)
   end)
 
   it("h:exec joins every namespace (time too) and the container's cgroup", function()
-    local out, code = H.sh(H.luactr .. [[ -e '
+    local out, code = H.run_luactr([[-e '
       local h = require("ns.container").start{ name = "execspec", cgroup = { pids = 20 },
         time = { boottime = 86400 }, hostname = "inner", args = {"/bin/sleep", "30"} }
       local st = h:exec({"/bin/sh", "-c", "hostname; grep pids /proc/self/cgroup; cut -d\" \" -f1 /proc/uptime; echo $$"})
-      h:kill("KILL"); h:wait(); os.exit(st.status)' 2>&1 </dev/null]])
+      h:kill("KILL"); h:wait(); os.exit(st.status)']])
     assert.are.equal(0, code, out)
     local host, cg, up, pid = out:match("^(%S+)\n(%S+)\n([%d.]+)\n(%d+)\n$")
     assert.are.equal("inner", host, out)
@@ -375,12 +346,12 @@ describe("ns.container edge cases", function()
   end)
 
   it("starts the child straight in its v2 group with CLONE_INTO_CGROUP on a v2-only layout", function()
-    local out, code = H.sh("LUACTR_CGROUP_MODE=v2 " .. H.luactr .. [[ -e '
+    local out, code = H.run_luactr([[-e '
       local h = require("ns.container").start{ name = "v2spec", cgroup = {},
         args = {"/bin/sh", "-c", "grep ^0:: /proc/self/cgroup; sleep 0.3"} }
       print("mode", h.cgroup.mode, "into", h.cloned_into_cgroup)
       print("host view", require("ns").readfile("/proc/" .. h.pid .. "/cgroup"):match("0::(%S+)"))
-      os.exit(h:wait().status)' 2>&1 </dev/null]])
+      os.exit(h:wait().status)']], { env = "LUACTR_CGROUP_MODE=v2" })
     assert.are.equal(0, code, out)
     assert.matches("mode\tv2\tinto\ttrue", out, 1, true)
     assert.matches("host view\t/luactr/v2spec", out, 1, true)

@@ -2,8 +2,9 @@
 local H = require "support.helper"
 local ns = H.ns
 
-local function run(name, args, prefix)
-  return H.sh(("%s%s examples/%s.lua %s 2>&1 </dev/null"):format(prefix or "", H.luactr, name, args or ""))
+-- Run examples/<name>.lua with args (see H.run_luactr for env).
+local function run(name, args, env)
+  return H.run_luactr(("examples/%s.lua %s"):format(name, args or ""), { env = env })
 end
 
 describe("examples", function()
@@ -78,10 +79,10 @@ describe("examples", function()
   end)
 
   it("user.lua: works for an unprivileged user, mapped to that user", function()
-    local state = assert(ns.mkdtemp("/tmp/luactr-spec-XXXXXX"))
-    finally(function() require("ns.rootfs").remove_tree(state) end)
+    local state = H.tmpdir()
+    finally(function() H.rmrf(state) end)
     assert(ns.chown(state, 1000, 1000))
-    local out, code = run("user", "", ("LUACTR_STATE=%s setpriv --reuid=1000 --regid=1000 --clear-groups "):format(state))
+    local out, code = run("user", "", ("LUACTR_STATE=%s setpriv --reuid=1000 --regid=1000 --clear-groups"):format(state))
     assert.are.equal(0, code, out)
     assert.matches("outside: uid 1000", out, 1, true)
     assert.matches("inside: uid=0(root) gid=0(root)", out, 1, true)

@@ -5,28 +5,15 @@
 local H = require "support.helper"
 local ns = require "ns"
 
-local function tmpdir()
-  return assert(ns.mkdtemp("/tmp/luactr-spec-XXXXXX"))
-end
-
-local function rmrf(path)
-  H.sh("rm -rf '" .. path .. "'")
-end
-
 local function oct(s) return tonumber(s, 8) end
 
-local function esc(path) return (path:gsub("%p", "%%%0")) end
-
-local function sorted(t)
-  table.sort(t)
-  return t
-end
+local esc, sorted = H.esc, H.sorted
 
 describe("ns.core", function()
   -- Before H.guard(): the temp dir is made before its snapshot.
   local d
-  before_each(function() d = tmpdir() end)
-  after_each(function() rmrf(d) end)
+  before_each(function() d = H.tmpdir() end)
+  after_each(function() H.rmrf(d) end)
   H.guard()
 
   describe("open()", function()

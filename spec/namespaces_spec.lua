@@ -11,21 +11,6 @@ local function readlink_id(path)
   return tonumber(l:match("%[(%d+)%]"))
 end
 
--- Drop to uid/gid 1000 (in a child): no capabilities left.
-local function drop()
-  assert(ns.setgroups({}))
-  assert(ns.setresgid(1000))
-  assert(ns.setresuid(1000))
-end
-
--- A pid that was a child of ours and is gone, and its (open) pidfd.
-local function reaped()
-  local pid, pidfd = assert(ns.clone({}))
-  if pid == 0 then ns._exit(0) end
-  assert(ns.wait(pidfd))
-  return pid, pidfd
-end
-
 -- A child in new namespaces that runs setup, says it is ready, then waits
 -- until stop() closes its pipe. Returns pid, pidfd, stop.
 local function holder(types, setup)
@@ -136,7 +121,7 @@ describe("ns.core", function()
 
     it("fails with EPERM without CAP_SYS_ADMIN", function()
       H.in_child(function()
-        drop()
+        H.drop_privileges(1000)
         local pid, msg, errno = ns.clone({ "uts", "pid" })
         if pid == 0 then ns._exit(0) end
         H.fails_with(ns.E.EPERM, pid, msg, errno)
@@ -190,7 +175,7 @@ describe("ns.core", function()
 
     it("fails with EPERM without CAP_SYS_ADMIN", function()
       H.in_child(function()
-        drop()
+        H.drop_privileges(1000)
         local msg = H.fails_with(ns.E.EPERM, ns.unshare({ "mnt", "uts" }))
         assert.matches("^unshare mnt,uts: .+ %(EPERM%)$", msg)
       end)
@@ -254,7 +239,7 @@ describe("ns.core", function()
     end)
 
     it("fails with ESRCH for the pidfd of a reaped process, or a gone pid", function()
-      local pid, pidfd = reaped()
+      local pid, pidfd = H.reaped()
       finally(function() pidfd:close() end)
       H.in_child(function()
         H.fails_with(ns.E.ESRCH, ns.setns(pidfd, { "uts" }))
@@ -275,7 +260,7 @@ describe("ns.core", function()
       local _, pidfd, stop = holder({ "uts" })
       finally(stop)
       H.in_child(function()
-        drop()
+        H.drop_privileges(1000)
         H.fails_with(ns.E.EPERM, ns.setns(pidfd, "uts"))
       end)
     end)
@@ -319,7 +304,7 @@ describe("ns.core", function()
     end)
 
     it("fails with ESRCH for a pid that is gone", function()
-      local pid, pidfd = reaped()
+      local pid, pidfd = H.reaped()
       pidfd:close()
       local msg = H.fails_with(ns.E.ESRCH, ns.pidfd_open(pid))
       assert.matches("^pidfd_open " .. pid .. ": ", msg)
@@ -343,9 +328,7 @@ describe("ns.core", function()
     end)
 
     it("prints what readlink /proc/self/ns/pid shows, from lua5.4", function()
-      local env = ("LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua;;' LUA_CPATH='%s/build/?.so;;'")
-        :format(H.root, H.root, H.root)
-      local out = H.sh(env .. [[ lua5.4 -e 'print(require("ns").nsid("self","pid"))'; readlink /proc/self/ns/pid]])
+      local out = H.sh(H.lua_env .. [[ lua5.4 -e 'print(require("ns").nsid("self","pid"))'; readlink /proc/self/ns/pid]])
       local id, link = out:match("^(%d+)\npid:%[(%d+)%]\n$")
       assert.is_not_nil(id, out)
       assert.are.equal(link, id)
@@ -369,7 +352,7 @@ describe("ns.core", function()
     end)
 
     it("fails with ENOENT for a pid that is gone", function()
-      local pid, pidfd = reaped()
+      local pid, pidfd = H.reaped()
       pidfd:close()
       local msg = H.fails_with(ns.E.ENOENT, ns.nsid(pid, "pid"))
       assert.matches("^nsid /proc/" .. pid .. "/ns/pid: ", msg)

@@ -5,20 +5,6 @@
 local H = require "support.helper"
 local ns = require "ns"
 
-local function tmpdir()
-  return assert(ns.mkdtemp("/tmp/luactr-spec-XXXXXX"))
-end
-
-local function rmrf(path)
-  H.sh("rm -rf '" .. path .. "'")
-end
-
-local function drop()
-  assert(ns.setgroups({}))
-  assert(ns.setresgid(1000))
-  assert(ns.setresuid(1000))
-end
-
 -- exec(file, argv, env) in a child (in dir when given). Returns the wait
 -- status and what exec returned when it failed ("errno message").
 local function run(file, argv, env, dir)
@@ -61,13 +47,6 @@ local function sleeper()
   return pid, pidfd
 end
 
-local function reaped()
-  local pid, pidfd = assert(ns.clone({}))
-  if pid == 0 then ns._exit(0) end
-  assert(ns.wait(pidfd))
-  return pid, pidfd
-end
-
 describe("ns.core", function()
   H.guard()
 
@@ -89,8 +68,8 @@ describe("ns.core", function()
     end)
 
     it("hands the program its env, given as a map or a list, and nothing else", function()
-      local d = tmpdir()
-      finally(function() rmrf(d) end)
+      local d = H.tmpdir()
+      finally(function() H.rmrf(d) end)
       local script = 'echo "$X $Y" > out; env > env'
       assert.are.equal(0, (run("/bin/sh", { "sh", "-c", script }, { X = "map", Y = 1 }, d)).code)
       assert.are.equal("map 1\n", ns.readfile(d .. "/out"))
@@ -102,15 +81,15 @@ describe("ns.core", function()
     end)
 
     it("inherits the caller's env without one", function()
-      local d = tmpdir()
-      finally(function() rmrf(d) end)
+      local d = H.tmpdir()
+      finally(function() H.rmrf(d) end)
       assert.are.equal(0, (run("/bin/sh", { "sh", "-c", 'echo "$PATH" > out' }, nil, d)).code)
       assert.are.equal(os.getenv("PATH") .. "\n", ns.readfile(d .. "/out"))
     end)
 
     it("passes argv whole: argv[1] is the program's $0, numbers become strings", function()
-      local d = tmpdir()
-      finally(function() rmrf(d) end)
+      local d = H.tmpdir()
+      finally(function() H.rmrf(d) end)
       local script = [[tr '\0' ' ' < /proc/$$/cmdline > out; exit "$1"]]
       local st = run("/bin/sh", { "luactr-argv0", "-c", script, "x", 42 }, nil, d)
       assert.are.equal(42, st.code)
@@ -118,8 +97,8 @@ describe("ns.core", function()
     end)
 
     it("keeps the strings made from numbers alive until execve", function()
-      local d = tmpdir()
-      finally(function() rmrf(d) end)
+      local d = H.tmpdir()
+      finally(function() H.rmrf(d) end)
       local want = {}
       for i = 1, 50 do want[#want + 1] = ("%.1f"):format(i * 1000.0) end
       local pid, pidfd = assert(ns.clone({}))
@@ -147,8 +126,8 @@ describe("ns.core", function()
     end)
 
     it("fails with EACCES for a file without x bits or a directory", function()
-      local d = tmpdir()
-      finally(function() rmrf(d) end)
+      local d = H.tmpdir()
+      finally(function() H.rmrf(d) end)
       assert(ns.writefile(d .. "/prog", "#!/bin/sh\nexit 0\n", { create = true, mode = tonumber("644", 8) }))
       exec_fails(ns.E.EACCES, d .. "/prog")
       exec_fails(ns.E.EACCES, d)
@@ -157,8 +136,8 @@ describe("ns.core", function()
     end)
 
     it("fails with ENOEXEC for an executable that is no known format", function()
-      local d = tmpdir()
-      finally(function() rmrf(d) end)
+      local d = H.tmpdir()
+      finally(function() H.rmrf(d) end)
       assert(ns.writefile(d .. "/junk", "\1\2\3\4 not a program\n", { create = true, mode = tonumber("755", 8) }))
       exec_fails(ns.E.ENOEXEC, d .. "/junk")
     end)
@@ -226,7 +205,7 @@ describe("ns.core", function()
     it("fails with ECHILD for a process that is not a child, or one already reaped", function()
       local msg = H.fails_with(ns.E.ECHILD, ns.wait(ns.getppid()))
       assert.matches("^wait " .. ns.getppid() .. ": .+ %(ECHILD%)$", msg)
-      local _, pidfd = reaped()
+      local _, pidfd = H.reaped()
       H.fails_with(ns.E.ECHILD, ns.wait(pidfd))
       pidfd:close()
       H.in_child(function()
@@ -267,7 +246,7 @@ describe("ns.core", function()
     end)
 
     it("fails with ESRCH for a process that is gone", function()
-      local pid, pidfd = reaped()
+      local pid, pidfd = H.reaped()
       local msg = H.fails_with(ns.E.ESRCH, ns.kill(pid, "KILL"))
       assert.matches("^kill " .. pid .. ": .+ %(ESRCH%)$", msg)
       msg = H.fails_with(ns.E.ESRCH, ns.kill(pidfd, 0))
@@ -278,7 +257,7 @@ describe("ns.core", function()
     it("fails with EPERM for another user's process", function()
       H.in_child(function()
         local root_pid = ns.getppid()
-        drop()
+        H.drop_privileges(1000)
         H.fails_with(ns.E.EPERM, ns.kill(root_pid, 0))
       end)
     end)
@@ -436,9 +415,7 @@ describe("ns.core", function()
     end)
 
     it("fails with EPERM when keepcaps is locked", function()
-      local env = ("LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua;;' LUA_CPATH='%s/build/?.so;;'")
-        :format(H.root, H.root, H.root)
-      local out = H.sh(env .. " setpriv --securebits +keep_caps_locked lua5.4 -e '" ..
+      local out = H.sh(H.lua_env .. " setpriv --securebits +keep_caps_locked lua5.4 -e '" ..
         [[local ns = require "ns"; print(select(3, ns.prctl("keepcaps", true)))]] .. "' 2>&1")
       assert.are.equal(tostring(ns.E.EPERM) .. "\n", out)
     end)
@@ -538,7 +515,7 @@ describe("ns.core", function()
 
     it("fail with EPERM without CAP_SYS_ADMIN", function()
       H.in_child(function()
-        drop()
+        H.drop_privileges(1000)
         local msg = H.fails_with(ns.E.EPERM, ns.sethostname("luactr-spec"))
         assert.matches("^sethostname luactr%-spec: .+ %(EPERM%)$", msg)
       end, { "uts" })
@@ -571,7 +548,7 @@ describe("ns.core", function()
     it("fail with EPERM without CAP_SYS_ADMIN, EINVAL for a long name", function()
       H.in_child(function()
         H.fails_with(ns.E.EINVAL, ns.setdomainname(("x"):rep(65)))
-        drop()
+        H.drop_privileges(1000)
         H.fails_with(ns.E.EPERM, ns.setdomainname("luactr.spec"))
       end, { "uts" })
     end)

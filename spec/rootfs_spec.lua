@@ -21,8 +21,8 @@ end
 
 -- A temp dir removed when the `it` ends.
 local function tempdir()
-  local d = assert(ns.mkdtemp("/tmp/luactr-spec-rootfs-XXXXXX"))
-  defer(function() os.execute("rm -rf '" .. d .. "'") end)
+  local d = H.tmpdir("rootfs")
+  defer(function() H.rmrf(d) end)
   return d
 end
 
@@ -51,13 +51,7 @@ describe("ns.rootfs", function()
   local R = require "ns.rootfs"
 
   it("does not touch the global table", function()
-    local before = {}
-    for k in pairs(_G) do before[k] = true end
-    package.loaded["ns.rootfs"] = nil
-    local fresh = require "ns.rootfs"
-    package.loaded["ns.rootfs"] = R
-    assert.is_table(fresh)
-    for k in pairs(_G) do assert.is_true(before[k], "new global " .. tostring(k)) end
+    assert.is_table(H.assert_no_new_globals("ns.rootfs"))
   end)
 
   describe("root() and state()", function()

@@ -6,22 +6,29 @@
 local H = require "support.helper"
 local ns = require "ns.core"
 
--- What a child starts with: this tree's ns.core, helpers that read /proc,
--- spawn(path, cmd) and a serialiser for what the spec's code returns.
-local PRELUDE = [==[
-package.cpath = "build/?.so;" .. package.cpath
-local ns = require "ns.core"
+-- Read fd until want has come (a pty hands data on in pieces). One source
+-- serves both sides: read_until below, and the children through LIB.
+local READ_UNTIL = [==[
+local function read_until(fd, want)
+  local got = ""
+  while not got:find(want, 1, true) do
+    assert(ns.poll({ fd }, 2000)[1], "timed out waiting for " .. want .. " after " .. got)
+    got = got .. fd:read()
+  end
+  return got
+end
+]==]
+-- the busted process's own, from that source
+local read_until = load(READ_UNTIL .. "return read_until", "=read_until", "t", { ns = ns, assert = assert })()
+
+-- What a child has besides H.lua_child's ns and bits(field): helpers that
+-- read /proc, spawn(path, cmd) and read_until.
+local LIB = READ_UNTIL .. [==[
 local function slurp(path)
   local f = assert(io.open(path))
   local s = f:read("a")
   f:close()
   return s
-end
-local function bits(field)
-  local hex = slurp("/proc/self/status"):match("\n" .. field .. ":%s*(%x+)")
-  local n, t = tonumber(hex, 16), {}
-  for i = 0, 63 do if (n >> i) & 1 == 1 then t[#t + 1] = i end end
-  return t
 end
 -- pid, session id and tty_nr, from /proc/self/stat
 local function stat()
@@ -54,79 +61,16 @@ local function spawn(path, cmd)
   end
   return p, assert(fd, "no new fd")
 end
--- Read fd until want has come (a pty hands data on in pieces).
-local function read_until(fd, want)
-  local got = ""
-  while not got:find(want, 1, true) do
-    assert(ns.poll({ fd }, 2000)[1], "timed out waiting for " .. want .. " after " .. got)
-    got = got .. fd:read()
-  end
-  return got
-end
-local function ser(v)
-  local t = type(v)
-  if t == "table" then
-    local parts = {}
-    for k, x in pairs(v) do parts[#parts + 1] = "[" .. ser(k) .. "]=" .. ser(x) end
-    return "{" .. table.concat(parts, ",") .. "}"
-  elseif t == "string" or t == "number" then
-    return string.format("%q", v)
-  end
-  return tostring(v)
-end
-local r = table.pack(xpcall(function()
 ]==]
 
-local POSTLUDE = [==[
-end, debug.traceback))
-local out = {}
-for i = 1, r.n do out[i] = ser(r[i]) end
-io.stdout:write("\n@@result@@\nreturn ", table.concat(out, ","), "\n")
--- now: closing a controlling terminal's master at exit hangs the session up
-io.stdout:flush()
-]==]
-
-local function shquote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
--- Run code (a function body) in a fresh lua5.4 and return what the child
--- wrote to its fd 1 (before the results), then what code returns; raises
--- with the child's output when it fails. opts.stdin: a shell command whose
--- output is the child's fd 0 (default: nothing, an empty pipe); opts.sh:
--- shell commands to run first (ulimit).
+-- Run code (a function body) in a fresh lua5.4 that has LIB too; returns
+-- what the child wrote to its fd 1, then what code returns. opts.stdin
+-- (what feeds fd 0) and opts.sh (ulimit): see H.lua_child.
 local function child(code, opts)
-  opts = opts or {}
-  local script = PRELUDE .. code .. "\n" .. POSTLUDE
-  local cmd = (opts.sh or "") .. (opts.stdin or ":") .. " | timeout -s KILL 60 lua5.4 -e "
-    .. shquote(script) .. " 2>&1"
-  local out = H.sh(cmd)
-  local raw, result = out:match("^(.-)\n@@result@@\n(.*)$")
-  local f = result and load(result)
-  if not f then error("child failed:\n" .. out, 2) end
-  local r = table.pack(f())
-  if not r[1] then error("child raised: " .. tostring(r[2]) .. "\n" .. raw, 2) end
-  return raw, table.unpack(r, 2, r.n)
-end
-
-local function fails_with(e, ok, msg, errno)
-  assert.is_nil(ok, "expected a failure, got " .. tostring(ok))
-  assert.is_string(msg)
-  assert.are.equal(e, errno, "errno for: " .. tostring(msg))
-  return msg
+  return H.lua_child(LIB .. code, opts)
 end
 
 local ENOTTY, EBADF, EMFILE, EPERM, EINVAL = 25, 9, 24, 1, 22
-
--- Read fd until want has come (a pty hands data on in pieces).
-local function read_until(fd, want)
-  local got = ""
-  while not got:find(want, 1, true) do
-    assert(ns.poll({ fd }, 2000)[1], "timed out waiting for " .. want .. " after " .. got)
-    got = got .. fd:read()
-  end
-  return got
-end
 
 -- A pty pair in the busted process, closed when the spec ends.
 local function pty()
@@ -195,9 +139,9 @@ describe("ns.core", function()
         local f = io.open("/dev/null")
         return ok, msg, errno, ok2, msg2, errno2, f ~= nil
       ]], { sh = "ulimit -n 16; " })
-      msg = fails_with(EMFILE, ok, msg, errno)
+      msg = H.fails_with(EMFILE, ok, msg, errno)
       assert.matches("^posix_openpt /dev/ptmx: .* %(EMFILE%)$", msg)
-      msg2 = fails_with(EMFILE, ok2, msg2, errno2)
+      msg2 = H.fails_with(EMFILE, ok2, msg2, errno2)
       assert.matches("^ioctl TIOCGPTPEER: .* %(EMFILE%)$", msg2)
       assert.is_true(freed)
     end)
@@ -261,7 +205,7 @@ describe("ns.core", function()
 
     it("fails with ENOTTY on a pipe", function()
       local _, ok, msg, errno = child [[ return ns.rawmode(0) ]]
-      msg = fails_with(ENOTTY, ok, msg, errno)
+      msg = H.fails_with(ENOTTY, ok, msg, errno)
       assert.are.equal("tcgetattr fd 0: Inappropriate ioctl for device (ENOTTY)", msg)
     end)
   end)
@@ -286,7 +230,7 @@ describe("ns.core", function()
         local ok, msg, errno = ns.winsize(0)
         return ok, msg, errno, ns.winsize(0, 24, 80)
       ]]
-      msg = fails_with(ENOTTY, ok, msg, errno)
+      msg = H.fails_with(ENOTTY, ok, msg, errno)
       assert.are.equal("ioctl TIOCGWINSZ fd 0: Inappropriate ioctl for device (ENOTTY)", msg)
       assert.is_nil(ok2)
       assert.are.equal(ENOTTY, errno2)
@@ -302,7 +246,7 @@ describe("ns.core", function()
 
     it("fails with EPERM for a session leader", function()
       local _, ok, msg, errno = child [[ assert(ns.setsid()); return ns.setsid() ]]
-      msg = fails_with(EPERM, ok, msg, errno)
+      msg = H.fails_with(EPERM, ok, msg, errno)
       assert.are.equal("setsid: Operation not permitted (EPERM)", msg)
     end)
   end)
@@ -328,7 +272,7 @@ describe("ns.core", function()
 
     it("fails with ENOTTY on a pipe", function()
       local _, ok, msg, errno = child [[ assert(ns.setsid()); return ns.setctty(0) ]]
-      msg = fails_with(ENOTTY, ok, msg, errno)
+      msg = H.fails_with(ENOTTY, ok, msg, errno)
       assert.are.equal("ioctl TIOCSCTTY fd 0: Inappropriate ioctl for device (ENOTTY)", msg)
     end)
   end)
@@ -355,7 +299,7 @@ describe("ns.core", function()
 
     it("fails with EBADF for an fd that is not open", function()
       local _, ok, msg, errno = child [[ return ns.dup2(1 << 30, 9) ]]
-      msg = fails_with(EBADF, ok, msg, errno)
+      msg = H.fails_with(EBADF, ok, msg, errno)
       assert.are.equal("dup2 fd 1073741824 to fd 9: Bad file descriptor (EBADF)", msg)
       assert.has_error(function() ns.dup2(0) end)
       assert.has_error(function() ns.dup2(-1, 3) end)
@@ -392,7 +336,7 @@ describe("ns.core", function()
         hold[#hold]:close()
         return ok, msg, errno, bits("SigBlk")
       ]], { sh = "ulimit -n 16; " })
-      msg = fails_with(EMFILE, ok, msg, errno)
+      msg = H.fails_with(EMFILE, ok, msg, errno)
       assert.matches("^signalfd: .* %(EMFILE%)$", msg)
       assert.are.same({}, blocked)
     end)
@@ -420,9 +364,9 @@ describe("ns.core", function()
         local ok, msg, errno = ns.sigread(1 << 30)
         return ok, msg, errno, ns.sigread(0) -- fd 0: a pipe at its end
       ]]
-      msg = fails_with(EBADF, ok, msg, errno)
+      msg = H.fails_with(EBADF, ok, msg, errno)
       assert.are.equal("read fd 1073741824: Bad file descriptor (EBADF)", msg)
-      msg2 = fails_with(EINVAL, ok2, msg2, errno2)
+      msg2 = H.fails_with(EINVAL, ok2, msg2, errno2)
       assert.are.equal("read fd 0: Invalid argument (EINVAL)", msg2)
     end)
   end)
@@ -490,7 +434,7 @@ describe("ns.core", function()
 
     it("fails with EBADF for an fd that is not open", function()
       local ok, msg, errno = ns.poll({ 1 << 30 }, 0)
-      msg = fails_with(EBADF, ok, msg, errno)
+      msg = H.fails_with(EBADF, ok, msg, errno)
       assert.are.equal("poll fd 1073741824: Bad file descriptor (EBADF)", msg)
       assert.has_error(function() ns.poll({ 0, "x" }, 0) end)
       assert.has_error(function() ns.poll(0) end)
@@ -623,9 +567,9 @@ describe("ns.core", function()
         p:close()
         return ok, msg, errno, ns.relay(m, { pidfd = 1 << 30 })
       ]]
-      msg = fails_with(EBADF, ok, msg, errno)
+      msg = H.fails_with(EBADF, ok, msg, errno)
       assert.are.equal("pidfd_send_signal TERM: Bad file descriptor (EBADF)", msg)
-      msg2 = fails_with(EBADF, ok2, msg2, errno2)
+      msg2 = H.fails_with(EBADF, ok2, msg2, errno2)
       assert.are.equal("poll pidfd: Bad file descriptor (EBADF)", msg2)
     end)
 

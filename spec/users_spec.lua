@@ -4,24 +4,9 @@
 local H = require "support.helper"
 local ns = require "ns"
 
-local function tmpdir()
-  return assert(ns.mkdtemp("/tmp/luactr-spec-XXXXXX"))
-end
-
-local function rmrf(path)
-  H.sh("rm -rf '" .. path .. "'")
-end
-
-local function drop()
-  assert(ns.setgroups({}))
-  assert(ns.setresgid(1000))
-  assert(ns.setresuid(1000))
-end
-
+-- A pid that was a child of ours and is gone.
 local function reaped()
-  local pid, pidfd = assert(ns.clone({}))
-  if pid == 0 then ns._exit(0) end
-  assert(ns.wait(pidfd))
+  local pid, pidfd = H.reaped()
   pidfd:close()
   return pid
 end
@@ -47,16 +32,10 @@ local function userns(setup, fn, types)
   out_w:close()
   local ok, err = pcall(setup, pid)
   go_w:close()
-  local out = {}
-  repeat
-    local s = assert(out_r:read(65536))
-    out[#out + 1] = s
-  until s == ""
-  out_r:close()
+  local out = H.read_all(out_r)
   ns.wait(pidfd)
   pidfd:close()
   if not ok then error(err, 0) end
-  out = table.concat(out)
   if out:sub(1, 1) ~= "+" then error(out:sub(2), 2) end
   return out:sub(2)
 end
@@ -201,9 +180,7 @@ describe("ns.core", function()
         local _, _, e = ns.clone({ "uts" })
         io.write(st.code, " ", e)
       ]]
-      local env = ("LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua;;' LUA_CPATH='%s/build/?.so;;'")
-        :format(H.root, H.root, H.root)
-      local out = H.sh(env .. " setpriv --reuid=1000 --regid=1000 --clear-groups lua5.4 -e '"
+      local out = H.sh(H.lua_env .. " setpriv --reuid=1000 --regid=1000 --clear-groups lua5.4 -e '"
         .. code .. "' 2>&1")
       assert.are.equal("0 " .. ns.E.EPERM, out)
       assert.are_not.equal("luactr-rootless", ns.gethostname())
@@ -212,8 +189,8 @@ describe("ns.core", function()
 
   describe("setresuid() and setresgid()", function()
     it("drop to an unprivileged user, who cannot open root's files", function()
-      local d = tmpdir()
-      finally(function() rmrf(d) end)
+      local d = H.tmpdir()
+      finally(function() H.rmrf(d) end)
       assert(ns.chmod(d, tonumber("755", 8)))
       assert(ns.writefile(d .. "/secret", "root only", { create = true, mode = tonumber("600", 8) }))
       H.in_child(function()
@@ -242,7 +219,7 @@ describe("ns.core", function()
 
     it("fail with EPERM for an unprivileged user", function()
       H.in_child(function()
-        drop()
+        H.drop_privileges(1000)
         local msg = H.fails_with(ns.E.EPERM, ns.setresuid(0))
         assert.matches("^setresuid 0: .+ %(EPERM%)$", msg)
         msg = H.fails_with(ns.E.EPERM, ns.setresgid(0))
@@ -252,7 +229,7 @@ describe("ns.core", function()
 
     it("report their own errno even when a finalizer fails a call meanwhile", function()
       H.in_child(function()
-        drop()
+        H.drop_privileges(1000)
         -- Building the message allocates; a collection then may run __gc
         -- handlers, whose failing calls set errno.
         local mt = { __gc = function() ns.readfile("/nonexistent/luactr-spec") end }
@@ -301,7 +278,7 @@ describe("ns.core", function()
 
     it("fail with EPERM for an unprivileged user", function()
       H.in_child(function()
-        drop()
+        H.drop_privileges(1000)
         local msg = H.fails_with(ns.E.EPERM, ns.setgroups({ 0 }))
         assert.matches("^setgroups: .+ %(EPERM%)$", msg)
       end)

@@ -6,9 +6,7 @@ local ns = require "ns"
 
 -- A fresh lua5.4 that loads this tree's ns (never an installed copy).
 local function lua(code)
-  local env = ("LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua;;' LUA_CPATH='%s/build/?.so;;'")
-    :format(H.root, H.root, H.root)
-  return H.sh(env .. " lua5.4 -e '" .. code .. "' 2>&1")
+  return H.sh(H.lua_env .. " lua5.4 -e '" .. code .. "' 2>&1")
 end
 
 local function is_open(n)

@@ -3,7 +3,10 @@
 -- an fd, a mount, a child process, a luactr cgroup, a /tmp/luactr-* dir or a
 -- named network namespace behind. H.child(fn, types) runs fn in a forked
 -- child (in new namespaces when types are given), so nothing a spec
--- unshares, mounts or pivots touches the busted process.
+-- unshares, mounts or pivots touches the busted process. The rest is what
+-- several spec files need: temp dirs and files, dropping root in a child,
+-- running ./luactr (H.run_luactr, H.recipe) and code in a fresh lua5.4
+-- (H.lua_child).
 local ns = require "ns"
 
 local H = {}
@@ -121,28 +124,43 @@ local function describe_status(st)
   return "killed by " .. tostring(st.signal)
 end
 
---- Run fn in a forked child (types: namespaces for it, default none).
--- Returns true, or false and the child's error (with traceback). fn's
--- return values are not passed back; use H.child_value for that.
-function H.child(fn, types)
-  local r, w = assert(ns.pipe())
-  local pid, pidfd = assert(ns.clone(types or {}))
-  if pid == 0 then
-    r:close()
-    local ok, err = xpcall(fn, debug.traceback)
-    if not ok then w:write(tostring(err)) end
-    ns._exit(ok and 0 or 1)
-  end
-  w:close()
+-- Everything r gives until its end; r is closed after.
+local function read_all(r)
   local chunks = {}
   repeat
     local s = assert(r:read(65536))
     chunks[#chunks + 1] = s
   until s == ""
   r:close()
+  return table.concat(chunks)
+end
+H.read_all = read_all
+
+-- Fork a child (in new namespaces types) that runs fn under xpcall, writes
+-- report(ok, value) to a pipe and exits 0 or 1. Returns what it wrote and
+-- its wait status.
+local function forked(fn, types, report)
+  local r, w = assert(ns.pipe())
+  local pid, pidfd = assert(ns.clone(types or {}))
+  if pid == 0 then
+    r:close()
+    local ok, v = xpcall(fn, debug.traceback)
+    local said = report(ok, v)
+    if said ~= "" then w:write(said) end
+    ns._exit(ok and 0 or 1)
+  end
+  w:close()
+  local out = read_all(r)
   local st = assert(ns.wait(pidfd))
   pidfd:close()
-  local msg = table.concat(chunks)
+  return out, st
+end
+
+--- Run fn in a forked child (types: namespaces for it, default none).
+-- Returns true, or false and the child's error (with traceback). fn's
+-- return values are not passed back; use H.child_value for that.
+function H.child(fn, types)
+  local msg, st = forked(fn, types, function(ok, err) return ok and "" or tostring(err) end)
   if st.exited and st.code == 0 then return true end
   return false, msg ~= "" and msg or describe_status(st)
 end
@@ -156,27 +174,26 @@ end
 --- Run fn in a child and return the string it returns (its result must be
 -- a string), or raise the child's error.
 function H.child_value(fn, types)
-  local r, w = assert(ns.pipe())
-  local pid, pidfd = assert(ns.clone(types or {}))
-  if pid == 0 then
-    r:close()
-    local ok, v = xpcall(fn, debug.traceback)
-    w:write((ok and "+" or "-") .. tostring(v))
-    ns._exit(ok and 0 or 1)
-  end
-  w:close()
-  local chunks = {}
-  repeat
-    local s = assert(r:read(65536))
-    chunks[#chunks + 1] = s
-  until s == ""
-  r:close()
-  local st = assert(ns.wait(pidfd))
-  pidfd:close()
-  local out = table.concat(chunks)
+  local out, st = forked(fn, types, function(ok, v) return (ok and "+" or "-") .. tostring(v) end)
   if out == "" then error("child " .. describe_status(st) .. " before it answered", 2) end
   if out:sub(1, 1) ~= "+" then error(out:sub(2), 2) end
   return out:sub(2)
+end
+
+--- A pid that was a child of ours and is gone, and its (open) pidfd.
+function H.reaped()
+  local pid, pidfd = assert(ns.clone({}))
+  if pid == 0 then ns._exit(0) end
+  assert(ns.wait(pidfd))
+  return pid, pidfd
+end
+
+--- In a child: give up root for uid (and gid) uid, with no supplementary
+-- groups and so no capabilities left.
+function H.drop_privileges(uid)
+  assert(ns.setgroups({}))
+  assert(ns.setresgid(uid))
+  assert(ns.setresuid(uid))
 end
 
 --- Run a shell command; returns its stdout and exit status.
@@ -187,6 +204,84 @@ function H.sh(cmd)
   return out, code
 end
 
+-- s as one word for the shell.
+local function shquote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+--- Shell variables that make a plain lua5.4 load this tree's ns (never an
+-- installed copy): put them before the command.
+H.lua_env = ("LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua;;' LUA_CPATH='%s/build/?.so;;'")
+  :format(H.root, H.root, H.root)
+
+--- A new directory /tmp/luactr-spec-XXXXXX (/tmp/luactr-spec-<prefix>-XXXXXX
+-- with a prefix); the spec removes it with H.rmrf.
+function H.tmpdir(prefix)
+  return assert(ns.mkdtemp("/tmp/luactr-spec-" .. (prefix and prefix .. "-" or "") .. "XXXXXX"))
+end
+
+--- Remove the tree at path, if there is one (ns.rootfs.remove_tree: it
+-- never follows a symlink nor crosses a mount point).
+function H.rmrf(path)
+  require("ns.rootfs").remove_tree(path)
+end
+
+--- A new temp file that holds text; returns its path.
+function H.tmpfile(text)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+  return path
+end
+
+--- Run ./luactr with args (shell words, a string) as a user would, with
+-- opts.env (VAR=value words, a wrapper such as setpriv) before it and
+-- opts.input (text, through a temp file) or else nothing on its stdin.
+-- Returns its stdout and stderr together, and its exit status.
+function H.run_luactr(args, opts)
+  opts = opts or {}
+  local input = opts.input and H.tmpfile(opts.input)
+  local out, code = H.sh(("%s %s %s 2>&1 <%s"):format(opts.env or "", H.luactr, args, input or "/dev/null"))
+  if input then os.remove(input) end
+  return out, code
+end
+
+--- Run src (Lua source) as a recipe file with ./luactr (see H.run_luactr),
+-- opts.args after it; the file is removed after the run. Returns output,
+-- exit status and the file's path.
+function H.recipe(src, opts)
+  local path = H.tmpfile(src)
+  local out, code = H.run_luactr(path .. " " .. (opts and opts.args or ""), opts)
+  os.remove(path)
+  return out, code, path
+end
+
+--- s as a literal in a Lua pattern.
+function H.esc(s)
+  return (s:gsub("%p", "%%%0"))
+end
+
+--- t, sorted in place.
+function H.sorted(t)
+  table.sort(t)
+  return t
+end
+
+--- Assert that loading the module name afresh (the loaded one is put back
+-- after) makes no new global; returns the fresh copy.
+function H.assert_no_new_globals(name)
+  local assert = require "luassert"
+  local before = {}
+  for k in pairs(_G) do before[k] = true end
+  local loaded = package.loaded[name]
+  package.loaded[name] = nil
+  local fresh = require(name)
+  package.loaded[name] = loaded
+  for k in pairs(_G) do assert.is_true(before[k], "new global " .. tostring(k)) end
+  return fresh
+end
+
 --- Assert the contract's failure triple: nil, a message, and errno e.
 function H.fails_with(e, ok, msg, errno)
   -- luassert, as the spec files see it (busted's assert is not in _G).
@@ -195,6 +290,68 @@ function H.fails_with(e, ok, msg, errno)
   assert.is_string(msg)
   assert.are.equal(e, errno, "errno for: " .. tostring(msg))
   return msg
+end
+
+-- What an H.lua_child script runs: this tree's ns.core as ns; bits(field),
+-- the bit numbers set in a mask of /proc/self/status (CapEff, SigBlk...);
+-- then the spec's code as a function body, whose results are serialised on
+-- fd 1 after a marker line.
+local LUA_CHILD_PRELUDE = [==[
+package.cpath = "build/?.so;" .. package.cpath
+local ns = require "ns.core"
+local function bits(field)
+  for line in io.lines("/proc/self/status") do
+    local hex = line:match("^" .. field .. ":%s*(%x+)")
+    if hex then
+      local n, t = tonumber(hex, 16), {}
+      for i = 0, 63 do if (n >> i) & 1 == 1 then t[#t + 1] = i end end
+      return t
+    end
+  end
+  error("no " .. field .. " in /proc/self/status")
+end
+local function ser(v)
+  local t = type(v)
+  if t == "table" then
+    local parts = {}
+    for k, x in pairs(v) do parts[#parts + 1] = "[" .. ser(k) .. "]=" .. ser(x) end
+    return "{" .. table.concat(parts, ",") .. "}"
+  elseif t == "string" or t == "number" then
+    return string.format("%q", v)
+  end
+  return tostring(v)
+end
+local r = table.pack(xpcall(function()
+]==]
+
+local LUA_CHILD_POSTLUDE = [==[
+end, debug.traceback))
+local out = {}
+for i = 1, r.n do out[i] = ser(r[i]) end
+io.stdout:write("\n@@result@@\nreturn ", table.concat(out, ","), "\n")
+-- now: closing a controlling terminal's master at exit hangs the session up
+io.stdout:flush()
+]==]
+
+--- Run code (a function body) in a fresh lua5.4 process, for what must not
+-- change busted's own (capabilities, the signal mask, the session, fds).
+-- Returns what the child wrote to its fd 1 (before the results), then what
+-- code returns (tables, strings, numbers, booleans); raises with the child's
+-- output when it fails. opts.stdin: a shell command whose output is the
+-- child's fd 0 (default: nothing, an empty pipe); opts.sh: shell commands
+-- to run first (ulimit).
+function H.lua_child(code, opts)
+  opts = opts or {}
+  local script = LUA_CHILD_PRELUDE .. code .. "\n" .. LUA_CHILD_POSTLUDE
+  local cmd = (opts.sh or "") .. (opts.stdin or ":") .. " | timeout -s KILL 60 lua5.4 -e "
+    .. shquote(script) .. " 2>&1"
+  local out = H.sh(cmd)
+  local raw, result = out:match("^(.-)\n@@result@@\n(.*)$")
+  local f = result and load(result)
+  if not f then error("child failed:\n" .. out, 2) end
+  local r = table.pack(f())
+  if not r[1] then error("child raised: " .. tostring(r[2]) .. "\n" .. raw, 2) end
+  return raw, table.unpack(r, 2, r.n)
 end
 
 return H
