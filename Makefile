@@ -86,7 +86,7 @@ run: deps
 test: deps
 	$(MAKE) all
 	$(MAKE) rootfs
-	$(BUSTED) --lua=$(LUA) -o spec/support/summary.lua spec
+	$(LUA) $$(command -v $(BUSTED)) --lua=$(LUA) -o spec/support/summary.lua spec
 
 asan:
 	$(MAKE) clean
@@ -94,7 +94,7 @@ asan:
 	  LDFLAGS="-fsanitize=address,undefined"
 	$(MAKE) rootfs
 	ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
-	  $(BUSTED) --lua=$(LUA) -o spec/support/summary.lua spec; rc=$$?; $(MAKE) clean; exit $$rc
+	  $(LUA) $$(command -v $(BUSTED)) --lua=$(LUA) -o spec/support/summary.lua spec; rc=$$?; $(MAKE) clean; exit $$rc
 
 # Peers measured beside luactr; installed when missing, skipped when that fails.
 BENCH_PKGS := bubblewrap crun runc
