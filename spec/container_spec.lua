@@ -212,8 +212,10 @@ end)
 describe("ns.container with a terminal", function()
   H.guard()
 
-  -- Run luactr on a pty of our own, as a terminal user would.
-  local function on_pty(args, input)
+  -- Run luactr on a pty of our own, as a terminal user would. script is a
+  -- list of {n, text}: once the shell's prompt "# " has shown n times, type
+  -- text.
+  local function on_pty(args, script)
     local master, slave, _ = assert(ns.openpty())
     ns.winsize(master, 24, 77)
     local pid, pidfd = assert(ns.clone({}))
@@ -227,18 +229,21 @@ describe("ns.container with a terminal", function()
     end
     slave:close()
     local out = ""
-    local deadline = ns.clock() + 10
-    local sent = false
+    local deadline = ns.clock() + 15
+    local step = 1
     while ns.clock() < deadline do
-      local r = ns.poll({ master }, 200)
+      local r = ns.poll({ master }, 100)
       if #r > 0 then
         local s = master:read(4096)
         if not s or s == "" then break end
         out = out .. s
-        if not sent and out:find("# ", 1, true) then
-          master:write(input)
-          sent = true
-        end
+      end
+      local _, prompts = out:gsub("# ", "")
+      local next_step = script[step]
+      if next_step and prompts >= next_step[1] then
+        if next_step.delay then ns.sleep(next_step.delay) end
+        master:write(next_step[2])
+        step = step + 1
       end
     end
     local st = ns.wait(pidfd)
@@ -248,10 +253,24 @@ describe("ns.container with a terminal", function()
   end
 
   it("gives the container its own /dev/pts/0 as controlling terminal, with our size", function()
-    local out, st = on_pty({ "luactr", "examples/busybox.lua" }, "tty; stty size; exit 4\n")
+    local out, st = on_pty({ "luactr", "examples/busybox.lua" }, { { 1, "tty; stty size; exit 4\n" } })
     assert.matches("/dev/pts/0", out, 1, true)
     assert.matches("24 77", out, 1, true)
     assert.are.equal(4, st.code, out)
+  end)
+
+  it("passes Ctrl-C to the container's foreground command, not to luactr", function()
+    local t0 = ns.clock()
+    local out, st = on_pty({ "luactr", "examples/busybox.lua" }, {
+      { 1, "sleep 10; echo slept\n" },
+      { 1, "\003", delay = 0.5 },               -- while sleep runs
+      { 2, "echo after-interrupt; exit 5\n" },   -- at the next prompt
+    })
+    assert.are.equal(5, st.code, out)
+    assert.matches("^C", out, 1, true)
+    assert.matches("after-interrupt", out, 1, true)
+    assert.not_matches("\nslept", out)
+    assert.is_true(ns.clock() - t0 < 8, out)
   end)
 end)
 
