@@ -160,6 +160,20 @@ describe("ns.container", function()
       assert.are.equal(42, st.code)
       assert.matches("got TERM", rest, 1, true)
     end)
+    it("unblocks the forwarded signals once its containers have ended", function()
+      local out, code = H.recipe([[
+        local ns = require "ns"
+        local container = require "ns.container"
+        local a = container.start{ args = {"/bin/sleep", "30"} }
+        local b = container.start{ args = {"/bin/true"} }
+        b:wait()
+        print("a running:", ns.readfile("/proc/self/status"):match("SigBlk:%s+(%x+)"))
+        a:kill("KILL"); a:wait()
+        print("none running:", ns.readfile("/proc/self/status"):match("SigBlk:%s+(%x+)"))]])
+      assert.are.equal(0, code, out)
+      assert.not_matches("a running:\t0000000000000000", out, 1, true)
+      assert.matches("none running:\t0000000000000000", out, 1, true)
+    end)
     it("puts a reaper in front with init = true", function()
       local out, code = H.recipe([[
         local st = require("ns.container").run{ init = true,

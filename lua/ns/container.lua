@@ -546,6 +546,27 @@ end
 local Handle = {}
 Handle.__index = Handle
 
+-- luactr blocks the signals it forwards (a signalfd only sees blocked
+-- signals) while any of its containers runs, and unblocks them when the
+-- last one ends, so that a recipe that goes on afterwards can be
+-- interrupted again.
+local forwarding = 0
+local FORWARD_TTY = { "WINCH" }
+for _, n in ipairs(M.forwarded_signals) do FORWARD_TTY[#FORWARD_TTY + 1] = n end
+
+local function forwarding_on(tty)
+  local fd = assert(ns.signalfd(tty and FORWARD_TTY or M.forwarded_signals))
+  forwarding = forwarding + 1
+  return fd
+end
+
+local function forwarding_off(fd)
+  if not fd:fileno() then return end -- closed already
+  fd:close()
+  forwarding = forwarding - 1
+  if forwarding == 0 then ns.sigmask("unblock", FORWARD_TTY) end
+end
+
 local function undo_all(steps, x, upto)
   local errs = {}
   for i = upto, 1, -1 do
@@ -616,7 +637,7 @@ function M.start(t)
   local master
   -- Signals for luactr to forward: blocked before the clone, so none is
   -- lost between the clone and the relay; the child clears its mask.
-  local sigfd = ns.signalfd(c.tty and { "INT", "TERM", "HUP", "QUIT", "USR1", "USR2", "WINCH" } or M.forwarded_signals)
+  local sigfd = forwarding_on(c.tty)
   local h = setmetatable({ c = c, steps = steps, times = times, x = x, name = c.name, t_start = t_start,
     sigfd = sigfd }, Handle)
   x.handle = h
@@ -644,7 +665,7 @@ function M.start(t)
   csock:close()
   if not pid then
     psock:close()
-    sigfd:close()
+    forwarding_off(sigfd)
     local msg = pidfd
     if not is_root_user() and not c.nsset.user and tostring(msg):find("EPERM", 1, true) then
       msg = msg .. ": namespaces other than user need privilege; add user = true to the recipe (root inside, you outside)"
@@ -660,7 +681,7 @@ function M.start(t)
     ns.wait(pidfd)
     pidfd:close()
     psock:close()
-    sigfd:close()
+    forwarding_off(sigfd)
     fail(i, msg)
   end
   -- What the parent does while the child waits.
@@ -692,7 +713,7 @@ function M.start(t)
     elseif kind == "E" then
       local st = ns.wait(pidfd)
       pidfd:close()
-      sigfd:close()
+      forwarding_off(sigfd)
       if master then master:close(); h.master = nil end
       h.pidfd = nil
       fail(tonumber(i), rest)
@@ -745,7 +766,7 @@ function Handle:_finish(st)
     end
   end
   if self.pidfd then self.pidfd:close() end
-  if self.sigfd then self.sigfd:close() end
+  if self.sigfd then forwarding_off(self.sigfd) end
   if self.master then self.master:close() end
   self.status = st
   local errs = undo_all(self.steps, x, #self.steps)
