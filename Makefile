@@ -63,10 +63,13 @@ $(B)/floor: core/floor.c | $(B)
 	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $<
 
 # Install the Debian packages that are missing; instant when none are.
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+# The packages of $(1) that dpkg does not have installed (shell text).
+missing_pkgs = missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
-	done; \
+	done
+
+deps:
+	@$(call missing_pkgs,$(DEB_PKGS)); \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "deps: missing packages and not root: apt-get install$$missing" >&2; exit 1; fi; \
@@ -99,9 +102,7 @@ asan:
 # Peers measured beside luactr; installed when missing, skipped when that fails.
 BENCH_PKGS := bubblewrap crun runc
 bench: deps
-	@missing=""; for p in $(BENCH_PKGS); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
-	done; \
+	@$(call missing_pkgs,$(BENCH_PKGS)); \
 	[ -z "$$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing </dev/null >/dev/null 2>&1 \
 	  || echo "bench: could not install$$missing; those peers will be skipped"
 	$(MAKE) all $(B)/floor

@@ -185,6 +185,15 @@ static int ns_caps_cap_names(lua_State *L)
 	return 1;
 }
 
+/* The failure triple for a call on one capability, named as cap_names does. */
+static int cap_fail(lua_State *L, const char *call, cap_value_t v)
+{
+	int err = errno;
+	char name[64];
+	cap_name(v, name, sizeof name);
+	return ns_fail_errno(L, err, call, name);
+}
+
 /* cap_drop_bound(names) -> true. names: a name or a list; dropping one that
  * is already gone succeeds. Needs CAP_SETPCAP. */
 static int ns_caps_cap_drop_bound(lua_State *L)
@@ -196,12 +205,8 @@ static int ns_caps_cap_drop_bound(lua_State *L)
 	for (cap_value_t v = 0; v < cap_count(); v++) {
 		if (!capbits_has(&drop, v))
 			continue;
-		if (cap_drop_bound(v) < 0) {
-			int err = errno;
-			char name[64];
-			cap_name(v, name, sizeof name);
-			return ns_fail_errno(L, err, "cap_drop_bound", name);
-		}
+		if (cap_drop_bound(v) < 0)
+			return cap_fail(L, "cap_drop_bound", v);
 	}
 	lua_pushboolean(L, 1);
 	return 1;
@@ -229,11 +234,9 @@ static int ns_caps_cap_set(lua_State *L)
 	for (int f = 0; f < 3; f++)
 		for (cap_value_t v = 0; v < cap_count(); v++)
 			if (capbits_has(&sets[f], v) && cap_set_flag(caps, flags[f], 1, &v, CAP_SET) < 0) {
-				int err = errno;
-				char name[64];
-				cap_name(v, name, sizeof name);
-				cap_free(caps);
-				return ns_fail_errno(L, err, "cap_set_flag", name);
+				int r = cap_fail(L, "cap_set_flag", v);
+				cap_free(caps); /* after: cap_fail reads errno first */
+				return r;
 			}
 	if (cap_set_proc(caps) < 0) {
 		/* Name what was asked for, in cap_to_text(3) form ("cap_chown=ep"). */
@@ -265,12 +268,8 @@ static int ns_caps_cap_ambient(lua_State *L)
 	for (cap_value_t v = 0; v < cap_count(); v++) {
 		if (!capbits_has(&up, v))
 			continue;
-		if (cap_set_ambient(v, CAP_SET) < 0) {
-			int err = errno;
-			char name[64];
-			cap_name(v, name, sizeof name);
-			return ns_fail_errno(L, err, "cap_set_ambient", name);
-		}
+		if (cap_set_ambient(v, CAP_SET) < 0)
+			return cap_fail(L, "cap_set_ambient", v);
 	}
 	lua_pushboolean(L, 1);
 	return 1;

@@ -190,6 +190,12 @@ local function must(what, ok, msg, ...)
   return ok, msg, ...
 end
 
+-- Take the container's ids inside its user namespace (root by default).
+local function become(user)
+  must("setresgid", ns.setresgid(user.gid or 0))
+  must("setresuid", ns.setresuid(user.uid or 0))
+end
+
 -- Drop every capability but those in keep, from the bounding set too.
 local function keep_caps(names)
   local keep = {}
@@ -290,10 +296,7 @@ local function steps_for(c)
     step("child", "cgroup namespace", function() must("unshare", ns.unshare({ "cgroup" })) end)
   end
   if c.user then
-    step("child", "become " .. (c.user.uid or 0) .. ":" .. (c.user.gid or 0), function()
-      must("setresgid", ns.setresgid(c.user.gid or 0))
-      must("setresuid", ns.setresuid(c.user.uid or 0))
-    end)
+    step("child", "become " .. (c.user.uid or 0) .. ":" .. (c.user.gid or 0), function() become(c.user) end)
   end
   if c.time then
     step("child", "time offsets", function()
@@ -484,9 +487,9 @@ end
 -- The child side: runs the child steps, reports over the socket, execs.
 
 local function child_main(c, steps, x, sock, first)
+  -- A parent that dies before this is seen by "wait for parent" (its end
+  -- of the socket closes); after it, pdeathsig ends the child.
   ns.prctl("pdeathsig", "KILL")
-  -- The parent may have died between clone and pdeathsig.
-  if ns.getppid() == 0 and not c.nsset.pid then ns._exit(1) end
   x.wait_go = function()
     local b = sock:read(1)
     if b ~= "g" then error("parent went away before the start signal", 0) end
@@ -805,10 +808,7 @@ function Handle:exec(args, opts)
       -- The same identity and privileges as the container's first process.
       local c = self.c
       local ok2, err = pcall(function()
-        if c.user then
-          must("setresgid", ns.setresgid(c.user.gid or 0))
-          must("setresuid", ns.setresuid(c.user.uid or 0))
-        end
+        if c.user then become(c.user) end
         if c.capabilities ~= "all" then keep_caps(c.capabilities) end
         if c.no_new_privs then must("prctl", ns.prctl("no_new_privs", true)) end
       end)
