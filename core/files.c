@@ -2,19 +2,25 @@
  * files.c - the small file primitives that cgroup, /proc and rootfs work goes
  * through: read or write a whole file in one call (relative to a directory fd
  * when given one), open, mkdir -p, rmdir, unlink, symlink, readlink, rename,
- * chmod, chown, stat, listdir, mkdtemp, mknod.
- * See open(2), openat(2), read(2), write(2), mkdir(2), stat(2), mknod(2).
+ * chmod, chown, stat, listdir, mkdtemp, mknod; openat2 for confined path
+ * resolution and flock for advisory locks.
+ * See open(2), openat(2), openat2(2), read(2), write(2), mkdir(2), stat(2),
+ * mknod(2), flock(2).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include "ns.h"
 
@@ -24,6 +30,38 @@ static const ns_name open_flags[] = {
 	{"excl", O_EXCL}, {"noctty", O_NOCTTY}, {"nofollow", O_NOFOLLOW},
 	{"nonblock", O_NONBLOCK}, {"path", O_PATH}, {"sync", O_SYNC},
 	{"trunc", O_TRUNC},
+	{NULL, 0}
+};
+
+/* Older headers lack the later RESOLVE_* bits; the values are the ABI's. */
+#ifndef RESOLVE_NO_XDEV
+#define RESOLVE_NO_XDEV 0x01
+#endif
+#ifndef RESOLVE_NO_MAGICLINKS
+#define RESOLVE_NO_MAGICLINKS 0x02
+#endif
+#ifndef RESOLVE_NO_SYMLINKS
+#define RESOLVE_NO_SYMLINKS 0x04
+#endif
+#ifndef RESOLVE_BENEATH
+#define RESOLVE_BENEATH 0x08
+#endif
+#ifndef RESOLVE_IN_ROOT
+#define RESOLVE_IN_ROOT 0x10
+#endif
+#ifndef RESOLVE_CACHED
+#define RESOLVE_CACHED 0x20
+#endif
+
+static const ns_name resolve_flags[] = {
+	{"beneath", RESOLVE_BENEATH}, {"in_root", RESOLVE_IN_ROOT},
+	{"no_magiclinks", RESOLVE_NO_MAGICLINKS}, {"no_symlinks", RESOLVE_NO_SYMLINKS},
+	{"no_xdev", RESOLVE_NO_XDEV}, {"cached", RESOLVE_CACHED},
+	{NULL, 0}
+};
+
+static const ns_name flock_ops[] = {
+	{"ex", LOCK_EX}, {"sh", LOCK_SH}, {"un", LOCK_UN}, {"nb", LOCK_NB},
 	{NULL, 0}
 };
 
@@ -72,6 +110,39 @@ static int ns_files_open(lua_State *L)
 	int fd = openat(dfd, path, flags | O_CLOEXEC, mode);
 	if (fd < 0)
 		return ns_fail(L, "open", path);
+	h->fd = fd;
+	return 1;
+}
+
+/* openat2(dirfd, path [, flags [, resolve [, mode]]]) -> ns.fd: "path" for
+ * O_PATH, "dir" for O_DIRECTORY, else "fd"; O_CLOEXEC always. flags are
+ * open()'s; resolve is RESOLVE_* by name. mode is for creat (and O_TMPFILE)
+ * only: openat2 rejects a mode with any other flags (EINVAL), so one given
+ * without them raises here. */
+static int ns_files_openat2(lua_State *L)
+{
+	int dfd = ns_checkfd(L, 1);
+	const char *path = luaL_checkstring(L, 2);
+	long long flags = ns_checkflags(L, 3, open_flags, "open flag");
+	long long resolve = ns_checkflags(L, 4, resolve_flags, "resolve flag");
+	luaL_argcheck(L, flags >= 0, 3, "flags out of range");
+	luaL_argcheck(L, resolve >= 0, 4, "resolve flags out of range");
+	int creates = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
+	mode_t mode = 0;
+	if (creates)
+		mode = check_mode(L, 5, 0644);
+	else
+		luaL_argcheck(L, lua_isnoneornil(L, 5), 5, "mode needs the creat flag");
+	const char *kind = (flags & O_PATH) ? "path" : (flags & O_DIRECTORY) ? "dir" : "fd";
+	struct open_how how;
+	memset(&how, 0, sizeof how);
+	how.flags = (unsigned long long)flags | O_CLOEXEC;
+	how.mode = mode;
+	how.resolve = (unsigned long long)resolve;
+	ns_fd *h = ns_pushfd(L, -1, kind);
+	int fd = (int)syscall(SYS_openat2, dfd, path, &how, sizeof how);
+	if (fd < 0)
+		return ns_fail(L, "openat2", path);
 	h->fd = fd;
 	return 1;
 }
@@ -153,9 +224,20 @@ static int ns_files_writefile(lua_State *L)
 }
 
 /* mkdir(path [, mode [, parents]]) -> true. With parents, missing parents
- * are made too and an existing directory is not an error (mkdir -p). */
+ * are made too and an existing directory is not an error (mkdir -p).
+ * mkdir(dirfd, path [, mode]) -> true: mkdirat, without parents. */
 static int ns_files_mkdir(lua_State *L)
 {
+	if (ns_tofd(L, 1)) {
+		int dfd = ns_checkfd(L, 1);
+		const char *name = luaL_checkstring(L, 2);
+		mode_t dmode = check_mode(L, 3, 0755);
+		luaL_argcheck(L, lua_isnoneornil(L, 4), 4, "parents is not taken with a dirfd");
+		if (mkdirat(dfd, name, dmode) < 0)
+			return ns_fail(L, "mkdir", name);
+		lua_pushboolean(L, 1);
+		return 1;
+	}
 	const char *path = luaL_checkstring(L, 1);
 	mode_t mode = check_mode(L, 2, 0755);
 	int parents = lua_toboolean(L, 3);
@@ -374,14 +456,40 @@ static int ns_files_mknod(lua_State *L)
 	return 1;
 }
 
+/* flock(fd, how) -> true. how: ex, sh or un, with nb to fail at once
+ * (EWOULDBLOCK, which is EAGAIN) rather than wait for the lock. */
+static int ns_files_flock(lua_State *L)
+{
+	int fd = ns_checkfd(L, 1);
+	luaL_checkany(L, 2);
+	long long how = ns_checkflags(L, 2, flock_ops, "flock operation");
+	long long op = how & ~(long long)LOCK_NB;
+	luaL_argcheck(L, op == LOCK_EX || op == LOCK_SH || op == LOCK_UN, 2,
+	              "needs exactly one of ex, sh, un (nb may be added)");
+	int r;
+	do
+		r = flock(fd, (int)how);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		int err = errno;
+		char arg[24];
+		snprintf(arg, sizeof arg, "fd %d", fd);
+		return ns_fail_errno(L, err, "flock", arg);
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 static const luaL_Reg files_funcs[] = {
 	{"chmod", ns_files_chmod},
 	{"chown", ns_files_chown},
+	{"flock", ns_files_flock},
 	{"listdir", ns_files_listdir},
 	{"mkdir", ns_files_mkdir},
 	{"mkdtemp", ns_files_mkdtemp},
 	{"mknod", ns_files_mknod},
 	{"open", ns_files_open},
+	{"openat2", ns_files_openat2},
 	{"readfile", ns_files_readfile},
 	{"readlink", ns_files_readlink},
 	{"rename", ns_files_rename},
@@ -397,4 +505,6 @@ void ns_open_files(lua_State *L)
 {
 	luaL_setfuncs(L, files_funcs, 0);
 	ns_setconst(L, "O", open_flags);
+	ns_setconst(L, "RESOLVE", resolve_flags);
+	ns_setconst(L, "LOCK", flock_ops);
 }
