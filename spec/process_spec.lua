@@ -1,7 +1,7 @@
 -- process_spec.lua: exec, wait, kill, getpid/getppid, pipe, socketpair,
--- prctl, get/setrlimit, get/sethostname, get/setdomainname, clock, sleep,
--- _exit (core/process.c). exec, prctl, rlimits and names are changed only in
--- children.
+-- dup, close_range, prctl, get/setrlimit, get/sethostname,
+-- get/setdomainname, clock, sleep, _exit (core/process.c). exec, prctl,
+-- rlimits, names and close_range are changed only in children.
 local H = require "support.helper"
 local ns = require "ns"
 
@@ -341,6 +341,155 @@ describe("ns.core", function()
         local msg = H.fails_with(ns.E.EMFILE, ns.socketpair())
         assert.matches("^socketpair: ", msg)
       end)
+    end)
+  end)
+
+  describe("dup()", function()
+    -- The close-on-exec bit of an fd, from its fdinfo flags (octal).
+    local function cloexec(fd)
+      local info = assert(ns.readfile("/proc/self/fdinfo/" .. fd))
+      return tonumber(info:match("flags:%s*(%d+)"), 8) & tonumber("2000000", 8) ~= 0
+    end
+
+    it("gives a close-on-exec duplicate with the source handle's kind", function()
+      local r, w = assert(ns.pipe())
+      finally(function() r:close(); w:close() end)
+      local d <close> = assert(ns.dup(w))
+      assert.are.equal("pipe", d:kind())
+      assert.are_not.equal(w:fileno(), d:fileno())
+      assert.is_true(cloexec(d:fileno()))
+      assert.are.equal(3, d:write("dup"))
+      assert.are.equal("dup", r:read())
+    end)
+
+    it("numbers the duplicate min or above; a plain number gives kind fd", function()
+      local r, w = assert(ns.pipe())
+      finally(function() r:close(); w:close() end)
+      local d <close> = assert(ns.dup(r:fileno(), 200))
+      assert.is_true(d:fileno() >= 200)
+      assert.are.equal("fd", d:kind())
+      local e <close> = assert(ns.dup(r, 200))
+      assert.is_true(e:fileno() > d:fileno())
+      -- The duplicate outlives the source.
+      r:close()
+      w:write("x")
+      assert.are.equal("x", d:read())
+    end)
+
+    it("fails with EBADF on an fd that is not open, EINVAL at or over RLIMIT_NOFILE", function()
+      local r, w = assert(ns.pipe())
+      local n = r:fileno()
+      r:close()
+      w:close()
+      local msg = H.fails_with(ns.E.EBADF, ns.dup(n))
+      assert.matches("^dup fd " .. n .. ": .+ %(EBADF%)$", msg)
+      local _, hard = ns.getrlimit("nofile")
+      local fd0 <close> = assert(ns.dup(0))
+      H.fails_with(ns.E.EINVAL, ns.dup(fd0, hard == math.huge and (1 << 30) or hard))
+    end)
+
+    it("fails with EMFILE when no fd is left", function()
+      H.in_child(function()
+        assert(ns.setrlimit("nofile", 3))
+        H.fails_with(ns.E.EMFILE, ns.dup(0))
+      end)
+    end)
+
+    it("raises on a closed handle or a min out of range", function()
+      local r, w = assert(ns.pipe())
+      w:close()
+      local ok, err = pcall(ns.dup, r, -1)
+      assert.is_false(ok)
+      assert.matches("min out of range", err)
+      ok, err = pcall(ns.dup, r, 1 << 31)
+      assert.is_false(ok)
+      assert.matches("min out of range", err)
+      r:close()
+      ok, err = pcall(ns.dup, r)
+      assert.is_false(ok)
+      assert.matches("closed fd", err)
+      ok, err = pcall(ns.dup, "0")
+      assert.is_false(ok)
+      assert.matches("bad argument #1", err)
+    end)
+  end)
+
+  describe("close_range()", function()
+    local function is_open(fd)
+      return ns.stat("/proc/self/fd/" .. fd, "nofollow") ~= nil
+    end
+    local function cloexec(fd)
+      local info = assert(ns.readfile("/proc/self/fdinfo/" .. fd))
+      return tonumber(info:match("flags:%s*(%d+)"), 8) & tonumber("2000000", 8) ~= 0
+    end
+
+    it("closes first to last, and to the highest fd without a last", function()
+      H.in_child(function()
+        for _, n in ipairs({ 100, 101, 102, 103, 300 }) do assert(ns.dup2(0, n)) end
+        assert.is_true(ns.close_range(100, 102))
+        assert.is_false(is_open(100) or is_open(101) or is_open(102))
+        assert.is_true(is_open(103))
+        assert.is_true(ns.close_range(103))
+        assert.is_false(is_open(103) or is_open(300))
+        assert.is_true(is_open(0))
+      end)
+    end)
+
+    it("takes math.maxinteger and math.huge for the highest fd", function()
+      H.in_child(function()
+        assert(ns.dup2(0, 400))
+        assert.is_true(ns.close_range(400, math.maxinteger))
+        assert.is_false(is_open(400))
+        assert(ns.dup2(0, 401))
+        assert.is_true(ns.close_range(401, math.huge))
+        assert.is_false(is_open(401))
+        assert(ns.dup2(0, 402))
+        assert.is_true(ns.close_range(402, (1 << 32) - 1))
+        assert.is_false(is_open(402))
+      end)
+    end)
+
+    it("marks instead of closing with cloexec, and unshares the table with unshare", function()
+      H.in_child(function()
+        assert(ns.dup2(0, 100))
+        assert(ns.dup2(0, 101))
+        assert.is_false(cloexec(100))
+        assert.is_true(ns.close_range(100, 100, "cloexec"))
+        assert.is_true(is_open(100))
+        assert.is_true(cloexec(100))
+        assert.is_false(cloexec(101))
+        assert.is_true(ns.close_range(100, 101, { "unshare", "cloexec" }))
+        assert.is_true(cloexec(101))
+        assert.is_true(ns.close_range(100, 101, "unshare"))
+        assert.is_false(is_open(100) or is_open(101))
+      end)
+    end)
+
+    it("fails with EINVAL for flags the kernel does not know", function()
+      H.in_child(function()
+        local msg = H.fails_with(ns.E.EINVAL, ns.close_range(100, 200, 1 << 10))
+        assert.matches("^close_range 100 to 200: .+ %(EINVAL%)$", msg)
+        msg = H.fails_with(ns.E.EINVAL, ns.close_range(100, nil, 1 << 10))
+        assert.matches("^close_range 100 to 4294967295: ", msg)
+      end)
+    end)
+
+    it("raises on last below first, negative numbers and unknown flags", function()
+      local ok, err = pcall(ns.close_range, 10, 9)
+      assert.is_false(ok)
+      assert.matches("last is below first", err)
+      ok, err = pcall(ns.close_range, -1)
+      assert.is_false(ok)
+      assert.matches("first out of range", err)
+      ok, err = pcall(ns.close_range, 100, 101, "cloexc")
+      assert.is_false(ok)
+      assert.matches("unknown close_range flag 'cloexc' %(valid: cloexec, unshare%)", err)
+      ok, err = pcall(ns.close_range, 100, 100.5)
+      assert.is_false(ok)
+      assert.matches("bad argument #2", err)
+      ok, err = pcall(ns.close_range)
+      assert.is_false(ok)
+      assert.matches("bad argument #1", err)
     end)
   end)
 
