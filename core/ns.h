@@ -68,5 +68,6 @@ NS_HIDDEN void ns_open_files(lua_State *L);
 NS_HIDDEN void ns_open_tty(lua_State *L);
 NS_HIDDEN void ns_open_ipc(lua_State *L);
 NS_HIDDEN void ns_open_socket(lua_State *L);
+NS_HIDDEN void ns_open_keys(lua_State *L);
 
 #endif

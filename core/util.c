@@ -477,6 +477,7 @@ __attribute__((visibility("default"))) int luaopen_ns_core(lua_State *L)
 	ns_open_tty(L);
 	ns_open_ipc(L);
 	ns_open_socket(L);
+	ns_open_keys(L);
 	lua_pushliteral(L, "luactr 0.1.0");
 	lua_setfield(L, -2, "_VERSION");
 	return 1;
