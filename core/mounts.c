@@ -1,10 +1,11 @@
 /*
- * mounts.c - mount, umount, pivot_root, chroot, chdir.
- * See mount(2), umount2(2), pivot_root(2), chroot(2), chdir(2),
- * mount_namespaces(7).
+ * mounts.c - mount, mount_setattr, umount, pivot_root, chroot, chdir.
+ * See mount(2), mount_setattr(2), umount2(2), pivot_root(2), chroot(2),
+ * chdir(2), mount_namespaces(7).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
@@ -27,6 +28,15 @@ static const ns_name mount_flags[] = {
 	{"runbindable", MS_UNBINDABLE | MS_REC}, {"shared", MS_SHARED}, {"silent", MS_SILENT},
 	{"slave", MS_SLAVE}, {"strictatime", MS_STRICTATIME}, {"sync", MS_SYNCHRONOUS},
 	{"unbindable", MS_UNBINDABLE},
+	{NULL, 0}
+};
+
+/* The per-mount attributes that mount_setattr sets or clears one by one
+ * (the atime mode is a field of its own, left alone here). */
+static const ns_name mount_attrs[] = {
+	{"nodev", MOUNT_ATTR_NODEV}, {"nodiratime", MOUNT_ATTR_NODIRATIME},
+	{"noexec", MOUNT_ATTR_NOEXEC}, {"nosuid", MOUNT_ATTR_NOSUID},
+	{"nosymfollow", MOUNT_ATTR_NOSYMFOLLOW}, {"rdonly", MOUNT_ATTR_RDONLY},
 	{NULL, 0}
 };
 
@@ -109,6 +119,35 @@ static int ns_mounts_chdir(lua_State *L)
 	return 1;
 }
 
+/* mount_setattr(target, set [, clear [, "recursive"]]) -> true.
+ * target: a path, or an fd (a handle) of the mount itself (AT_EMPTY_PATH).
+ * Unlike a remount, attributes not named stay as they are, so a mount's
+ * locked flags (inherited from a more privileged namespace) never need
+ * restating; "recursive" applies them to every mount below too. */
+static int ns_mounts_mount_setattr(lua_State *L)
+{
+	static const char *const modes[] = {"single", "recursive", NULL};
+	int dfd = AT_FDCWD, flags = 0;
+	const char *path = "";
+	char arg[32];
+	if (ns_tofd(L, 1) || lua_type(L, 1) == LUA_TNUMBER) {
+		dfd = ns_checkfd(L, 1);
+		flags |= AT_EMPTY_PATH;
+		snprintf(arg, sizeof arg, "fd %d", dfd);
+	} else {
+		path = luaL_checkstring(L, 1);
+	}
+	struct mount_attr attr = {0};
+	attr.attr_set = (unsigned long long)ns_checkflags(L, 2, mount_attrs, "mount attribute");
+	attr.attr_clr = (unsigned long long)ns_checkflags(L, 3, mount_attrs, "mount attribute");
+	if (luaL_checkoption(L, 4, "single", modes) == 1)
+		flags |= AT_RECURSIVE;
+	if (syscall(SYS_mount_setattr, dfd, path, flags, &attr, sizeof attr) < 0)
+		return ns_fail(L, "mount_setattr", dfd == AT_FDCWD ? path : arg);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* getcwd() -> path */
 static int ns_mounts_getcwd(lua_State *L)
 {
@@ -124,6 +163,7 @@ static const luaL_Reg mounts_funcs[] = {
 	{"chroot", ns_mounts_chroot},
 	{"getcwd", ns_mounts_getcwd},
 	{"mount", ns_mounts_mount},
+	{"mount_setattr", ns_mounts_mount_setattr},
 	{"pivot_root", ns_mounts_pivot_root},
 	{"umount", ns_mounts_umount},
 	{NULL, NULL}
