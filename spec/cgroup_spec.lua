@@ -200,7 +200,7 @@ describe("ns.cgroup", function()
       assert.are.equal("basic", g.name)
       assert.are.equal("hybrid", g.mode)
       local want = {}
-      for _, ctrl in ipairs { "cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "blkio" } do
+      for _, ctrl in ipairs { "cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "blkio", "devices" } do
         if L.v1[ctrl] then want[ctrl] = L.v1[ctrl] .. "/" .. PARENT .. "/basic" end
       end
       want.v2 = L.v2 .. "/" .. PARENT .. "/basic"
@@ -363,7 +363,7 @@ describe("ns.cgroup", function()
     it("rejects an unknown key, listing the valid ones", function()
       local ok, err = pcall(cgroup.create, "bad", { cpus = 1 }, OPTS)
       assert.is_false(ok)
-      assert.matches("unknown limit 'cpus' %(valid: cpu, cpu_period, cpu_weight, cpuset, io_weight, memory, memory_swap, pids%)", err)
+      assert.matches("unknown limit 'cpus' %(valid: cpu, cpu_period, cpu_weight, cpuset, devices, io_weight, memory, memory_swap, pids%)", err)
       ok, err = pcall(cgroup.create, "bad", { memory = "1G" }, opts { layout = V2ONLY })
       assert.is_false(ok)
       local ok2, err2 = pcall(function()

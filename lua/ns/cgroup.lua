@@ -25,6 +25,19 @@
 --               io.bfq.weight, clamped to 1..1000); v1 blkio.weight =
 --               5 * weight clamped to 10..1000 (100 -> 500, the default), or
 --               blkio.bfq.weight = weight clamped to 1..1000
+--   devices     the device nodes the group's processes may create (m), read
+--               (r) and write (w): a list of {type = "c"|"b"|"a", major,
+--               minor (nil = any), access = "rwm", allow = true|false}; the
+--               first rule that matches decides, and what none matches is
+--               denied. v1: devices.deny "a", then devices.allow/deny per
+--               rule; v2: a BPF_PROG_TYPE_CGROUP_DEVICE program from the
+--               rules, attached to the group's directory
+--
+-- Creating a group and gc() exclude each other through a flock of the
+-- first hierarchy's root directory: create holds it shared from before it
+-- makes the group until a process is in it (g:add, or g:unlock after
+-- CLONE_INTO_CGROUP), and gc takes it exclusively, so a gc never removes
+-- a group that a start has made and not yet filled.
 local ns = require "ns.core"
 
 local readfile, writefile, listdir, stat = ns.readfile, ns.writefile, ns.listdir, ns.stat
@@ -38,14 +51,15 @@ local M = {}
 
 -- The v1 hierarchies a group is made in, in creation order; the v2
 -- controllers enabled for every group (for stats) when the tree has them.
-M.v1_controllers = { "cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "blkio" }
+M.v1_controllers = { "cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "blkio", "devices" }
 local V2_STAT_CONTROLLERS = { "cpu", "memory", "pids" }
 
 local KNOWN_V1 = {}
 for _, c in ipairs { "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls",
   "net_prio", "blkio", "perf_event", "hugetlb", "pids", "rdma", "misc" } do KNOWN_V1[c] = true end
 
-local LIMIT_KEYS = { "cpu", "cpu_period", "cpu_weight", "cpuset", "io_weight", "memory", "memory_swap", "pids" }
+local LIMIT_KEYS = { "cpu", "cpu_period", "cpu_weight", "cpuset", "devices", "io_weight", "memory", "memory_swap", "pids" }
+local RULE_KEYS = { type = true, major = true, minor = true, access = true, allow = true }
 local IS_LIMIT = {}
 for _, k in ipairs(LIMIT_KEYS) do IS_LIMIT[k] = true end
 
@@ -404,10 +418,43 @@ local function plan(name, l, changes, merged, cur)
     out[#out + 1] = { ctrl = kind == "v1" and "blkio" or "v2", alts = alts, what = fmt("io_weight %d", w) }
   end
 
+  if changes.devices ~= nil then
+    local rules = merged.devices
+    if type(rules) ~= "table" then fail("devices must be a list of rules, got %s", type(rules)) end
+    local n = #rules
+    for k, r in pairs(rules) do
+      if math.type(k) ~= "integer" or k < 1 or k > n then fail("devices must be a list (no holes), but has key %s", tostring(k)) end
+      local what = fmt("devices[%d]", k)
+      if type(r) ~= "table" then fail("%s must be a table", what) end
+      for rk in pairs(r) do
+        if not RULE_KEYS[rk] then fail("%s: unknown key '%s' (valid: access, allow, major, minor, type)", what, tostring(rk)) end
+      end
+      if r.type ~= "c" and r.type ~= "b" and r.type ~= "a" then fail("%s: type must be \"c\", \"b\" or \"a\", got %s", what, tostring(r.type)) end
+      for _, f in ipairs({ "major", "minor" }) do
+        if r[f] ~= nil and (math.type(r[f]) ~= "integer" or r[f] < 0) then fail("%s: %s must be a number >= 0 or nil (any)", what, f) end
+      end
+      if r.access ~= nil and (type(r.access) ~= "string" or r.access == "" or r.access:find("[^rwm]")) then
+        fail("%s: access must be letters of \"rwm\", got %s", what, tostring(r.access))
+      end
+      if type(r.allow) ~= "boolean" then fail("%s: allow must be true or false", what) end
+    end
+    if l.v1 and l.v1.devices then
+      out[#out + 1] = { ctrl = "devices", file = "devices.deny", value = "a" }
+      for _, r in ipairs(rules) do
+        local line = r.type == "a" and "a" or fmt("%s %s:%s %s", r.type, r.major or "*", r.minor or "*", r.access or "rwm")
+        out[#out + 1] = { ctrl = "devices", file = r.allow and "devices.allow" or "devices.deny", value = line }
+      end
+    elseif l.v2 then
+      out[#out + 1] = { ctrl = "v2", devices = rules, what = "devices" }
+    else
+      fail("devices: %s", missing("devices", "devices"))
+    end
+  end
+
   -- v2 controllers the writes need enabled in the parents' subtree_control.
   local need = {}
   for _, w in ipairs(out) do
-    if w.ctrl == "v2" then
+    if w.ctrl == "v2" and not w.devices then
       local f = w.file or w.alts[1][1]
       need[f:match("^(%w+)%.")] = true
     end
@@ -439,6 +486,21 @@ local function apply(g, writes)
     local d = dir_of(g, w.ctrl)
     if not d then gfail(g, "write %s: no %s hierarchy for the group", w.file or w.what, w.ctrl) end
     local file, value = w.file, w.value
+    if w.devices then
+      -- BPF_PROG_ATTACH wants a real (not O_PATH) fd of the directory.
+      local dfd <close>, derr = open(d.dir, { "rdonly", "directory" })
+      if not dfd then gfail(g, "devices: %s", reason(derr)) end
+      local prog, perr = ns.devices_filter(w.devices)
+      if not prog then gfail(g, "devices: %s", reason(perr)) end
+      local ok, aerr = ns.devices_attach(dfd, prog)
+      if not ok then prog:close() gfail(g, "devices: %s", reason(aerr)) end
+      if g._devprog then
+        ns.devices_detach(dfd, g._devprog)
+        g._devprog:close()
+      end
+      g._devprog = prog
+      goto next
+    end
     if w.alts then
       for _, a in ipairs(w.alts) do
         if stat(d.fd, a[1]) then file, value = a[1], a[2] break end
@@ -449,8 +511,11 @@ local function apply(g, writes)
         gfail(g, "%s: the host lacks %s (in %s)", w.what, concat(names, " and "), d.dir)
       end
     end
-    local ok, err = writefile(d.fd, file, value)
-    if not ok then gfail(g, "write %s %q: %s", file, value, reason(err)) end
+    do
+      local ok, err = writefile(d.fd, file, value)
+      if not ok then gfail(g, "write %s %q: %s", file, value, reason(err)) end
+    end
+    ::next::
   end
 end
 
@@ -558,6 +623,8 @@ local function close_fds(g)
   for _, d in ipairs(g._dirs) do
     if d.fd then d.fd:close() d.fd = nil end
   end
+  if g._devprog then g._devprog:close() g._devprog = nil end
+  if g._lock then g._lock:close() g._lock = nil end
 end
 
 -- Try to remove the shared parents; another group may still hold them
@@ -569,6 +636,19 @@ end
 -- A group: g.name, g.mode (the layout's), g.limits (every limit in force),
 -- g.paths (controller -> directory, co-mounted controllers sharing one, and
 -- "v2" -> the v2 directory), g.parent (the parent group's name).
+
+-- The lock that create and gc share (see the header): a flock of the first
+-- hierarchy's root directory, which every luactr sees and none removes.
+-- how: "sh", "ex" or {"ex", "nb"}. Returns the fd, or nil, message, errno.
+local function lock(l, how)
+  local hs = hierarchies(l)
+  if #hs == 0 then return nil, "no cgroup hierarchy", ENOENT end
+  local fd, err, errno = open(hs[1].mount, { "rdonly", "directory" })
+  if not fd then return nil, err, errno end
+  local ok, lerr, lerrno = ns.flock(fd, how)
+  if not ok then fd:close() return nil, lerr, lerrno end
+  return fd
+end
 
 --- create(name, limits [, opts]) -> group. Makes <mount>/<parent>/<name> in
 -- every hierarchy (v1: cpu, cpuacct, cpuset, memory, pids, freezer, blkio
@@ -597,6 +677,9 @@ function M.create(name, limits, opts)
   g.limits = merged
   local made = {}
   local ok, err = pcall(function()
+    local lk, lerr = lock(l, "sh")
+    if not lk then gfail(g, "lock %s: %s", hierarchies(l)[1].mount, reason(lerr)) end
+    g._lock = lk
     for _, d in ipairs(g._dirs) do
       local pdir = d.mount .. "/" .. parent
       -- Another group's remove() may drop the shared parent between our
@@ -667,6 +750,15 @@ function Group:add(pid)
       gfail(self, "add pid %d to %s (%s/cgroup.procs): %s", pid, d.key, d.dir, reason(err))
     end
   end
+  self:unlock()
+  return true
+end
+
+--- g:unlock() -> true. Says that the group holds its process now (after
+-- CLONE_INTO_CGROUP; g:add does it itself), so gc may judge it by its
+-- processes again.
+function Group:unlock()
+  if self._lock then self._lock:close() self._lock = nil end
   return true
 end
 
@@ -865,14 +957,20 @@ end
 
 --- gc([opts]) -> sorted list of the names removed. Removes the groups under
 -- the parent (every hierarchy) that hold no process, e.g. leftovers of a
--- crash, and then the parent itself when it is empty. opts: layout, parent.
--- A group another luactr has just made and not yet filled counts as empty:
--- run it when no container is starting.
+-- crash, and then the parent itself when it is empty. opts: layout, parent,
+-- nowait (when a start holds the lock, remove nothing and return {} at
+-- once, instead of waiting for it). A group that a start has made and not
+-- yet filled is never removed: gc waits for, or skips, the lock it holds.
 function M.gc(opts)
   opts = opts or {}
   local l = opts.layout or M.layout()
   local parent = parent_name(opts)
   local hs = hierarchies(l)
+  local lk <close>, lerr, lerrno = lock(l, opts.nowait and { "ex", "nb" } or "ex")
+  if not lk then
+    if lerrno == ns.E.EAGAIN then return {} end
+    error(fmt("cgroup: gc: lock %s: %s", hs[1] and hs[1].mount or "?", reason(lerr)), 2)
+  end
   local names = {}
   for _, h in ipairs(hs) do
     local pdir = h.mount .. "/" .. parent

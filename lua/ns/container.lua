@@ -17,6 +17,7 @@
 -- step's time ("T") or its failure ("E") on it; the socket is close-on-exec,
 -- so end-of-file means the exec succeeded.
 local ns = require "ns.core"
+local security = require "ns.security"
 
 local M = {}
 
@@ -35,9 +36,6 @@ M.default_namespaces = { "pid", "mnt", "uts", "ipc", "net", "cgroup" }
 -- Signals luactr passes on to the container.
 M.forwarded_signals = { "INT", "TERM", "HUP", "QUIT", "USR1", "USR2" }
 
--- Host devices bound into the minimal /dev.
-local DEVICES = { "null", "zero", "full", "random", "urandom", "tty" }
-
 local KEYS = {
   name = "string", rootfs = "string|table|boolean", overlay = "boolean",
   keep_upper = "boolean", chroot = "boolean", hostname = "string",
@@ -46,25 +44,47 @@ local KEYS = {
   cwd = "string", args = "table", tty = "boolean", capabilities = "table|string",
   no_new_privs = "boolean", inside = "function|table", parent = "function|table",
   init = "boolean", cgroup = "table", time = "table", rlimits = "table",
-  readonly = "boolean", domainname = "string", stdin = "userdata",
-  stdout = "userdata", stderr = "userdata",
+  readonly = "boolean", domainname = "string", stdin = "userdata|number",
+  stdout = "userdata|number", stderr = "userdata|number",
+  masked_paths = "table", readonly_paths = "table", preserve_fds = "table",
+  devices = "table",
 }
 
-local MOUNT_KEYS = { source = true, target = true, type = true, flags = true, data = true, mkdir = true }
+local MOUNT_KEYS = { source = true, target = true, type = true, flags = true, data = true, mkdir = true, dev = true }
 local USER_KEYS = { uid_map = true, gid_map = true, uid = true, gid = true }
 local TIME_KEYS = { monotonic = true, boottime = true }
+local DEVICE_KEYS = { path = true, source = true, access = true }
+local NAMESPACES = { cgroup = true, ipc = true, mnt = true, net = true, pid = true, time = true, user = true, uts = true }
 
 local function sorted_keys(t)
   local out = {}
   for k in pairs(t) do out[#out + 1] = k end
-  table.sort(out)
+  table.sort(out, function(a, b) return tostring(a) < tostring(b) end)
   return out
 end
+
+-- v for an error message: one short line, with the length when cut, so
+-- that a megabyte of bad input gives a line of error.
+local function show(v)
+  if type(v) ~= "string" then return tostring(v) end
+  local s = fmt("%q", v:sub(1, 48)):gsub("\\\n", "\\n")
+  if #v > 48 then s = s .. fmt("... (%d bytes)", #v) end
+  return s
+end
+
+-- A name in an "unknown ..." message, quoted as the core quotes its names.
+local function quoted(v)
+  if type(v) ~= "string" then return show(v) end
+  return "'" .. show(v):sub(2, -2) .. "'"
+end
+
+local function bad(what, f, ...) error(what .. ": " .. fmt(f, ...), 0) end
 
 local function check_keys(what, t, valid)
   for k in pairs(t) do
     if not valid[k] then
-      error(fmt("%s: unknown key '%s' (valid: %s)", what, tostring(k), concat(sorted_keys(valid), ", ")), 0)
+      bad(what, "unknown key %s (valid: %s)", quoted(k),
+        concat(sorted_keys(valid), ", "))
     end
   end
 end
@@ -74,19 +94,181 @@ local function typecheck(what, key, v, want)
   for w in want:gmatch("[^|]+") do
     if ty == w then return end
   end
-  error(fmt("%s: '%s' must be a %s, not a %s", what, key, want:gsub("|", " or "), ty), 0)
+  bad(what, "'%s' must be a %s, not a %s", key, (want:gsub("|", " or ")), ty)
 end
 
-local function list(v)
-  if v == nil then return {} end
-  if type(v) ~= "table" then return { v } end
+-- A string without NUL bytes (the kernel would silently cut it there).
+local function str(what, key, v)
+  if type(v) ~= "string" then bad(what, "%s must be a string, not a %s", key, type(v)) end
+  if v:find("\0", 1, true) then bad(what, "%s %s has a NUL byte", key, show(v)) end
   return v
 end
 
-local function join(a, b)
-  if b:sub(1, 1) == "/" then b = b:sub(2) end
-  if a:sub(-1) == "/" then return a .. b end
-  return a .. "/" .. b
+-- t must be a list: keys 1..n and nothing else.
+local function check_list(what, key, t)
+  if type(t) ~= "table" then bad(what, "%s must be a list, not a %s", key, type(t)) end
+  local n = #t
+  for k in pairs(t) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then
+      bad(what, "%s must be a list (keys 1..n, no holes), but has key %s", key, show(k))
+    end
+  end
+  return t
+end
+
+-- A copy of t, a list of strings (numbers become strings).
+local function str_list(what, key, t)
+  check_list(what, key, t)
+  local out = {}
+  for i, v in ipairs(t) do
+    if type(v) == "number" then v = tostring(v) end
+    out[i] = str(what, fmt("%s[%d]", key, i), v)
+  end
+  return out
+end
+
+local function int(what, key, v, min)
+  if math.type(v) ~= "integer" then bad(what, "%s must be an integer, not %s", key, show(v)) end
+  if min and v < min then bad(what, "%s must be at least %d, not %d", key, min, v) end
+  return v
+end
+
+local function abs_path(what, key, v)
+  str(what, key, v)
+  if v:sub(1, 1) ~= "/" then bad(what, "%s %s must be an absolute path", key, show(v)) end
+  return v
+end
+
+local function fns(what, key, v)
+  if type(v) == "function" then return { v } end
+  check_list(what, key, v)
+  for i, f in ipairs(v) do
+    if type(f) ~= "function" then bad(what, "%s[%d] must be a function, not a %s", key, i, type(f)) end
+  end
+  return v
+end
+
+local MS_NAMES = {}
+for k in pairs(ns.MS) do MS_NAMES[k] = true end
+
+local function check_mount(what, i, m)
+  local w = fmt("%s: mounts[%d]", what, i)
+  if type(m) ~= "table" then error(fmt("%s must be a table, not a %s", w, type(m)), 0) end
+  check_keys(w, m, MOUNT_KEYS)
+  if m.target == nil then error(w .. " needs a target path", 0) end
+  local out = { target = str(w, "target", m.target), mkdir = m.mkdir, dev = m.dev }
+  for _, k in ipairs({ "source", "type", "data" }) do
+    if m[k] ~= nil then out[k] = str(w, k, m[k]) end
+  end
+  for _, k in ipairs({ "mkdir", "dev" }) do
+    if m[k] ~= nil and type(m[k]) ~= "boolean" then bad(w, "%s must be a boolean, not a %s", k, type(m[k])) end
+  end
+  local flags = m.flags
+  if type(flags) == "string" then flags = { flags } end
+  out.flags = flags == nil and {} or str_list(w, "flags", flags)
+  for _, f in ipairs(out.flags) do
+    if not MS_NAMES[f] then bad(w, "unknown mount flag %s (valid: %s)", quoted(f), concat(sorted_keys(MS_NAMES), ", ")) end
+  end
+  return out
+end
+
+local function check_idmap(what, key, map)
+  check_list(what, key, map)
+  if #map == 0 then bad(what, "%s is empty", key) end
+  for i, r in ipairs(map) do
+    local k = fmt("%s[%d]", key, i)
+    check_list(what, k, r)
+    if #r ~= 3 then bad(what, "%s must be {inside, outside, count}", k) end
+    int(what, k .. "[1]", r[1], 0); int(what, k .. "[2]", r[2], 0); int(what, k .. "[3]", r[3], 1)
+  end
+  return map
+end
+
+local function check_rlimit(what, name, v)
+  local key = "rlimits." .. tostring(name)
+  local function one(k, x)
+    if x == "unlimited" or x == math.huge then return math.huge end
+    return int(what, k, x, 0)
+  end
+  if type(v) == "table" then
+    check_list(what, key, v)
+    if #v ~= 2 then bad(what, "%s must be a number or {soft, hard}", key) end
+    local soft, hard = one(key .. "[1]", v[1]), one(key .. "[2]", v[2])
+    if soft > hard then bad(what, "%s: soft limit %s is above the hard limit %s", key, tostring(soft), tostring(hard)) end
+    return { soft, hard }
+  end
+  local n = one(key, v)
+  return { n, n }
+end
+
+local CAP_NAMES
+local function check_caps(what, v)
+  if v == "all" then return "all" end
+  if v == "none" then return {} end
+  if type(v) == "string" then bad(what, "capabilities must be \"all\", \"none\" or a list of names, not %s", show(v)) end
+  local names = str_list(what, "capabilities", v)
+  if not CAP_NAMES then
+    CAP_NAMES = {}
+    for _, n in ipairs(ns.cap_names()) do CAP_NAMES[n] = true end
+  end
+  for i, n in ipairs(names) do
+    local k = n:lower():gsub("^cap_", "")
+    if not CAP_NAMES[k] then
+      bad(what, "unknown capability %s (valid: %s)", quoted(n), concat(sorted_keys(CAP_NAMES), ", "))
+    end
+    names[i] = k
+  end
+  return names
+end
+
+local function check_env(what, env)
+  local out = {}
+  local n = #env
+  for k, v in pairs(env) do
+    if math.type(k) == "integer" and k >= 1 and k <= n then
+      local s = str(what, fmt("env[%d]", k), v)
+      local key, val = s:match("^([^=]+)=(.*)$")
+      if not key then bad(what, "env[%d] %s is not KEY=VALUE", k, show(s)) end
+      out[#out + 1] = { key, val }
+    elseif type(k) == "string" then
+      if k == "" or k:find("=", 1, true) then bad(what, "env key %s must be a name without '='", show(k)) end
+      str(what, "env key", k)
+      if type(v) ~= "string" and type(v) ~= "number" then
+        bad(what, "env.%s must be a string or a number, not a %s", show(k):sub(2, -2), type(v))
+      end
+      out[#out + 1] = { k, str(what, "env." .. k, tostring(v)) }
+    else
+      bad(what, "env must be a list of \"KEY=VALUE\" or a map KEY = value, but has key %s", show(k))
+    end
+  end
+  return out
+end
+
+local function check_fd(what, key, v)
+  if type(v) == "number" then return int(what, key, v, 0) end
+  if getmetatable(v) == nil or type(v) ~= "userdata" or not pcall(v.fileno, v) or not v:fileno() then
+    bad(what, "%s must be an open ns.fd handle or an fd number", key)
+  end
+  return v
+end
+
+local function check_device(what, i, d)
+  local key = fmt("devices[%d]", i)
+  if type(d) == "string" then d = { source = d } end
+  if type(d) ~= "table" then bad(what, "%s must be a host device path or a table", key) end
+  check_keys(what .. ": " .. key, d, DEVICE_KEYS)
+  local src = abs_path(what, key .. ".source", d.source)
+  local path = d.path == nil and src or abs_path(what, key .. ".path", d.path)
+  if not path:match("^/dev/[^/]") or path:find("/%.%.?/") or path:find("/%.%.?$") then
+    bad(what, "%s.path %s must be a path under /dev", key, show(path))
+  end
+  local access = d.access == nil and "rwm" or str(what, key .. ".access", d.access)
+  if access == "" or access:find("[^rwm]") then bad(what, "%s.access %s must be letters of \"rwm\"", key, show(access)) end
+  local st, msg = ns.stat(src)
+  if not st then bad(what, "%s: %s", key, msg) end
+  if st.type ~= "chr" and st.type ~= "blk" then bad(what, "%s: %s is not a device node", key, show(src)) end
+  return { source = src, path = path, access = access, type = st.type == "chr" and "c" or "b",
+    major = st.rdev_major, minor = st.rdev_minor }
 end
 
 local function is_root_user() return select(2, ns.getuid()) == 0 end
@@ -98,70 +280,7 @@ local function random_id()
   return (s:gsub(".", function(c) return fmt("%02x", c:byte()) end))
 end
 
--- The defaults, filled into a copy of the user's table.
-local function normalize(t)
-  if type(t) ~= "table" then error("container: expected a table, got " .. type(t), 0) end
-  local what = fmt("container %q", tostring(t.name or "?"))
-  check_keys(what, t, KEYS)
-  for k, v in pairs(t) do typecheck(what, k, v, KEYS[k]) end
-  local c = {}
-  for k, v in pairs(t) do c[k] = v end
-  c.name = c.name or ("luactr-" .. random_id())
-  if not c.name:match("^[%w][%w_.-]*$") or #c.name > 64 then
-    error(fmt("container %q: name must be letters, digits, '.', '_' or '-' (at most 64)", c.name), 0)
-  end
-  c.what = fmt("container %q", c.name)
-  if c.rootfs == nil then c.rootfs = "busybox" end
-  if c.rootfs == true then c.rootfs = "busybox" end
-  if c.overlay == nil then c.overlay = c.rootfs ~= false end
-  c.namespaces = c.namespaces or M.default_namespaces
-  local set = {}
-  for _, n in ipairs(c.namespaces) do set[n] = true end
-  if c.user and not set.user then set.user = true end
-  if c.time and not set.time then set.time = true end
-  c.nsset = set
-  c.hostname = c.hostname or (set.uts and c.name or nil)
-  if c.hostname and not set.uts then error(c.what .. ": hostname needs the uts namespace", 0) end
-  if c.proc == nil then c.proc = set.pid or c.rootfs ~= false end
-  if c.sys == nil then c.sys = c.rootfs ~= false end
-  if c.dev == nil then c.dev = c.rootfs ~= false end
-  c.mounts = c.mounts or {}
-  for i, m in ipairs(c.mounts) do
-    if type(m) ~= "table" then error(fmt("%s: mounts[%d] must be a table", c.what, i), 0) end
-    check_keys(fmt("%s: mounts[%d]", c.what, i), m, MOUNT_KEYS)
-    if type(m.target) ~= "string" then error(fmt("%s: mounts[%d] needs a target path", c.what, i), 0) end
-  end
-  local mounting = c.rootfs ~= false or c.proc or c.sys or c.dev or #c.mounts > 0
-  if mounting and not set.mnt then
-    error(c.what .. ": a rootfs or mounts need the mnt namespace (add \"mnt\" to namespaces)", 0)
-  end
-  if c.chroot and c.rootfs == false then error(c.what .. ": chroot needs a rootfs", 0) end
-  if c.user then
-    if c.user == true then c.user = {} end
-    check_keys(c.what .. ": user", c.user, USER_KEYS)
-    -- Default maps: root inside is you outside; run as root, it is uid
-    -- 100000 with 65536 ids, the usual first subordinate range, so that
-    -- root inside is nobody on the host.
-    local u = {}
-    for k, v in pairs(c.user) do u[k] = v end
-    local uid, gid = select(2, ns.getuid()), select(2, ns.getgid())
-    u.uid_map = u.uid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, uid, 1 } })
-    u.gid_map = u.gid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, gid, 1 } })
-    c.user = u
-  end
-  if c.time then check_keys(c.what .. ": time", c.time, TIME_KEYS) end
-  c.args = c.args or { "/bin/sh" }
-  if #c.args == 0 then error(c.what .. ": args is empty", 0) end
-  c.cwd = c.cwd or "/"
-  if c.capabilities == nil then c.capabilities = M.default_capabilities end
-  if c.no_new_privs == nil then c.no_new_privs = true end
-  if c.tty == nil then c.tty = ns.isatty(0) and ns.isatty(1) end
-  c.inside = list(c.inside)
-  c.parent = list(c.parent)
-  return c
-end
-
-local function default_env(c)
+local function environment(c, list)
   local env = {
     PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     HOME = "/root",
@@ -172,16 +291,112 @@ local function default_env(c)
     env.PATH = getenv("PATH") or env.PATH
     env.HOME = getenv("HOME") or env.HOME
   end
-  for k, v in pairs(c.env or {}) do
-    if type(k) == "number" then
-      local key, val = tostring(v):match("^([^=]+)=(.*)$")
-      if not key then error(fmt("%s: env[%d] is not KEY=VALUE", c.what, k), 0) end
-      env[key] = val
-    else
-      env[k] = tostring(v)
+  for _, kv in ipairs(list) do env[kv[1]] = kv[2] end
+  return env
+end
+
+-- The defaults, filled into a checked copy of the user's table.
+local function normalize(t)
+  if type(t) ~= "table" then error("container: expected a table, got " .. type(t), 0) end
+  local what = fmt("container %s", type(t.name) == "string" and show(t.name) or "\"?\"")
+  check_keys(what, t, KEYS)
+  for k, v in pairs(t) do typecheck(what, k, v, KEYS[k]) end
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  c.name = c.name or ("luactr-" .. random_id())
+  if not c.name:match("^[%w][%w_.-]*$") or #c.name > 64 then
+    bad(what, "name must be letters, digits, '.', '_' or '-' (at most 64)")
+  end
+  what = fmt("container %q", c.name)
+  c.what = what
+  if c.rootfs == nil or c.rootfs == true then c.rootfs = "busybox" end
+  if type(c.rootfs) == "string" then c.rootfs = str(what, "rootfs", c.rootfs) end
+  if type(c.rootfs) == "table" then
+    c.rootfs = str_list(what, "rootfs", c.rootfs)
+    if #c.rootfs == 0 then bad(what, "rootfs is an empty list of layers") end
+  end
+  if c.overlay == nil then c.overlay = c.rootfs ~= false end
+  c.namespaces = str_list(what, "namespaces", c.namespaces or M.default_namespaces)
+  local set = {}
+  for _, n in ipairs(c.namespaces) do
+    if not NAMESPACES[n] then bad(what, "unknown namespace %s (valid: %s)", quoted(n), concat(sorted_keys(NAMESPACES), ", ")) end
+    set[n] = true
+  end
+  if c.user and not set.user then set.user = true end
+  if c.time and not set.time then set.time = true end
+  c.nsset = set
+  c.hostname = c.hostname or (set.uts and c.name or nil)
+  for _, k in ipairs({ "hostname", "domainname" }) do
+    if c[k] then
+      str(what, k, c[k])
+      if #c[k] > 64 then bad(what, "%s %s is longer than 64 bytes", k, show(c[k])) end
+      if not set.uts then bad(what, "%s needs the uts namespace", k) end
     end
   end
-  return env
+  if c.proc == nil then c.proc = set.pid or c.rootfs ~= false end
+  if c.sys == nil then c.sys = c.rootfs ~= false end
+  if c.dev == nil then c.dev = c.rootfs ~= false end
+  local mounts = check_list(what, "mounts", c.mounts or {})
+  c.mounts = {}
+  for i, m in ipairs(mounts) do c.mounts[i] = check_mount(what, i, m) end
+  c.masked_paths = c.masked_paths or security.masked_paths
+  c.readonly_paths = c.readonly_paths or security.readonly_paths
+  for _, k in ipairs({ "masked_paths", "readonly_paths" }) do
+    c[k] = str_list(what, k, c[k])
+    for i, p in ipairs(c[k]) do abs_path(what, fmt("%s[%d]", k, i), p) end
+  end
+  if not c.proc and not c.sys then c.masked_paths, c.readonly_paths = {}, {} end
+  local devices = check_list(what, "devices", c.devices or {})
+  c.devices = {}
+  for i, d in ipairs(devices) do c.devices[i] = check_device(what, i, d) end
+  if #c.devices > 0 and not c.dev then bad(what, "devices need the container's /dev (dev = true)") end
+  local mounting = c.rootfs ~= false or c.proc or c.sys or c.dev or #c.mounts > 0
+  if mounting and not set.mnt then
+    bad(what, "a rootfs or mounts need the mnt namespace (add \"mnt\" to namespaces)")
+  end
+  if c.chroot and c.rootfs == false then bad(what, "chroot needs a rootfs") end
+  if c.user then
+    if c.user == true then c.user = {} end
+    check_keys(what .. ": user", c.user, USER_KEYS)
+    -- Default maps: root inside is you outside; run as root, it is uid
+    -- 100000 with 65536 ids, the usual first subordinate range, so that
+    -- root inside is nobody on the host.
+    local u = {}
+    for k, v in pairs(c.user) do u[k] = v end
+    local uid, gid = select(2, ns.getuid()), select(2, ns.getgid())
+    u.uid_map = check_idmap(what, "user.uid_map", u.uid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, uid, 1 } }))
+    u.gid_map = check_idmap(what, "user.gid_map", u.gid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, gid, 1 } }))
+    if u.uid ~= nil then int(what, "user.uid", u.uid, 0) end
+    if u.gid ~= nil then int(what, "user.gid", u.gid, 0) end
+    c.user = u
+  end
+  if c.time then
+    check_keys(what .. ": time", c.time, TIME_KEYS)
+    for k, v in pairs(c.time) do int(what, "time." .. k, v) end
+  end
+  c.args = str_list(what, "args", c.args or { "/bin/sh" })
+  if #c.args == 0 then bad(what, "args is empty") end
+  c.cwd = str(what, "cwd", c.cwd or "/")
+  c.capabilities = check_caps(what, c.capabilities == nil and M.default_capabilities or c.capabilities)
+  if c.no_new_privs == nil then c.no_new_privs = true end
+  if c.tty == nil then c.tty = ns.isatty(0) and ns.isatty(1) end
+  c.inside = fns(what, "inside", c.inside or {})
+  c.parent = fns(what, "parent", c.parent or {})
+  local limits = {}
+  for name, v in pairs(c.rlimits or {}) do
+    if type(name) ~= "string" or not pcall(function() return ns.RLIMIT[name] end) then
+      bad(what, "unknown rlimit %s (valid: %s)", quoted(name), concat(sorted_keys(ns.RLIMIT), ", "))
+    end
+    limits[name] = check_rlimit(what, name, v)
+  end
+  c.rlimits = limits
+  for _, k in ipairs({ "stdin", "stdout", "stderr" }) do
+    if c[k] ~= nil then check_fd(what, k, c[k]) end
+  end
+  c.preserve_fds = check_list(what, "preserve_fds", c.preserve_fds or {})
+  for i, fd in ipairs(c.preserve_fds) do check_fd(what, fmt("preserve_fds[%d]", i), fd) end
+  c.environ = environment(c, check_env(what, c.env or {}))
+  return c
 end
 
 -- Raise the core's message (it already names the call and its argument).
@@ -208,6 +423,98 @@ local function keep_caps(names)
   local have = {}
   for _, n in ipairs(ns.cap_get().permitted) do if keep[n] then have[#have + 1] = n end end
   must("cap_set", ns.cap_set({ effective = have, permitted = have, inheritable = {} }))
+end
+
+local function list(v)
+  if v == nil then return {} end
+  if type(v) ~= "table" then return { v } end
+  return v
+end
+
+-- Paths inside the container.
+--
+-- Every path a recipe names for inside the container is opened below the
+-- container's root with openat2(RESOLVE_IN_ROOT): "..", absolute symlinks
+-- and symlinks that point out of the image all resolve inside it, as they
+-- will after pivot_root. What is mounted there then targets the opened fd
+-- through /proc/self/fd (the host's /proc, still at /proc before
+-- pivot_root), so the image's path is never walked a second time.
+
+local function fdpath(h) return "/proc/self/fd/" .. h:fileno() end
+
+-- msg with the fd path of a target put back as the container's path p.
+local function in_msg(msg, p)
+  return (tostring(msg):gsub("/proc/self/fd/%d+", (p:gsub("%%", "%%%%"))))
+end
+
+local ENOENT = ns.E.ENOENT
+
+-- Make the directories of p that are missing, each inside x.rootfd (mkdir
+-- -p, resolving as RESOLVE_IN_ROOT does): ".." stops at the root, and a
+-- symlink on the way, dangling ones included, is followed inside the root,
+-- so that what it points to is made there and never on the host.
+local function mkdir_in(x, p)
+  local todo, cur, links = {}, {}, 0
+  for comp in p:gmatch("[^/]+") do todo[#todo + 1] = comp end
+  local i = 1
+  while i <= #todo do
+    local comp = todo[i]
+    i = i + 1
+    if comp == ".." then
+      cur[#cur] = nil
+    elseif comp ~= "." then
+      local parent <close> = must("openat2", ns.openat2(x.rootfd, #cur > 0 and concat(cur, "/") or ".",
+        { "path", "directory" }, "in_root"))
+      local at = fdpath(parent) .. "/" .. comp
+      local st = ns.stat(at, "nofollow")
+      if not st then
+        -- mkdir never follows its last component: it is made right here.
+        local ok, msg, e = ns.mkdir(at, "0755")
+        if not ok and e ~= ns.E.EEXIST then error(fmt("mkdir %s: %s", p, (tostring(msg):gsub("^.-: ", ""))), 0) end
+        cur[#cur + 1] = comp
+      elseif st.type == "link" then
+        links = links + 1
+        if links > 40 then error(fmt("mkdir %s: Too many levels of symbolic links (ELOOP)", p), 0) end
+        local target = must("readlink", ns.readlink(at))
+        if target:sub(1, 1) == "/" then cur = {} end
+        local rest = {}
+        for c2 in target:gmatch("[^/]+") do rest[#rest + 1] = c2 end
+        for j = i, #todo do rest[#rest + 1] = todo[j] end
+        todo, i = rest, 1
+      elseif st.type == "dir" then
+        cur[#cur + 1] = comp
+      else
+        error(fmt("mkdir %s: /%s is not a directory (ENOTDIR)", p, concat(cur, "/") .. (#cur > 0 and "/" or "") .. comp), 0)
+      end
+    end
+  end
+end
+
+-- An O_PATH handle of p inside x.rootfd. With mkdir, missing directories
+-- on the way are made first (mkdir_in); with optional, a missing p gives
+-- nil. Other failures raise, naming p.
+local function inroot(x, p, mkdir, optional)
+  local rel = p:gsub("^/+", "")
+  if rel == "" then rel = "." end
+  local h, msg, e = ns.openat2(x.rootfd, rel, { "path" }, "in_root")
+  if h then return h end
+  if e == ENOENT and mkdir then
+    mkdir_in(x, p)
+    h, msg, e = ns.openat2(x.rootfd, rel, { "path" }, "in_root")
+    if h then return h end
+  end
+  if e == ENOENT and optional then return nil end
+  error(fmt("%s: %s", p, (tostring(msg):gsub("^openat2 [^:]*: ", ""))), 0)
+end
+
+-- mount(source, p inside the root, ...): raises naming p, or with soft
+-- returns the core's triple.
+local function mount_in(x, p, source, fstype, flags, data, soft, mkdir)
+  local t <close> = inroot(x, p, mkdir)
+  local ok, msg, e = ns.mount(source, fdpath(t), fstype, flags, data)
+  if soft then return ok, msg, e end
+  if not ok then error(in_msg(msg, p), 0) end
+  return true
 end
 
 ---------------------------------------------------------------------------
@@ -275,11 +582,24 @@ local function steps_for(c)
     end
   end
   if c.cgroup then
-    step("parent", "cgroup create", function(x)
+    step("parent", "cgroup create (with the device allow-list)", function(x)
       local cgroup = require("ns.cgroup")
-      -- Groups a crashed luactr left behind (no process in them) go first.
-      pcall(cgroup.gc)
-      x.cg = cgroup.create(c.name, c.cgroup)
+      -- Groups a crashed luactr left behind (no process in them) go first,
+      -- unless another start is under way (then the next start's gc).
+      pcall(cgroup.gc, { nowait = true })
+      local limits = {}
+      for k, v in pairs(c.cgroup) do limits[k] = v end
+      if limits.devices == nil then
+        -- Mknod of any node, but only docker's few and the recipe's
+        -- devices may be opened.
+        local rules = {}
+        for i, r in ipairs(security.device_rules) do rules[i] = r end
+        for _, d in ipairs(c.devices) do
+          rules[#rules + 1] = { type = d.type, major = d.major, minor = d.minor, access = d.access, allow = true }
+        end
+        limits.devices = rules
+      end
+      x.cg = cgroup.create(c.name, limits)
     end, function(x) if x.cg then x.cg:remove() end end)
   end
   local cloned = {}
@@ -290,13 +610,21 @@ local function steps_for(c)
 
   -- child
   step("child", "wait for parent", function(x) x.wait_go() end)
+  step("child", "session keyring (new, empty)", function()
+    -- The host's session keyring is inherited across clone: a keyring of
+    -- the container's own hides the host's keys from it.
+    must("keyctl", ns.keyctl_join_session())
+  end)
   if c.nsset.cgroup then
     -- Unshared only now that the parent has put us in our group, so that
     -- the namespace's root is the group: the container sees it as "/".
     step("child", "cgroup namespace", function() must("unshare", ns.unshare({ "cgroup" })) end)
   end
   if c.user then
-    step("child", "become " .. (c.user.uid or 0) .. ":" .. (c.user.gid or 0), function() become(c.user) end)
+    step("child", "become " .. (c.user.uid or 0) .. ":" .. (c.user.gid or 0), function(x)
+      become(c.user)
+      x.rearm()
+    end)
   end
   if c.time then
     step("child", "time offsets", function()
@@ -308,56 +636,73 @@ local function steps_for(c)
   if c.nsset.mnt then
     step("child", "make / rprivate", function() must("mount", ns.mount(nil, "/", nil, { "rec", "private" })) end)
   end
-  local root
   if c.rootfs ~= false then
     if c.overlay and not c.keep_upper then
       step("child", "mount overlay (upper layer on a private tmpfs)", function(x)
         local t = x.state
-        must("mount", ns.mount("tmpfs", t, "tmpfs", nil, "mode=0755"))
+        must("mount", ns.mount("tmpfs", t, "tmpfs", { "nodev" }, "mode=0755"))
         must("mkdir", ns.mkdir(t .. "/upper", "0755"))
         must("mkdir", ns.mkdir(t .. "/work", "0700"))
         must("mkdir", ns.mkdir(t .. "/merged", "0755"))
         x.root = t .. "/merged"
-        must("mount", ns.mount("overlay", x.root, "overlay", nil,
+        must("mount", ns.mount("overlay", x.root, "overlay", { "nodev" },
           fmt("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", x.lower, t, t)))
+        x.rootfd = must("open", ns.open(x.root, { "path", "directory" }))
       end)
     elseif c.overlay then
       step("child", "mount overlay", function(x)
-        must("mount", ns.mount("overlay", x.root, "overlay", nil, x.ov.options))
+        must("mount", ns.mount("overlay", x.root, "overlay", { "nodev" }, x.ov.options))
+        x.rootfd = must("open", ns.open(x.root, { "path", "directory" }))
       end)
     else
-      step("child", "bind rootfs", function(x)
+      step("child", "bind rootfs (nodev)", function(x)
         must("mount", ns.mount(x.root, x.root, nil, { "bind", "rec" }))
+        must("mount_setattr", ns.mount_setattr(x.root, { "nodev" }, nil, "recursive"))
+        x.rootfd = must("open", ns.open(x.root, { "path", "directory" }))
       end)
     end
-    root = function(x) return x.root end
-  else
-    root = function() return "/" end
+  elseif c.nsset.mnt then
+    step("child", "root /", function(x) x.rootfd = must("open", ns.open("/", { "path", "directory" })) end)
   end
-  local function at(x, p) return join(root(x), p) end
   if c.proc then
     step("child", "mount proc on /proc", function(x)
-      must("mount", ns.mount("proc", at(x, "/proc"), "proc", { "nosuid", "nodev", "noexec" }))
+      mount_in(x, "/proc", "proc", "proc", { "nosuid", "nodev", "noexec" })
     end)
   end
   if c.sys then
     step("child", "mount sysfs on /sys (read-only)", function(x)
-      local ok, msg, e = ns.mount("sysfs", at(x, "/sys"), "sysfs", { "nosuid", "nodev", "noexec", "rdonly" })
+      local ok, msg, e = mount_in(x, "/sys", "sysfs", "sysfs", { "nosuid", "nodev", "noexec", "rdonly" }, nil, true)
       if not ok and e == ns.E.EPERM then
         -- Without our own net namespace the kernel refuses a new sysfs: bind the host's.
-        ok, msg = ns.mount("/sys", at(x, "/sys"), nil, { "rbind", "rdonly" })
+        local t <close> = inroot(x, "/sys")
+        ok, msg = ns.mount("/sys", fdpath(t), nil, { "rbind" })
+        if ok then
+          local n <close> = inroot(x, "/sys")
+          ok, msg = ns.mount_setattr(n, { "rdonly", "nodev", "nosuid", "noexec" }, nil, "recursive")
+        end
       end
-      must("mount", ok, msg)
+      must("mount", ok, msg and in_msg(msg, "/sys"))
     end)
   end
   if c.dev then
-    step("child", "minimal /dev", function(x)
-      local dev = at(x, "/dev")
-      must("mount", ns.mount("tmpfs", dev, "tmpfs", { "nosuid", "noexec", "strictatime" }, "mode=755,size=65536k"))
-      for _, d in ipairs(DEVICES) do
-        local p = dev .. "/" .. d
-        must("create " .. p, ns.writefile(p, "", { create = true, mode = "0666" }))
-        must("mount", ns.mount("/dev/" .. d, p, nil, { "bind" }))
+    step("child", "minimal /dev (nodev tmpfs, host nodes bound in)", function(x)
+      mount_in(x, "/dev", "tmpfs", "tmpfs", { "nosuid", "nodev", "noexec", "strictatime" }, "mode=755,size=65536k")
+      -- From here on, everything is made through the fd of the new tmpfs
+      -- itself, never by walking the image's path to it again.
+      local devfd <close> = inroot(x, "/dev")
+      local dev = fdpath(devfd)
+      local function bind_node(src, name)
+        local p = dev .. "/" .. name
+        must("create /dev/" .. name, ns.writefile(p, "", { create = true, mode = "0666" }))
+        local ok, msg = ns.mount(src, p, nil, { "bind" })
+        must("mount", ok, msg and in_msg(msg, "/dev/" .. name))
+      end
+      for _, d in ipairs(security.dev_nodes) do bind_node("/dev/" .. d[1], d[1]) end
+      for _, d in ipairs(c.devices) do
+        local rel = d.path:sub(6) -- below /dev/
+        local parent = rel:match("^(.*)/[^/]+$")
+        if parent then must("mkdir", ns.mkdir(dev .. "/" .. parent, "0755", true)) end
+        bind_node(d.source, rel)
       end
       for _, d in ipairs({ "pts", "shm", "mqueue" }) do must("mkdir", ns.mkdir(dev .. "/" .. d, "0755")) end
       must("mount", ns.mount("devpts", dev .. "/pts", "devpts", { "nosuid", "noexec" }, "newinstance,ptmxmode=0666,mode=0620"))
@@ -373,24 +718,69 @@ local function steps_for(c)
   end
   for _, m in ipairs(c.mounts) do
     step("child", fmt("mount %s on %s", m.source or m.type or "none", m.target), function(x)
-      local target = at(x, m.target)
-      if m.mkdir then must("mkdir", ns.mkdir(target, "0755", true)) end
-      must("mount", ns.mount(m.source or m.type or "none", target, m.type, m.flags, m.data))
-      local fl = list(m.flags)
-      local bind, ro = false, false
-      for _, f in ipairs(fl) do
-        if f == "bind" or f == "rbind" then bind = true elseif f == "rdonly" then ro = true end
+      local bind, rec, ro = false, false, false
+      for _, f in ipairs(m.flags) do
+        if f == "bind" or f == "rbind" then bind = true end
+        if f == "rbind" or f == "rec" then rec = true end
+        if f == "rdonly" then ro = true end
       end
-      if bind and ro then
-        -- A bind mount ignores rdonly until remounted.
-        must("mount", ns.mount(nil, target, nil, { "remount", "bind", "rdonly" }))
+      local flags = m.flags
+      if not m.dev and not bind then flags = { "nodev", table.unpack(flags) } end
+      mount_in(x, m.target, m.source or m.type or "none", m.type, flags, m.data, false, m.mkdir)
+      if bind and (ro or not m.dev) then
+        -- A bind mount takes its flags from its source: set ours on it,
+        -- leaving the rest (and the flags a user namespace locks) alone.
+        local set = {}
+        if ro then set[#set + 1] = "rdonly" end
+        if not m.dev then set[#set + 1] = "nodev" end
+        local t <close> = inroot(x, m.target)
+        local ok, msg = ns.mount_setattr(t, set, nil, rec and "recursive" or nil)
+        must("mount_setattr", ok, msg and in_msg(msg, m.target))
       end
+    end)
+  end
+  if #c.readonly_paths > 0 then
+    step("child", "read-only paths (" .. #c.readonly_paths .. ")", function(x)
+      for _, p in ipairs(c.readonly_paths) do
+        local t <close> = inroot(x, p, false, true)
+        if t then
+          local ok, msg = ns.mount(fdpath(t), fdpath(t), nil, { "rbind" })
+          must("mount", ok, msg and in_msg(msg, p))
+          local n <close> = inroot(x, p)
+          ok, msg = ns.mount_setattr(n, { "rdonly", "nosuid", "nodev" }, nil, "recursive")
+          must("mount_setattr", ok, msg and in_msg(msg, p))
+        end
+      end
+    end)
+  end
+  if #c.masked_paths > 0 then
+    step("child", "masked paths (" .. #c.masked_paths .. ")", function(x)
+      local empty -- one read-only empty tmpfs, bound over every masked directory
+      for _, p in ipairs(c.masked_paths) do
+        local t <close> = inroot(x, p, false, true)
+        if t then
+          local st = ns.stat(fdpath(t))
+          local ok, msg
+          if st and st.type == "dir" then
+            if empty then
+              ok, msg = ns.mount(fdpath(empty), fdpath(t), nil, { "bind" })
+            else
+              ok, msg = ns.mount("tmpfs", fdpath(t), "tmpfs", { "rdonly", "nosuid", "nodev", "noexec" }, "size=0,mode=0555")
+              if ok then empty = inroot(x, p) end
+            end
+          else
+            ok, msg = ns.mount("/dev/null", fdpath(t), nil, { "bind" })
+          end
+          must("mount", ok, msg and in_msg(msg, p))
+        end
+      end
+      if empty then empty:close() end
     end)
   end
   if c.rootfs ~= false then
     if c.readonly then
       step("child", "read-only root", function(x)
-        must("mount", ns.mount(nil, x.root, nil, { "remount", "bind", "rdonly" }))
+        must("mount_setattr", ns.mount_setattr(x.rootfd, { "rdonly" }))
       end)
     end
     if c.chroot then
@@ -414,12 +804,9 @@ local function steps_for(c)
   if c.domainname then
     step("child", "domainname " .. c.domainname, function() must("setdomainname", ns.setdomainname(c.domainname)) end)
   end
-  for name, v in pairs(c.rlimits or {}) do
-    step("child", "rlimit " .. name, function()
-      local soft, hard = v, v
-      if type(v) == "table" then soft, hard = v[1], v[2] or v[1] end
-      must("setrlimit", ns.setrlimit(name, soft, hard))
-    end)
+  for _, name in ipairs(sorted_keys(c.rlimits)) do
+    local v = c.rlimits[name]
+    step("child", "rlimit " .. name, function() must("setrlimit", ns.setrlimit(name, v[1], v[2])) end)
   end
   if c.tty then
     step("child", "terminal (pty in the container's devpts)", function(x)
@@ -442,6 +829,24 @@ local function steps_for(c)
       if c.stderr then must("dup2", ns.dup2(c.stderr, 2)) end
     end)
   end
+  step("child", fmt("fds (0-2%s, the rest closed at exec)",
+    #c.preserve_fds > 0 and fmt(" and %d preserved as 3-%d", #c.preserve_fds, 2 + #c.preserve_fds) or ""), function()
+    -- Whatever luactr's caller left open without close-on-exec would
+    -- reach the container (a pipe, a directory fd on the host's /): mark
+    -- every fd from 3 up close-on-exec, from here on, so that what the
+    -- hooks start gets none of them either. Preserved fds are then dup2'd
+    -- to 3, 4, ... in their order (dup2 clears close-on-exec); each goes
+    -- first to a number above those, so that none is overwritten before
+    -- it is copied.
+    must("close_range", ns.close_range(3, nil, "cloexec"))
+    local n = #c.preserve_fds
+    local tmp = {}
+    for i, fd in ipairs(c.preserve_fds) do tmp[i] = must("dup", ns.dup(fd, 3 + n)) end
+    for i, fd in ipairs(tmp) do
+      must("dup2", ns.dup2(fd, 2 + i))
+      fd:close()
+    end
+  end)
   step("child", "cwd " .. c.cwd, function() must("chdir", ns.chdir(c.cwd)) end)
   for i, hook in ipairs(c.inside) do
     step("child", "inside hook " .. i, function(x) hook(x.handle) end)
@@ -486,60 +891,92 @@ end
 ---------------------------------------------------------------------------
 -- The child side: runs the child steps, reports over the socket, execs.
 
+-- e as one line of text, whatever e is (an error object whose __tostring
+-- fails or returns no string included), at most 4 KiB: what the child
+-- sends as a step's failure.
+local function errtext(e)
+  local ok, s = pcall(tostring, e)
+  if not ok or type(s) ~= "string" then s = fmt("(a %s error that tostring() cannot convert)", type(e)) end
+  if #s > 4096 then s = s:sub(1, 4096) .. fmt("... (%d bytes)", #s) end
+  return (s:gsub("[\\\n]", { ["\\"] = "\\\\", ["\n"] = "\\n" }))
+end
+
+local function untext(s)
+  return (s:gsub("\\(.)", { ["\\"] = "\\", n = "\n" }))
+end
+
+-- The reaper that init = true puts in front of the command: PID 1 stays
+-- here and its child goes on to exec. It forwards signals to that child,
+-- reaps every orphan, and ends with the child's status. It is not
+-- dumpable, so nothing in the container can ptrace it or open its
+-- /proc/1/exe (the host's luactr binary).
+local function reaper(pid, pidfd)
+  must("prctl", ns.prctl("dumpable", false))
+  local sigs = { "CHLD" } -- wakes the reaper for orphans that end
+  for _, n in ipairs(M.forwarded_signals) do sigs[#sigs + 1] = n end
+  local sigfd = must("signalfd", ns.signalfd(sigs))
+  local code
+  while true do
+    local r = ns.poll({ pidfd, sigfd }, -1)
+    for _, i in ipairs(r) do
+      if i == 2 then
+        local s = ns.sigread(sigfd)
+        while s do
+          if s ~= "CHLD" then ns.kill(pidfd, s) end
+          s = ns.sigread(sigfd)
+        end
+      end
+    end
+    -- Reap everything; note the main child's status.
+    while true do
+      local st = ns.wait(-1, "nohang")
+      if not st then break end
+      if st.pid == pid then code = st.status end
+    end
+    if code then ns._exit(code) end
+  end
+end
+
+-- The child's steps, then exec. Returns only by raising: the caller ends
+-- the child, so that it never returns into the recipe.
 local function child_main(c, steps, x, sock, first)
   -- A parent that dies before this is seen by "wait for parent" (its end
   -- of the socket closes); after it, pdeathsig ends the child.
-  ns.prctl("pdeathsig", "KILL")
+  must("prctl", ns.prctl("pdeathsig", "KILL"))
   x.wait_go = function()
     local b = sock:read(1)
     if b ~= "g" then error("parent went away before the start signal", 0) end
   end
+  x.rearm = function()
+    -- A change of the effective ids clears the parent-death signal: set
+    -- it again, then check that the parent did not die in between. It
+    -- writes nothing after "g", so a readable socket is its end closing.
+    must("prctl", ns.prctl("pdeathsig", "KILL"))
+    if #ns.poll({ sock }, 0) > 0 then error("parent went away during setup", 0) end
+  end
   x.start_init = function()
-    -- PID 1 stays here as a reaper; its child goes on to exec.
     local pid, pidfd = ns.clone({})
+    if not pid then error(pidfd, 0) end
     if pid ~= 0 then
       sock:close()
-      local sigs = { "CHLD" } -- wakes the reaper for orphans that end
-      for _, n in ipairs(M.forwarded_signals) do sigs[#sigs + 1] = n end
-      local sigfd = ns.signalfd(sigs)
-      local code
-      while true do
-        local r = ns.poll({ pidfd, sigfd }, -1)
-        for _, i in ipairs(r) do
-          if i == 2 then
-            local s = ns.sigread(sigfd)
-            while s do
-              if s ~= "CHLD" then ns.kill(pidfd, s) end
-              s = ns.sigread(sigfd)
-            end
-          end
-        end
-        -- Reap everything; note the main child's status.
-        while true do
-          local st = ns.wait(-1, "nohang")
-          if not st then break end
-          if st.pid == pid then code = st.status end
-        end
-        if code then ns._exit(code) end
-      end
+      local ok, err = pcall(reaper, pid, pidfd)
+      io.stderr:write("luactr: init: ", errtext(err), "\n")
+      ns.kill(pidfd, "KILL")
+      ns._exit(ok and 0 or 125)
     end
   end
-  ns.sigmask("set", {})
+  must("sigmask", ns.sigmask("set", {}))
   local exec_step = #steps
   for i = first, exec_step - 1 do
-    local s = steps[i]
+    x.step = i
     local t0 = ns.clock()
-    local ok, err = pcall(s.run, x)
-    if not ok then
-      sock:write(fmt("E%d\t%s\n", i, tostring(err)))
-      ns._exit(127)
-    end
+    steps[i].run(x)
     sock:write(fmt("T%d\t%.9f\n", i, ns.clock() - t0))
   end
-  local env = default_env(c)
+  x.step = exec_step
   sock:write(fmt("X%.9f\n", ns.clock()))
-  local _, msg, e = ns.exec(c.args[1], c.args, env)
-  sock:write(fmt("E%d\t%s\n", exec_step, msg))
+  local _, msg, e = ns.exec(c.args[1], c.args, c.environ)
+  sock:write(fmt("E%d\t%s\n", exec_step, errtext(msg)))
   ns._exit(e == ns.E.ENOENT and 127 or 126)
 end
 
@@ -660,9 +1097,13 @@ function M.start(t)
   end
   local pid, pidfd = ns.clone(types, opts)
   if pid == 0 then
+    -- The child: it never returns from here, whatever fails.
     psock:close()
     x.sock = csock
-    child_main(c, steps, x, csock, clone_step + 1)
+    x.step = clone_step + 1
+    local _, err = pcall(child_main, c, steps, x, csock, clone_step + 1)
+    pcall(csock.write, csock, fmt("E%d\t%s\n", x.step, errtext(err)))
+    ns._exit(127)
   end
   if x.cgfd then x.cgfd:close() end
   csock:close()
@@ -676,6 +1117,7 @@ function M.start(t)
     fail(clone_step, msg)
   end
   times[clone_step] = ns.clock() - t0
+  if opts then x.cg:unlock() end -- the child is in its group: gc may judge it
   h.pid, h.pidfd, h.cgroup = pid, pidfd, x.cg
   h.cloned_into_cgroup = opts ~= nil
 
@@ -709,21 +1151,34 @@ function M.start(t)
     local rows, cols = ns.winsize(0)
     if rows then ns.winsize(master, rows, cols) end
   end
+  local failed, last = nil, clone_step
   for line in buf:gmatch("[^\n]+") do
     local kind, i, rest = line:match("^([TE])(%d+)\t(.*)$")
     if kind == "T" then
       times[tonumber(i)] = tonumber(rest)
+      last = tonumber(i)
     elseif kind == "E" then
-      local st = ns.wait(pidfd)
-      pidfd:close()
-      forwarding_off(sigfd)
-      if master then master:close(); h.master = nil end
-      h.pidfd = nil
-      fail(tonumber(i), rest)
+      failed = failed or { tonumber(i), untext(rest) }
     else
       local xt = line:match("^X(.*)$")
       if xt then h.t_exec = tonumber(xt) end
     end
+  end
+  if not failed and not h.t_exec then
+    -- The socket closed with no report of exec: the child died in setup.
+    failed = { math.min(last + 1, #steps), "the container's process died during setup" }
+  end
+  if failed then
+    local st = ns.wait(pidfd)
+    pidfd:close()
+    forwarding_off(sigfd)
+    if master then master:close(); h.master = nil end
+    h.pidfd = nil
+    local msg = failed[2]
+    if failed[2]:match("died during setup$") and st then
+      msg = msg .. " (" .. (st.exited and ("exit " .. st.code) or ("killed by SIG" .. tostring(st.signal))) .. ")"
+    end
+    fail(failed[1], msg)
   end
   times[#steps] = h.t_exec and (ns.clock() - h.t_exec) or nil
   return h
@@ -789,40 +1244,57 @@ end
 -- lands in the pid namespace too, and execs there.
 function Handle:exec(args, opts)
   opts = opts or {}
+  local c = self.c
+  args = str_list(c.what .. ": exec", "args", args)
+  if #args == 0 then error(c.what .. ": exec: args is empty", 2) end
+  local env = {}
+  for k, v in pairs(c.environ) do env[k] = v end
+  for _, kv in ipairs(check_env(c.what .. ": exec", opts.env or {})) do env[kv[1]] = kv[2] end
+  local cwd = str(c.what .. ": exec", "cwd", opts.cwd or c.cwd)
   local types = {}
-  for n in pairs(self.c.nsset) do types[#types + 1] = n end
+  for n in pairs(c.nsset) do types[#types + 1] = n end
   table.sort(types)
   local r, w = ns.pipe()
   local gr, gw = ns.pipe()
   local pid, pidfd = ns.clone({})
   if pid == 0 then
-    r:close()
-    gw:close()
-    ns.prctl("pdeathsig", "KILL")
-    -- Wait until luactr has put us in the container's cgroup.
-    if gr:read(1) ~= "g" then ns._exit(126) end
-    local ok, msg = ns.setns(self.pidfd, types)
-    if not ok then w:write(msg); ns._exit(126) end
-    local cpid, cfd = ns.clone({})
-    if cpid == 0 then
-      -- The same identity and privileges as the container's first process.
-      local c = self.c
-      local ok2, err = pcall(function()
-        if c.user then become(c.user) end
-        if c.capabilities ~= "all" then keep_caps(c.capabilities) end
-        if c.no_new_privs then must("prctl", ns.prctl("no_new_privs", true)) end
-      end)
-      if not ok2 then w:write(tostring(err)); ns._exit(126) end
-      local env = default_env(self.c)
-      for k, v in pairs(opts.env or {}) do env[k] = v end
-      ns.chdir(opts.cwd or "/")
-      local _, emsg = ns.exec(args[1], args, env)
-      w:write(emsg)
-      ns._exit(127)
-    end
-    w:close()
-    local st = ns.wait(cfd)
-    ns._exit(st.status)
+    -- Neither child ever returns into the recipe: every failure is
+    -- written to the pipe and ends the process.
+    local _, oerr = pcall(function()
+      r:close()
+      gw:close()
+      ns.prctl("pdeathsig", "KILL")
+      -- Not dumpable: once it has joined, nothing in the container may
+      -- ptrace it or open its /proc/PID/exe (the host's luactr).
+      must("prctl", ns.prctl("dumpable", false))
+      -- Wait until luactr has put us in the container's cgroup.
+      if gr:read(1) ~= "g" then ns._exit(126) end
+      must("setns", ns.setns(self.pidfd, types))
+      local cpid, cfd = ns.clone({})
+      if not cpid then error(cfd, 0) end
+      if cpid == 0 then
+        local ok, err = pcall(function()
+          -- The same identity and privileges as the container's first process.
+          if c.user then
+            become(c.user)
+            must("prctl", ns.prctl("pdeathsig", "KILL"))
+          end
+          if c.capabilities ~= "all" then keep_caps(c.capabilities) end
+          if c.no_new_privs then must("prctl", ns.prctl("no_new_privs", true)) end
+          must("close_range", ns.close_range(3, nil, "cloexec"))
+          must("chdir", ns.chdir(cwd))
+          local _, emsg = ns.exec(args[1], args, env)
+          error(emsg, 0)
+        end)
+        pcall(w.write, w, errtext(err))
+        ns._exit(ok and 0 or 127)
+      end
+      w:close()
+      local st = ns.wait(cfd)
+      ns._exit(st and st.status or 126)
+    end)
+    pcall(w.write, w, errtext(oerr))
+    ns._exit(126)
   end
   w:close()
   gr:close()
@@ -832,7 +1304,7 @@ function Handle:exec(args, opts)
       ns.kill(pidfd, "KILL")
       ns.wait(pidfd)
       pidfd:close(); gw:close(); r:close()
-      error(fmt("%s: exec %s: %s", self.c.what, args[1], tostring(err)), 2)
+      error(fmt("%s: exec %s: %s", c.what, args[1], tostring(err)), 2)
     end
   end
   gw:write("g")
@@ -842,7 +1314,7 @@ function Handle:exec(args, opts)
   local msg = r:read(4096)
   r:close()
   if msg and msg ~= "" then
-    error(fmt("%s: exec %s: %s", self.c.what, args[1], msg), 2)
+    error(fmt("%s: exec %s: %s", c.what, args[1], untext(msg)), 2)
   end
   return st
 end
