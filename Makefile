@@ -26,7 +26,7 @@ ALL_CFLAGS = $(CFLAGS) -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(PKG_CFLAGS
 B       := build
 # V=1 shows the full commands.
 Q := $(if $(filter 1,$(V)),,@)
-CORE_SRC := $(filter-out core/luactr.c core/floor.c,$(wildcard core/*.c))
+CORE_SRC := $(filter-out core/luactr.c core/floor.c core/probe.c,$(wildcard core/*.c))
 CORE_OBJ := $(patsubst core/%.c,$(B)/%.o,$(CORE_SRC))
 
 .PHONY: all deps run test bench install uninstall clean asan rootfs check-root
@@ -35,7 +35,7 @@ LUAC    ?= luac5.4
 LUA_SRC := $(shell find lua -name '*.lua')
 LUA_BC  := $(patsubst %.lua,$(B)/%.luac,$(LUA_SRC))
 
-all: $(B)/ns/core.so luactr $(LUA_BC)
+all: $(B)/ns/core.so luactr $(LUA_BC) $(B)/probe
 
 # Precompiled modules that ./luactr prefers while they are not older than
 # their source (see bytecode_searcher in core/luactr.c).
@@ -61,6 +61,11 @@ luactr: $(B)/luactr.o $(CORE_OBJ)
 
 $(B)/floor: core/floor.c | $(B)
 	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $<
+
+# Static, so that specs can bind-mount it into a busybox rootfs and run it.
+$(B)/probe: core/probe.c | $(B)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -std=gnu11 $(WARN) -static -o $@ $< $(LDFLAGS)
 
 # Install the Debian packages that are missing; instant when none are.
 # The packages of $(1) that dpkg does not have installed (shell text).

@@ -55,6 +55,9 @@ NS_HIDDEN ns_fd *ns_tofd(lua_State *L, int idx);
 
 /* Reject keys of the option table at idx that are not in keys (NULL-ended). */
 NS_HIDDEN void ns_checkopts(lua_State *L, int idx, const char *const keys[]);
+/* Same for a table nested in argument arg (a list entry): the error names
+ * arg and starts with prefix ("rule 2: "). */
+NS_HIDDEN void ns_checkopts_arg(lua_State *L, int idx, const char *const keys[], int arg, const char *prefix);
 
 /* Area openers: each adds its functions (and constants) to the table at the
  * top of the stack. */
@@ -69,5 +72,6 @@ NS_HIDDEN void ns_open_tty(lua_State *L);
 NS_HIDDEN void ns_open_ipc(lua_State *L);
 NS_HIDDEN void ns_open_socket(lua_State *L);
 NS_HIDDEN void ns_open_keys(lua_State *L);
+NS_HIDDEN void ns_open_bpf(lua_State *L);
 
 #endif

@@ -209,7 +209,7 @@ void ns_setconst(lua_State *L, const char *field, const ns_name *names)
 	lua_setfield(L, -2, field);
 }
 
-void ns_checkopts(lua_State *L, int idx, const char *const keys[])
+void ns_checkopts_arg(lua_State *L, int idx, const char *const keys[], int arg, const char *prefix)
 {
 	if (lua_isnoneornil(L, idx))
 		return;
@@ -229,7 +229,7 @@ void ns_checkopts(lua_State *L, int idx, const char *const keys[])
 			lua_pushvalue(L, -2);
 			luaL_tolstring(L, -1, NULL);
 			lua_remove(L, -2);
-			lua_pushfstring(L, "unknown option '%s' (valid: ", lua_tostring(L, -1));
+			lua_pushfstring(L, "%sunknown option '%s' (valid: ", prefix ? prefix : "", lua_tostring(L, -1));
 			lua_remove(L, -2);
 			luaL_addvalue(&b);
 			for (int i = 0; keys[i]; i++) {
@@ -239,9 +239,14 @@ void ns_checkopts(lua_State *L, int idx, const char *const keys[])
 			}
 			luaL_addstring(&b, ")");
 			luaL_pushresult(&b);
-			luaL_argerror(L, idx, lua_tostring(L, -1));
+			luaL_argerror(L, arg, lua_tostring(L, -1));
 		}
 	}
+}
+
+void ns_checkopts(lua_State *L, int idx, const char *const keys[])
+{
+	ns_checkopts_arg(L, idx, keys, idx, NULL);
 }
 
 /* Signals, by their abbreviations as sigabbrev_np(3) gives them. */
@@ -478,6 +483,7 @@ __attribute__((visibility("default"))) int luaopen_ns_core(lua_State *L)
 	ns_open_ipc(L);
 	ns_open_socket(L);
 	ns_open_keys(L);
+	ns_open_bpf(L);
 	lua_pushliteral(L, "luactr 0.1.0");
 	lua_setfield(L, -2, "_VERSION");
 	return 1;
