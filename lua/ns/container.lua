@@ -80,11 +80,38 @@ end
 
 local function bad(what, f, ...) error(what .. ": " .. fmt(f, ...), 0) end
 
+-- Edit distance of a and b (both short).
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+-- What "(valid: ...)" says for an unknown name v: every name when there
+-- are few, else the nearest few and where to find the rest, so that the
+-- error stays a line.
+local function choices(v, valid, rest)
+  local names = sorted_keys(valid)
+  if #names <= 16 then return "valid: " .. concat(names, ", ") end
+  local s = tostring(v):sub(1, 64):lower()
+  local d = {}
+  for _, n in ipairs(names) do d[n] = distance(s, tostring(n)) end
+  table.sort(names, function(a, b) if d[a] ~= d[b] then return d[a] < d[b] end return tostring(a) < tostring(b) end)
+  return fmt("nearest: %s; %d in all: %s", concat(names, ", ", 1, 4), #names, rest)
+end
+
 local function check_keys(what, t, valid)
   for k in pairs(t) do
     if not valid[k] then
-      bad(what, "unknown key %s (valid: %s)", quoted(k),
-        concat(sorted_keys(valid), ", "))
+      bad(what, "unknown key %s (%s)", quoted(k), choices(k, valid, "see README.md"))
     end
   end
 end
@@ -167,7 +194,7 @@ local function check_mount(what, i, m)
   if type(flags) == "string" then flags = { flags } end
   out.flags = flags == nil and {} or str_list(w, "flags", flags)
   for _, f in ipairs(out.flags) do
-    if not MS_NAMES[f] then bad(w, "unknown mount flag %s (valid: %s)", quoted(f), concat(sorted_keys(MS_NAMES), ", ")) end
+    if not MS_NAMES[f] then bad(w, "unknown mount flag %s (%s)", quoted(f), choices(f, MS_NAMES, "ns.MS")) end
   end
   return out
 end
@@ -214,7 +241,7 @@ local function check_caps(what, v)
   for i, n in ipairs(names) do
     local k = n:lower():gsub("^cap_", "")
     if not CAP_NAMES[k] then
-      bad(what, "unknown capability %s (valid: %s)", quoted(n), concat(sorted_keys(CAP_NAMES), ", "))
+      bad(what, "unknown capability %s (%s)", quoted(n), choices(n, CAP_NAMES, "ns.cap_names()"))
     end
     names[i] = k
   end
@@ -258,15 +285,15 @@ local function check_device(what, i, d)
   if type(d) ~= "table" then bad(what, "%s must be a host device path or a table", key) end
   check_keys(what .. ": " .. key, d, DEVICE_KEYS)
   local src = abs_path(what, key .. ".source", d.source)
+  local st, msg = ns.stat(src)
+  if not st then bad(what, "%s: %s", key, msg) end
+  if st.type ~= "chr" and st.type ~= "blk" then bad(what, "%s: %s is not a device node", key, show(src)) end
   local path = d.path == nil and src or abs_path(what, key .. ".path", d.path)
   if not path:match("^/dev/[^/]") or path:find("/%.%.?/") or path:find("/%.%.?$") then
     bad(what, "%s.path %s must be a path under /dev", key, show(path))
   end
   local access = d.access == nil and "rwm" or str(what, key .. ".access", d.access)
   if access == "" or access:find("[^rwm]") then bad(what, "%s.access %s must be letters of \"rwm\"", key, show(access)) end
-  local st, msg = ns.stat(src)
-  if not st then bad(what, "%s: %s", key, msg) end
-  if st.type ~= "chr" and st.type ~= "blk" then bad(what, "%s: %s is not a device node", key, show(src)) end
   return { source = src, path = path, access = access, type = st.type == "chr" and "c" or "b",
     major = st.rdev_major, minor = st.rdev_minor }
 end
@@ -319,7 +346,7 @@ local function normalize(t)
   c.namespaces = str_list(what, "namespaces", c.namespaces or M.default_namespaces)
   local set = {}
   for _, n in ipairs(c.namespaces) do
-    if not NAMESPACES[n] then bad(what, "unknown namespace %s (valid: %s)", quoted(n), concat(sorted_keys(NAMESPACES), ", ")) end
+    if not NAMESPACES[n] then bad(what, "unknown namespace %s (%s)", quoted(n), choices(n, NAMESPACES)) end
     set[n] = true
   end
   if c.user and not set.user then set.user = true end
@@ -385,7 +412,7 @@ local function normalize(t)
   local limits = {}
   for name, v in pairs(c.rlimits or {}) do
     if type(name) ~= "string" or not pcall(function() return ns.RLIMIT[name] end) then
-      bad(what, "unknown rlimit %s (valid: %s)", quoted(name), concat(sorted_keys(ns.RLIMIT), ", "))
+      bad(what, "unknown rlimit %s (%s)", quoted(name), choices(name, ns.RLIMIT))
     end
     limits[name] = check_rlimit(what, name, v)
   end
@@ -439,6 +466,11 @@ end
 -- will after pivot_root. What is mounted there then targets the opened fd
 -- through /proc/self/fd (the host's /proc, still at /proc before
 -- pivot_root), so the image's path is never walked a second time.
+
+local function has(t, v)
+  for _, x in ipairs(t) do if x == v then return true end end
+  return false
+end
 
 local function fdpath(h) return "/proc/self/fd/" .. h:fileno() end
 
@@ -749,6 +781,16 @@ local function steps_for(c)
           local n <close> = inroot(x, p)
           ok, msg = ns.mount_setattr(n, { "rdonly", "nosuid", "nodev" }, nil, "recursive")
           must("mount_setattr", ok, msg and in_msg(msg, p))
+        end
+      end
+      if c.nsset.user and c.nsset.net and has(c.readonly_paths, "/proc/sys") then
+        -- The net namespace belongs to the container's user namespace, so
+        -- its sysctls are the container's own, as docker allows: writable.
+        local t <close> = inroot(x, "/proc/sys/net", false, true)
+        if t then
+          must("mount", ns.mount(fdpath(t), fdpath(t), nil, { "rbind" }))
+          local n <close> = inroot(x, "/proc/sys/net")
+          must("mount_setattr", ns.mount_setattr(n, nil, { "rdonly" }, "recursive"))
         end
       end
     end)
