@@ -6,9 +6,11 @@
  * rprivate, mount the overlay (lower = LOWERDIR), pivot_root into it,
  * detach the old root, mount /proc and exec /bin/true; in the parent wait,
  * then remove the temp dirs. Prints each run's wall time in microseconds,
- * one per line (nothing with -q). With -f it also mounts what container
- * runtimes add by default (and luactr too): sysfs read-only and a minimal
- * /dev (tmpfs, null, zero, full, random, urandom, tty, devpts, shm, mqueue).
+ * one per line (nothing with -q). With -f it also does what luactr's
+ * defaults add: sysfs read-only, a minimal /dev (tmpfs, null, zero, full,
+ * random, urandom, tty, devpts, shm, mqueue), nodev on the overlay and
+ * /dev, runc's read-only and masked /proc and /sys paths, a new session
+ * keyring and every fd from 3 up close-on-exec.
  * Usage: floor [-q] [-f] LOWERDIR [N]
  * See clone(2), mount(2), pivot_root(2), umount2(2), execve(2), waitpid(2),
  * nftw(3), overlayfs.
@@ -28,6 +30,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <linux/close_range.h>
+#include <linux/keyctl.h>
 #include <unistd.h>
 
 #define NS_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
@@ -72,7 +76,7 @@ static void child_full(const char *root)
 	const unsigned long nse = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 	char path[PATH_MAX], src[64];
 	child_mount("sysfs", root, "/sys", "sysfs", nse | MS_RDONLY, NULL);
-	child_mount("tmpfs", root, "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_STRICTATIME, "mode=755,size=65536k");
+	child_mount("tmpfs", root, "/dev", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_STRICTATIME, "mode=755,size=65536k");
 	for (const char *const *d = devs; *d; d++) {
 		snprintf(path, sizeof path, "%s/dev/%s", root, *d);
 		int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
@@ -94,12 +98,52 @@ static void child_full(const char *root)
 	child_mount("mqueue", root, "/dev/mqueue", "mqueue", nse, NULL);
 }
 
+/* -f, after /proc: the paths luactr makes read-only and masks by default
+ * (ns.security), each skipped when this kernel lacks it. */
+static void child_paths(void)
+{
+	static const char *const ro[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL};
+	static const char *const masked[] = {"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore",
+		"/proc/keys", "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
+		"/proc/timer_stats", "/sys/devices/virtual/powercap", "/sys/firmware", NULL};
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+	struct stat st;
+	for (const char *const *p = ro; *p; p++) {
+		if (stat(*p, &st) < 0)
+			continue;
+		if (mount(*p, *p, NULL, MS_BIND | MS_REC, NULL) < 0)
+			child_die("bind mount on", *p);
+		if (syscall(SYS_mount_setattr, AT_FDCWD, *p, AT_RECURSIVE, &attr, sizeof attr) < 0)
+			child_die("mount_setattr", *p);
+	}
+	const char *empty = NULL;
+	for (const char *const *p = masked; *p; p++) {
+		if (stat(*p, &st) < 0)
+			continue;
+		int r;
+		if (!S_ISDIR(st.st_mode))
+			r = mount("/dev/null", *p, NULL, MS_BIND, NULL);
+		else if (empty)
+			r = mount(empty, *p, NULL, MS_BIND, NULL);
+		else if ((r = mount("tmpfs", *p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0555")) == 0)
+			empty = *p;
+		if (r < 0)
+			child_die("mask", *p);
+	}
+}
+
 /* The container: runs in the new namespaces, never returns. */
 static void child(const char *merged, const char *options)
 {
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		child_die("mount --make-rprivate", "/");
-	if (mount("overlay", merged, "overlay", 0, options) < 0)
+	if (full) {
+		if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0)
+			child_die("keyctl join", NULL);
+		if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+			child_die("close_range", NULL);
+	}
+	if (mount("overlay", merged, "overlay", full ? MS_NODEV : 0, options) < 0)
 		child_die("mount overlay on", merged);
 	if (full)
 		child_full(merged);
@@ -115,6 +159,8 @@ static void child(const char *merged, const char *options)
 		child_die("chdir", "/");
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		child_die("mount proc on", "/proc");
+	if (full)
+		child_paths();
 	char *const argv[] = {"/bin/true", NULL};
 	char *const envp[] = {"PATH=/bin:/sbin:/usr/bin:/usr/sbin", NULL};
 	execve(argv[0], argv, envp);

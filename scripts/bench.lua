@@ -6,7 +6,10 @@
 -- with clone + exec and waited for (no shell in the timed path).
 -- Prints median, p10-p90 spread and the ratio to the floor.
 -- Run from the tree root: lua5.4 scripts/bench.lua
--- Environment: BENCH_N (runs), BENCH_ONLY (comma-separated names to run).
+-- Environment: BENCH_N (runs), BENCH_ONLY (comma-separated names to run),
+-- BENCH_BASELINE (the top of another luactr tree, built, e.g. a worktree
+-- of an earlier commit: its ./luactr runs the same recipe as one more row,
+-- and the result says luactr's ratio to it).
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/?.so;" .. package.cpath
 
@@ -173,13 +176,18 @@ local function main(tmp)
   add { name = "floor", argv = { "build/floor", "-q", image, "1" },
         what = "C, syscalls only: clone 6 ns, overlay, pivot_root, /proc" }
   add { name = "floor -f", argv = { "build/floor", "-q", "-f", image, "1" },
-        what = "the floor plus /sys and a minimal /dev, as luactr's defaults" }
+        what = "the floor plus what luactr adds by default: /sys, /dev, nodev, masked and read-only paths, keyring, fds" }
   add { name = "luactr", argv = { "./luactr", "scripts/bench-true.lua" },
         what = "ns.container defaults: 6 ns, overlay, pivot_root, /proc, /sys, /dev" }
   add { name = "luactr (lua5.4)", argv = { which("lua5.4") or "lua5.4", "-e",
           'package.path="lua/?.lua;lua/?/init.lua;"..package.path;package.cpath="build/?.so;"..package.cpath',
           "scripts/bench-true.lua" },
         what = "the same recipe run by stock lua5.4 instead of ./luactr" }
+  local base = os.getenv("BENCH_BASELINE")
+  if base and base ~= "" then
+    add { name = "luactr @base", missing = not ns.stat(base .. "/luactr"), argv = { base .. "/luactr", "scripts/bench-true.lua" },
+          what = "the same recipe, run by the luactr built in " .. base }
+  end
 
   local bwrap = which("bwrap")
   add { name = "bwrap", missing = not bwrap, version = bwrap and version(bwrap .. " --version"),
@@ -306,6 +314,11 @@ local function main(tmp)
     local ratio = l.median / floor
     print(("\ntarget: luactr <= %.1fx the floor: %.2fx, %s"):format(TARGET, ratio,
       ratio <= TARGET and "met" or "NOT met"))
+  end
+  for _, c in ipairs(cands) do
+    if c.name == "luactr @base" and c.median and l and l.median then
+      print(("luactr / luactr @base: %.2fx (the same recipe, this tree's luactr against %s's)"):format(l.median / c.median, base))
+    end
   end
 end
 
