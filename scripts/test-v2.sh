@@ -21,8 +21,9 @@
 #
 # The host's files stay as they were: the guest's root is read-only, and
 # linux.uml's own files (its memory in $TMPDIR, its uml_dir) go in temp dirs
-# removed at exit. It runs under timeout in a pid namespace of its own
-# (unshare --kill-child), so none of its processes outlives it.
+# removed at exit. It runs in a pid namespace of its own whose init is
+# timeout(1): when that ends, at the deadline, on Ctrl-C or with the guest,
+# the kernel ends every process of linux.uml before unshare(1) returns.
 set -uo pipefail
 
 # The busted runs, one a line: the specs that create groups with limits.
@@ -121,12 +122,17 @@ if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && mem=$(mktemp -d /dev/s
   mem=$work/mem
   mkdir "$mem"
 fi
-uml_pid=
+uml_pid='' show_pid=''
 cleanup() {
   if [ -n "$uml_pid" ] && kill -0 "$uml_pid" 2>/dev/null; then
-    kill -TERM "$uml_pid"
+    # unshare's child is the namespace's init: ending it ends the rest.
+    local init=''
+    read -r init _ <"/proc/$uml_pid/task/$uml_pid/children" 2>/dev/null
+    kill -KILL "${init:-$uml_pid}" 2>/dev/null
     wait "$uml_pid" 2>/dev/null
   fi
+  # tail --pid follows linux.uml and ends with it.
+  [ -z "$show_pid" ] || wait "$show_pid" 2>/dev/null
   rm -rf "$work" "$mem"
 }
 trap cleanup EXIT
@@ -139,7 +145,9 @@ t0=$EPOCHREALTIME
 # con0 (the console) and linux.uml's own messages: $work/console; con1 (the
 # guest's /dev/tty1): $work/results; no other channel (ssl=null con=null:
 # no host ptys). uml_dir keeps its pid file and mconsole socket in $work.
-TMPDIR=$mem timeout -k 10 "$V2_TIMEOUT" unshare --fork --pid --kill-child \
+# SIGKILL, as linux.uml takes SIGTERM for a shutdown that a hung guest never
+# finishes.
+TMPDIR=$mem unshare --fork --pid --kill-child timeout -s KILL "$V2_TIMEOUT" \
   "$UML" mem="$V2_MEM" rootfstype=hostfs rootflags=/ ro init="$self" \
   con0=null,fd:2 con1=null,fd:3 con=null ssl=null loglevel=4 \
   uml_dir="$work" umid=v2 \
@@ -157,24 +165,29 @@ show() {
       "@@v2 up "*)
         read -r _ _ up rel ctrls <<<"$line"
         printf 'v2: kernel %s up in %.1f s (%.1f s of it the guest kernel), cgroup2 subtree_control: %s\n' \
-          "$rel" "$(bc_sub "$EPOCHREALTIME" "$t0")" "$up" "$ctrls"
-        printf '%s\n' "$(bc_sub "$EPOCHREALTIME" "$t0")" >"$work/boot" ;;
+          "$rel" "$(minus "$EPOCHREALTIME" "$t0")" "$up" "$ctrls"
+        printf '%s\n' "$(minus "$EPOCHREALTIME" "$t0")" >"$work/boot" ;;
       "@@v2 run "*) echo "v2: busted ${line#@@v2 run }" ;;
       "@@v2 "*) ;;
       *) [[ $line =~ ^[0-9]+\ passed,\ [0-9]+\ failed ]] || printf '%s\n' "$line" ;;
     esac
   done
 }
-bc_sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'; }
 
-tail -n +1 -s 0.2 -f --pid="$uml_pid" "$work/results" | show
+# In the background: the wait builtin, unlike a foreground pipeline, lets
+# the traps run at once.
+tail -n +1 -s 0.2 -f --pid="$uml_pid" "$work/results" | show &
+show_pid=$!
+wait "$show_pid"
+show_pid=
 wait "$uml_pid"
 uml_rc=$?
 uml_pid=
 t1=$EPOCHREALTIME
 
 # Tally the results file.
-passed=0 failed=0 skipped=0 up=0 done=0 runs=0 summaries=0 bad_rc=0
+passed=0 failed=0 skipped=0 up=0 done=0 started=0 summaries=0 bad_rc=0
 while IFS= read -r line; do
   line=${line%$'\r'}
   if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+)\ skipped)?$ ]]; then
@@ -186,7 +199,7 @@ while IFS= read -r line; do
   fi
   case $line in
     "@@v2 up "*) up=1 ;;
-    "@@v2 run "*) runs=$((runs + 1)); last_failed= ;;
+    "@@v2 run "*) started=$((started + 1)); last_failed='' ;;
     "@@v2 rc "*)
       rc=${line#@@v2 rc }
       # busted exits non-zero on failures; one that did so with none
@@ -202,21 +215,23 @@ done <"$work/results"
 failed=$((failed + bad_rc))
 
 console_tail() {
-  echo "v2: linux.uml exited $uml_rc$([ "$uml_rc" = 124 ] && echo " (timed out after $V2_TIMEOUT s)"); the end of its console:"
+  local why=
+  [ "$(minus "$t1" "$t0" | cut -d. -f1)" -lt "$V2_TIMEOUT" ] || why=" (timed out after $V2_TIMEOUT s)"
+  echo "v2: linux.uml exited $uml_rc$why; the end of its console:"
   tail -n 25 "$work/console" | tr -d '\r' | sed 's/^/v2:   /'
 }
 if [ "$up" = 0 ]; then
   echo "v2: FAIL the UML kernel did not come up"
   console_tail
   failed=$((failed + 1))
-elif [ "$done" = 0 ] || [ "$summaries" -lt "$runs" ]; then
-  echo "v2: FAIL the guest stopped before the end ($summaries of $runs busted runs gave a result)"
+elif [ "$done" = 0 ] || [ "$summaries" -lt "$started" ]; then
+  echo "v2: FAIL the guest stopped before the end ($summaries of $started busted runs gave a result)"
   console_tail
   failed=$((failed + 1))
 fi
 
 boot=$(cat "$work/boot" 2>/dev/null || echo "?")
-echo "v2: $(bc_sub "$t1" "$t0") s in all, boot $boot s"
+echo "v2: $(minus "$t1" "$t0") s in all, boot $boot s"
 line="v2: $passed passed, $failed failed"
 [ "$skipped" = 0 ] || line="$line, $skipped skipped"
 echo "$line"
