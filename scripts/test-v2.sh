@@ -26,7 +26,8 @@
 # the kernel ends every process of linux.uml before unshare(1) returns.
 set -uo pipefail
 
-# The busted runs, one a line: the specs that create groups with limits.
+# The busted runs: the specs that create groups with limits. Each string is
+# split on spaces into busted's arguments (a pattern says %s for a space).
 V2_RUNS=(
   "spec/cgroup_spec.lua spec/container_spec.lua"
   "--filter=^examples%scgroups%s spec/examples_spec.lua"
