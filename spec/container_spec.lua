@@ -290,6 +290,9 @@ end)
 
 describe("ns.container with a cgroup", function()
   H.guard()
+  -- Where the pids limit goes: v1's pids hierarchy, or a pure v2 tree.
+  local L = require("ns.cgroup").layout()
+  local PIDS = L.v1.pids or L.v2
 
   it("is in its group before exec, and sees the group as / (cgroup namespace)", function()
     local out, code = H.recipe([[
@@ -297,10 +300,11 @@ describe("ns.container with a cgroup", function()
         args = {"/bin/sh", "-c", "cat /proc/self/cgroup; sleep 1"} }
       local procs = h.cgroup:procs()
       print("in group:", procs[1] == h.pid)
-      print("host view:", (require("ns").readfile("/proc/" .. h.pid .. "/cgroup"):match("pids:(%S+)")))
+      local cg = require("ns").readfile("/proc/" .. h.pid .. "/cgroup")
+      print("host view:", cg:match("pids:(%S+)") or cg:match("^0::(%S+)"))
       os.exit(h:wait().status)]])
     assert.are.equal(0, code, out)
-    assert.matches("8:pids:/\n", out, 1, true)
+    assert.matches(L.v1.pids and "8:pids:/\n" or "0::/\n", out, 1, true)
     assert.matches("in group:\ttrue", out, 1, true)
     assert.matches("host view:\t/luactr/cgspec", out, 1, true)
   end)
@@ -310,7 +314,7 @@ describe("ns.container with a cgroup", function()
       mounts = {{ type = "nosuchfs", target = "/tmp" }}, args = {"/bin/true"} }]])
     assert.are.equal(1, code, out)
     assert.matches("ENODEV", out, 1, true)
-    assert.is_nil(ns.stat("/sys/fs/cgroup/pids/luactr/cgfail"))
+    assert.is_nil(ns.stat(PIDS .. "/luactr/cgfail"))
   end)
 
   it("refuses an impossible limit, naming the file and the value", function()
@@ -322,12 +326,12 @@ describe("ns.container with a cgroup", function()
   end)
 
   it("luactr gc removes a leftover empty group, keeps a busy one", function()
-    assert(ns.mkdir("/sys/fs/cgroup/pids/luactr", "0755", true))
-    assert(ns.mkdir("/sys/fs/cgroup/pids/luactr/leftover-spec"))
+    assert(ns.mkdir(PIDS .. "/luactr", "0755", true))
+    assert(ns.mkdir(PIDS .. "/luactr/leftover-spec"))
     local out, code = H.run_luactr("gc")
     assert.are.equal(0, code, out)
     assert.matches("removed cgroup luactr/leftover-spec", out, 1, true)
-    assert.is_nil(ns.stat("/sys/fs/cgroup/pids/luactr/leftover-spec"))
+    assert.is_nil(ns.stat(PIDS .. "/luactr/leftover-spec"))
   end)
 end)
 
@@ -364,18 +368,35 @@ describe("ns.container edge cases", function()
     assert.matches("^%s*0%s+100000%s+65536\n0\nwrote\n$", out)
   end)
 
-  it("h:exec joins every namespace (time too) and the container's cgroup", function()
-    local out, code = H.run_luactr([[-e '
-      local h = require("ns.container").start{ name = "execspec", cgroup = { pids = 20 },
-        time = { boottime = 86400 }, hostname = "inner", args = {"/bin/sleep", "30"} }
-      local st = h:exec({"/bin/sh", "-c", "hostname; grep pids /proc/self/cgroup; cut -d\" \" -f1 /proc/uptime; echo $$"})
-      h:kill("KILL"); h:wait(); os.exit(st.status)']])
+  -- Start a container with extra (Lua table fields), h:exec a shell
+  -- command in it, and return the output and exit status.
+  local function exec_in(extra, cmd)
+    return H.run_luactr(([[-e '
+      local h = require("ns.container").start{ name = "execspec", cgroup = { pids = 20 }, %s
+        hostname = "inner", args = {"/bin/sleep", "30"} }
+      local st = h:exec({"/bin/sh", "-c", "%s"})
+      h:kill("KILL"); h:wait(); os.exit(st.status)']]):format(extra, cmd))
+  end
+
+  it("h:exec joins every namespace and the container's cgroup", function()
+    local v1 = require("ns.cgroup").layout().v1.pids
+    local out, code = exec_in("", ("hostname; grep %s /proc/self/cgroup; echo $$"):format(v1 and "pids" or "^0::"))
     assert.are.equal(0, code, out)
-    local host, cg, up, pid = out:match("^(%S+)\n(%S+)\n([%d.]+)\n(%d+)\n$")
+    local host, cg, pid = out:match("^(%S+)\n(%S+)\n(%d+)\n$")
     assert.are.equal("inner", host, out)
-    assert.are.equal("8:pids:/", cg, out)
-    assert.is_true(tonumber(up) >= 86400, out)
+    assert.are.equal(v1 and "8:pids:/" or "0::/", cg, out)
     assert.are.equal("2", pid, out)
+  end)
+
+  it("h:exec joins the time namespace too", function()
+    if not ns.stat("/proc/self/ns/time") then
+      pending("the kernel has no time namespaces (no /proc/self/ns/time)")
+      return
+    end
+    local out, code = exec_in("time = { boottime = 86400 },", [[cut -d\" \" -f1 /proc/uptime]])
+    assert.are.equal(0, code, out)
+    local up = out:match("^([%d.]+)\n$")
+    assert.is_true(tonumber(up) >= 86400, out)
   end)
 
   it("starts the child straight in its v2 group with CLONE_INTO_CGROUP on a v2-only layout", function()

@@ -1,7 +1,7 @@
 --- helper.lua: what the specs share.
 -- H.guard() makes every `it` in the enclosing describe fail when it leaves
--- an fd, a mount, a child process, a luactr cgroup, a /tmp/luactr-* dir or a
--- named network namespace behind. H.child(fn, types) runs fn in a forked
+-- an fd, a mount, a child process, a luactr cgroup (v1, hybrid or pure v2),
+-- a /tmp/luactr-* dir or a named network namespace behind. H.child(fn, types) runs fn in a forked
 -- child (in new namespaces when types are given), so nothing a spec
 -- unshares, mounts or pivots touches the busted process. The rest is what
 -- several spec files need: temp dirs and files, dropping root in a child,
@@ -14,6 +14,10 @@ local H = {}
 H.ns = ns
 H.root = os.getenv("PWD")
 H.luactr = H.root .. "/luactr"
+-- The cgroup layout the specs expect of the machine: "hybrid" (this
+-- project's hosts) unless LUACTR_SPEC_LAYOUT says otherwise, as
+-- scripts/test-v2.sh does ("v2") for its user-mode-linux kernel.
+H.layout = os.getenv("LUACTR_SPEC_LAYOUT") or "hybrid"
 
 local function set(list)
   local s = {}
@@ -53,12 +57,18 @@ local function fds()
   return ns.listdir("/proc/self/fd") or {}
 end
 
+-- luactr* groups with what each holds: in each hierarchy (v1, hybrid:
+-- /sys/fs/cgroup/<h>/) and at the top of a pure v2 tree (/sys/fs/cgroup/).
 local function cgroups()
   local t = {}
-  for _, h in ipairs(ns.listdir("/sys/fs/cgroup") or {}) do
-    for _, name in ipairs(ns.listdir("/sys/fs/cgroup/" .. h) or {}) do
-      if name:match("^luactr") then t[#t + 1] = h .. "/" .. name .. ":" .. table.concat(ns.listdir("/sys/fs/cgroup/" .. h .. "/" .. name) or {}, ",") end
+  local function scan(dir, label)
+    for _, name in ipairs(ns.listdir(dir) or {}) do
+      if name:match("^luactr") then t[#t + 1] = label .. name .. ":" .. table.concat(ns.listdir(dir .. "/" .. name) or {}, ",") end
     end
+  end
+  scan("/sys/fs/cgroup", "")
+  for _, h in ipairs(ns.listdir("/sys/fs/cgroup") or {}) do
+    scan("/sys/fs/cgroup/" .. h, h .. "/")
   end
   return t
 end
