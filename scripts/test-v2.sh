@@ -29,7 +29,7 @@ set -uo pipefail
 # The busted runs: the specs that create groups with limits. Each string is
 # split on spaces into busted's arguments (a pattern says %s for a space).
 V2_RUNS=(
-  "spec/cgroup_spec.lua spec/container_spec.lua"
+  "spec/cgroup_spec.lua spec/container_spec.lua spec/escape_spec.lua"
   "--filter=^examples%scgroups%s spec/examples_spec.lua"
 )
 
