@@ -138,7 +138,7 @@ static void check_rule(lua_State *L, lua_Integer i, dev_rule *r)
 
 	lua_getfield(L, -1, "type");
 	const char *type = lua_tostring(L, -1);
-	if (lua_type(L, -1) != LUA_TSTRING || strlen(type) != 1 || !strchr("abc", type[0]))
+	if (lua_type(L, -1) != LUA_TSTRING || lua_rawlen(L, -1) != 1 || !strchr("abc", type[0]))
 		rule_error(L, i, "type must be \"a\", \"b\" or \"c\"");
 	r->type = type[0] == 'b' ? BPF_DEVCG_DEV_BLOCK : type[0] == 'c' ? BPF_DEVCG_DEV_CHAR : 0;
 	lua_pop(L, 1);
@@ -151,6 +151,8 @@ static void check_rule(lua_State *L, lua_Integer i, dev_rule *r)
 		if (lua_type(L, -1) != LUA_TSTRING)
 			rule_error(L, i, "access must be a string of r, w, m");
 		const char *a = lua_tostring(L, -1);
+		if (strlen(a) != lua_rawlen(L, -1))
+			rule_error(L, i, "access holds a NUL byte");
 		if (!*a)
 			rule_error(L, i, "access is empty (nil means rwm)");
 		r->access = 0;

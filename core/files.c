@@ -72,11 +72,11 @@ static int at_args(lua_State *L, const char **path, int *next)
 {
 	if (ns_tofd(L, 1)) {
 		int dfd = ns_checkfd(L, 1);
-		*path = luaL_checkstring(L, 2);
+		*path = ns_checkstring(L, 2);
 		*next = 3;
 		return dfd;
 	}
-	*path = luaL_checkstring(L, 1);
+	*path = ns_checkstring(L, 1);
 	*next = 2;
 	return AT_FDCWD;
 }
@@ -88,7 +88,7 @@ static mode_t check_mode(lua_State *L, int idx, lua_Integer def)
 	lua_Integer m;
 	if (lua_type(L, idx) == LUA_TSTRING) {
 		char *end;
-		const char *s = lua_tostring(L, idx);
+		const char *s = ns_checkstring(L, idx);
 		m = (lua_Integer)strtol(s, &end, 8);
 		luaL_argcheck(L, *s && *end == '\0', idx, "mode string must be octal digits");
 	} else {
@@ -122,7 +122,7 @@ static int ns_files_open(lua_State *L)
 static int ns_files_openat2(lua_State *L)
 {
 	int dfd = ns_checkfd(L, 1);
-	const char *path = luaL_checkstring(L, 2);
+	const char *path = ns_checkstring(L, 2);
 	long long flags = ns_checkflags(L, 3, open_flags, "open flag");
 	long long resolve = ns_checkflags(L, 4, resolve_flags, "resolve flag");
 	luaL_argcheck(L, flags >= 0, 3, "flags out of range");
@@ -230,7 +230,7 @@ static int ns_files_mkdir(lua_State *L)
 {
 	if (ns_tofd(L, 1)) {
 		int dfd = ns_checkfd(L, 1);
-		const char *name = luaL_checkstring(L, 2);
+		const char *name = ns_checkstring(L, 2);
 		mode_t dmode = check_mode(L, 3, 0755);
 		luaL_argcheck(L, lua_isnoneornil(L, 4), 4, "parents is not taken with a dirfd");
 		if (mkdirat(dfd, name, dmode) < 0)
@@ -238,7 +238,7 @@ static int ns_files_mkdir(lua_State *L)
 		lua_pushboolean(L, 1);
 		return 1;
 	}
-	const char *path = luaL_checkstring(L, 1);
+	const char *path = ns_checkstring(L, 1);
 	mode_t mode = check_mode(L, 2, 0755);
 	int parents = lua_toboolean(L, 3);
 	if (!parents) {
@@ -275,7 +275,7 @@ static int ns_files_mkdir(lua_State *L)
 #define SIMPLE_PATH_CALL(fname, call, expr)               \
 	static int fname(lua_State *L)                    \
 	{                                                 \
-		const char *path = luaL_checkstring(L, 1); \
+		const char *path = ns_checkstring(L, 1); \
 		if ((expr) < 0)                            \
 			return ns_fail(L, call, path);    \
 		lua_pushboolean(L, 1);                     \
@@ -290,8 +290,8 @@ SIMPLE_PATH_CALL(ns_files_unlink, "unlink", unlink(path))
 /* symlink(target, linkpath) -> true */
 static int ns_files_symlink(lua_State *L)
 {
-	const char *target = luaL_checkstring(L, 1);
-	const char *link = luaL_checkstring(L, 2);
+	const char *target = ns_checkstring(L, 1);
+	const char *link = ns_checkstring(L, 2);
 	if (symlink(target, link) < 0)
 		return ns_fail(L, "symlink", link);
 	lua_pushboolean(L, 1);
@@ -301,7 +301,7 @@ static int ns_files_symlink(lua_State *L)
 /* readlink(path) -> the link's target */
 static int ns_files_readlink(lua_State *L)
 {
-	const char *path = luaL_checkstring(L, 1);
+	const char *path = ns_checkstring(L, 1);
 	char buf[PATH_MAX];
 	ssize_t n = readlink(path, buf, sizeof buf);
 	if (n < 0)
@@ -313,8 +313,8 @@ static int ns_files_readlink(lua_State *L)
 /* rename(from, to) -> true */
 static int ns_files_rename(lua_State *L)
 {
-	const char *from = luaL_checkstring(L, 1);
-	const char *to = luaL_checkstring(L, 2);
+	const char *from = ns_checkstring(L, 1);
+	const char *to = ns_checkstring(L, 2);
 	if (rename(from, to) < 0)
 		return ns_fail(L, "rename", from);
 	lua_pushboolean(L, 1);
@@ -324,7 +324,7 @@ static int ns_files_rename(lua_State *L)
 /* chmod(path, mode) -> true */
 static int ns_files_chmod(lua_State *L)
 {
-	const char *path = luaL_checkstring(L, 1);
+	const char *path = ns_checkstring(L, 1);
 	luaL_checkany(L, 2);
 	mode_t mode = check_mode(L, 2, 0);
 	if (chmod(path, mode) < 0)
@@ -337,7 +337,7 @@ static int ns_files_chmod(lua_State *L)
  * final symlink (lchown), which is what rootfs and id-map work wants. */
 static int ns_files_chown(lua_State *L)
 {
-	const char *path = luaL_checkstring(L, 1);
+	const char *path = ns_checkstring(L, 1);
 	lua_Integer uid = luaL_checkinteger(L, 2), gid = luaL_checkinteger(L, 3);
 	luaL_argcheck(L, uid >= -1 && uid <= 0xffffffffLL, 2, "uid out of range");
 	luaL_argcheck(L, gid >= -1 && gid <= 0xffffffffLL, 3, "gid out of range");
@@ -371,7 +371,7 @@ static int ns_files_stat(lua_State *L)
 	static const char *const opts[] = {"follow", "nofollow", NULL};
 	const char *path;
 	int next, dfd = at_args(L, &path, &next);
-	int nofollow = luaL_checkoption(L, next, "follow", opts);
+	int nofollow = ns_checkoption(L, next, "follow", opts);
 	struct stat st;
 	if (fstatat(dfd, path, &st, nofollow ? AT_SYMLINK_NOFOLLOW : 0) < 0)
 		return ns_fail(L, "stat", path);
@@ -444,8 +444,8 @@ static int ns_files_mknod(lua_State *L)
 {
 	static const char *const types[] = {"chr", "blk", "fifo", NULL};
 	static const mode_t fmt[] = {S_IFCHR, S_IFBLK, S_IFIFO};
-	const char *path = luaL_checkstring(L, 1);
-	int t = luaL_checkoption(L, 2, NULL, types);
+	const char *path = ns_checkstring(L, 1);
+	int t = ns_checkoption(L, 2, NULL, types);
 	mode_t mode = check_mode(L, 3, 0666);
 	lua_Integer maj = luaL_optinteger(L, 4, 0), min = luaL_optinteger(L, 5, 0);
 	luaL_argcheck(L, maj >= 0 && maj < (1 << 12), 4, "major out of range");

@@ -17,7 +17,7 @@
  * that name when the caller may search it, else a new one so named. */
 static int ns_keys_keyctl_join_session(lua_State *L)
 {
-	const char *name = luaL_optstring(L, 1, NULL);
+	const char *name = ns_optstring(L, 1, NULL);
 	long serial = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name, 0, 0, 0);
 	if (serial < 0)
 		return ns_fail(L, "keyctl_join_session", name ? name : "(anonymous)");

@@ -50,11 +50,11 @@ static const ns_name umount_flags[] = {
  * source and fstype may be nil (a propagation change takes neither). */
 static int ns_mounts_mount(lua_State *L)
 {
-	const char *source = luaL_optstring(L, 1, NULL);
-	const char *target = luaL_checkstring(L, 2);
-	const char *fstype = luaL_optstring(L, 3, NULL);
+	const char *source = ns_optstring(L, 1, NULL);
+	const char *target = ns_checkstring(L, 2);
+	const char *fstype = ns_optstring(L, 3, NULL);
 	unsigned long flags = (unsigned long)ns_checkflags(L, 4, mount_flags, "mount flag");
-	const char *data = luaL_optstring(L, 5, NULL);
+	const char *data = ns_optstring(L, 5, NULL);
 	if (mount(source, target, fstype, flags, data) < 0) {
 		int err = errno;
 		lua_pushfstring(L, "%s on %s", source ? source : (fstype ? fstype : "none"), target);
@@ -67,7 +67,7 @@ static int ns_mounts_mount(lua_State *L)
 /* umount(target [, flags]) -> true */
 static int ns_mounts_umount(lua_State *L)
 {
-	const char *target = luaL_checkstring(L, 1);
+	const char *target = ns_checkstring(L, 1);
 	int flags = (int)ns_checkflags(L, 2, umount_flags, "umount flag");
 	if (umount2(target, flags) < 0)
 		return ns_fail(L, "umount", target);
@@ -79,8 +79,8 @@ static int ns_mounts_umount(lua_State *L)
  * old root on top of the new one, to be unmounted with "detach". */
 static int ns_mounts_pivot_root(lua_State *L)
 {
-	const char *new_root = luaL_checkstring(L, 1);
-	const char *put_old = luaL_checkstring(L, 2);
+	const char *new_root = ns_checkstring(L, 1);
+	const char *put_old = ns_checkstring(L, 2);
 	if (syscall(SYS_pivot_root, new_root, put_old) < 0) {
 		int err = errno;
 		lua_pushfstring(L, "%s (old root to %s)", new_root, put_old);
@@ -93,7 +93,7 @@ static int ns_mounts_pivot_root(lua_State *L)
 /* chroot(path) -> true */
 static int ns_mounts_chroot(lua_State *L)
 {
-	const char *path = luaL_checkstring(L, 1);
+	const char *path = ns_checkstring(L, 1);
 	if (chroot(path) < 0)
 		return ns_fail(L, "chroot", path);
 	lua_pushboolean(L, 1);
@@ -111,7 +111,7 @@ static int ns_mounts_chdir(lua_State *L)
 			return ns_fail(L, "fchdir", arg);
 		}
 	} else {
-		const char *path = luaL_checkstring(L, 1);
+		const char *path = ns_checkstring(L, 1);
 		if (chdir(path) < 0)
 			return ns_fail(L, "chdir", path);
 	}
@@ -135,12 +135,12 @@ static int ns_mounts_mount_setattr(lua_State *L)
 		flags |= AT_EMPTY_PATH;
 		snprintf(arg, sizeof arg, "fd %d", dfd);
 	} else {
-		path = luaL_checkstring(L, 1);
+		path = ns_checkstring(L, 1);
 	}
 	struct mount_attr attr = {0};
 	attr.attr_set = (unsigned long long)ns_checkflags(L, 2, mount_attrs, "mount attribute");
 	attr.attr_clr = (unsigned long long)ns_checkflags(L, 3, mount_attrs, "mount attribute");
-	if (luaL_checkoption(L, 4, "single", modes) == 1)
+	if (ns_checkoption(L, 4, "single", modes) == 1)
 		flags |= AT_RECURSIVE;
 	if (syscall(SYS_mount_setattr, dfd, path, flags, &attr, sizeof attr) < 0)
 		return ns_fail(L, "mount_setattr", dfd == AT_FDCWD ? path : arg);

@@ -184,7 +184,7 @@ static int ns_namespaces_setns(lua_State *L)
 			return ns_fail(L, "setns", arg);
 		own = 1;
 	} else if (lua_type(L, 1) == LUA_TSTRING) {
-		const char *path = lua_tostring(L, 1);
+		const char *path = ns_checkstring(L, 1);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return ns_fail(L, "setns", path);

@@ -27,6 +27,13 @@ NS_HIDDEN int ns_fail_errno(lua_State *L, int err, const char *call, const char 
 /* "EPERM" for EPERM, "E?" for an unknown number. */
 NS_HIDDEN const char *ns_errname(int err);
 
+/* A string argument that the kernel takes as a C string: one with a NUL
+ * byte inside raises (the kernel would silently see less of it). */
+NS_HIDDEN const char *ns_checkstring(lua_State *L, int idx);
+NS_HIDDEN const char *ns_optstring(lua_State *L, int idx, const char *def);
+/* luaL_checkoption, with a bounded message that lists the valid names. */
+NS_HIDDEN int ns_checkoption(lua_State *L, int idx, const char *def, const char *const lst[]);
+
 /* Flags given as a name, a list of names or a number. Unknown names raise
  * with the list of valid ones. nil/none gives 0. */
 NS_HIDDEN long long ns_checkflags(lua_State *L, int idx, const ns_name *names, const char *what);

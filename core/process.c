@@ -44,7 +44,10 @@ static char **string_array(lua_State *L, int idx, const char *what)
 		int t = lua_geti(L, idx, i);
 		if (t != LUA_TSTRING && !lua_isnumber(L, -1))
 			luaL_argerror(L, idx, lua_pushfstring(L, "%s[%d] is not a string", what, (int)i));
-		a[i - 1] = (char *)lua_tostring(L, -1);
+		size_t len;
+		a[i - 1] = (char *)lua_tolstring(L, -1, &len);
+		if (strlen(a[i - 1]) != len)
+			luaL_argerror(L, idx, lua_pushfstring(L, "%s[%d] holds a NUL byte", what, (int)i));
 		/* The list holds a string; a number's new string only this copy
 		 * holds, so anchor it before the pop (a collection may come before
 		 * execve). */
@@ -76,7 +79,12 @@ static char **env_array(lua_State *L, int idx)
 		if (lua_type(L, -2) != LUA_TSTRING || (lua_type(L, -1) != LUA_TSTRING && !lua_isnumber(L, -1)))
 			luaL_argerror(L, idx, "env map must hold string keys and string values");
 		lua_pushfstring(L, "%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
-		a[i] = (char *)lua_tostring(L, -1);
+		size_t len, klen, vlen;
+		lua_tolstring(L, -3, &klen);
+		lua_tolstring(L, -2, &vlen);
+		a[i] = (char *)lua_tolstring(L, -1, &len);
+		if (strlen(a[i]) != len || len != klen + vlen + 1)
+			luaL_argerror(L, idx, "env map holds a NUL byte");
 		lua_rawseti(L, -4, i + 1);
 		lua_pop(L, 1);
 		i++;
@@ -100,7 +108,7 @@ static const char *env_get(char **env, const char *key)
  * A file without a slash is looked up in env's PATH (or the caller's). */
 static int ns_process_exec(lua_State *L)
 {
-	const char *file = luaL_checkstring(L, 1);
+	const char *file = ns_checkstring(L, 1);
 	char **argv, **envp = environ;
 	int has_env = !lua_isnoneornil(L, 3);
 	if (has_env)
@@ -347,7 +355,7 @@ static int ns_process_prctl(lua_State *L)
 	static const char *const names[] = {"child_subreaper", "dumpable", "keepcaps", "name", "no_new_privs", "pdeathsig", NULL};
 	static const int getters[] = {PR_GET_CHILD_SUBREAPER, PR_GET_DUMPABLE, PR_GET_KEEPCAPS, PR_GET_NAME, PR_GET_NO_NEW_PRIVS, PR_GET_PDEATHSIG};
 	static const int setters[] = {PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_KEEPCAPS, PR_SET_NAME, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG};
-	int which = luaL_checkoption(L, 1, NULL, names);
+	int which = ns_checkoption(L, 1, NULL, names);
 	const char *name = names[which];
 	if (lua_isnone(L, 2)) {
 		int v = 0, r;
@@ -370,7 +378,7 @@ static int ns_process_prctl(lua_State *L)
 	}
 	unsigned long arg;
 	if (setters[which] == PR_SET_NAME) {
-		const char *s = luaL_checkstring(L, 2);
+		const char *s = ns_checkstring(L, 2);
 		arg = (unsigned long)s;
 	} else if (setters[which] == PR_SET_PDEATHSIG) {
 		arg = (unsigned long)ns_checksignal(L, 2);
@@ -463,6 +471,7 @@ static int ns_process_sethostname(lua_State *L)
 {
 	size_t n;
 	const char *name = luaL_checklstring(L, 1, &n);
+	luaL_argcheck(L, strlen(name) == n, 1, "name holds a NUL byte");
 	if (sethostname(name, n) < 0)
 		return ns_fail(L, "sethostname", name);
 	lua_pushboolean(L, 1);
@@ -484,6 +493,7 @@ static int ns_process_setdomainname(lua_State *L)
 {
 	size_t n;
 	const char *name = luaL_checklstring(L, 1, &n);
+	luaL_argcheck(L, strlen(name) == n, 1, "name holds a NUL byte");
 	if (setdomainname(name, n) < 0)
 		return ns_fail(L, "setdomainname", name);
 	lua_pushboolean(L, 1);
@@ -496,7 +506,7 @@ static int ns_process_clock(lua_State *L)
 {
 	static const char *const names[] = {"monotonic", "realtime", "boottime", "process", "thread", NULL};
 	static const clockid_t ids[] = {CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_BOOTTIME, CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID};
-	int which = luaL_checkoption(L, 1, "monotonic", names);
+	int which = ns_checkoption(L, 1, "monotonic", names);
 	struct timespec ts;
 	if (clock_gettime(ids[which], &ts) < 0)
 		return ns_fail(L, "clock_gettime", names[which]);

@@ -314,7 +314,7 @@ static int ns_tty_sigmask(lua_State *L)
 {
 	static const char *const hows[] = {"block", "unblock", "set", NULL};
 	static const int howv[] = {SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK};
-	int how = luaL_checkoption(L, 1, NULL, hows);
+	int how = ns_checkoption(L, 1, NULL, hows);
 	sigset_t set;
 	luaL_checkany(L, 2);
 	check_sigset(L, 2, &set);

@@ -19,10 +19,19 @@ const char *ns_errname(int err)
 	return n ? n : "E?";
 }
 
+/* Longer arguments are cut in messages, so that an error stays a line. */
+#define ARG_SHOWN 200
+
 int ns_fail_errno(lua_State *L, int err, const char *call, const char *arg)
 {
 	lua_pushnil(L);
-	if (arg && *arg)
+	if (arg && *arg && strlen(arg) > ARG_SHOWN) {
+		char cut[ARG_SHOWN + 1];
+		memcpy(cut, arg, ARG_SHOWN);
+		cut[ARG_SHOWN] = '\0';
+		lua_pushfstring(L, "%s %s... (%d bytes): %s (%s)", call, cut, (int)strlen(arg), strerror(err),
+				ns_errname(err));
+	} else if (arg && *arg)
 		lua_pushfstring(L, "%s %s: %s (%s)", call, arg, strerror(err), ns_errname(err));
 	else
 		lua_pushfstring(L, "%s: %s (%s)", call, strerror(err), ns_errname(err));
@@ -36,16 +45,34 @@ int ns_fail(lua_State *L, const char *call, const char *arg)
 	return ns_fail_errno(L, err, call, arg);
 }
 
+/* How much of a bad name an error shows. */
+#define NAME_SHOWN 48
+
+/* Add 'name' to b, quoted, cut at NAME_SHOWN bytes or a NUL, saying so. */
+static void add_name(luaL_Buffer *b, const char *name, size_t len)
+{
+	size_t n = strnlen(name, len < NAME_SHOWN ? len : NAME_SHOWN);
+	luaL_addchar(b, '\'');
+	luaL_addlstring(b, name, n);
+	if (n < len) {
+		char note[64];
+		snprintf(note, sizeof note, "...' (%zu bytes%s)", len, memchr(name, '\0', len) ? ", with a NUL" : "");
+		luaL_addstring(b, note);
+	} else {
+		luaL_addchar(b, '\'');
+	}
+}
+
 /* Raise "unknown <what> 'x' (valid: a, b, c)". */
-static int unknown_name(lua_State *L, int idx, const char *name, const ns_name *names, const char *what)
+static int unknown_name(lua_State *L, int idx, const char *name, size_t len, const ns_name *names, const char *what)
 {
 	luaL_Buffer b;
 	luaL_buffinit(L, &b);
 	luaL_addstring(&b, "unknown ");
 	luaL_addstring(&b, what);
-	luaL_addstring(&b, " '");
-	luaL_addstring(&b, name);
-	luaL_addstring(&b, "' (valid: ");
+	luaL_addchar(&b, ' ');
+	add_name(&b, name, len);
+	luaL_addstring(&b, " (valid: ");
 	for (const ns_name *n = names; n->name; n++) {
 		if (n != names)
 			luaL_addstring(&b, ", ");
@@ -56,20 +83,65 @@ static int unknown_name(lua_State *L, int idx, const char *name, const ns_name *
 	return luaL_argerror(L, idx, lua_tostring(L, -1));
 }
 
-static long long lookup(lua_State *L, int idx, const char *name, const ns_name *names, const char *what)
+/* The value of the name that is the string at sidx (argument idx for
+ * errors); a name with a NUL in it matches none. */
+static long long lookup(lua_State *L, int idx, int sidx, const ns_name *names, const char *what)
 {
-	for (const ns_name *n = names; n->name; n++)
-		if (strcmp(n->name, name) == 0)
-			return n->value;
-	unknown_name(L, idx, name, names, what);
+	size_t len;
+	const char *name = lua_tolstring(L, sidx, &len);
+	if (strlen(name) == len)
+		for (const ns_name *n = names; n->name; n++)
+			if (strcmp(n->name, name) == 0)
+				return n->value;
+	unknown_name(L, idx, name, len, names, what);
 	return 0;
+}
+
+const char *ns_checkstring(lua_State *L, int idx)
+{
+	size_t len;
+	const char *s = luaL_checklstring(L, idx, &len);
+	if (strlen(s) != len)
+		luaL_argerror(L, idx, "string holds a NUL byte (a C string would end there)");
+	return s;
+}
+
+const char *ns_optstring(lua_State *L, int idx, const char *def)
+{
+	return lua_isnoneornil(L, idx) ? def : ns_checkstring(L, idx);
+}
+
+int ns_checkoption(lua_State *L, int idx, const char *def, const char *const lst[])
+{
+	size_t len;
+	const char *name = def && lua_isnoneornil(L, idx) ? def : luaL_checklstring(L, idx, &len);
+	if (name == def)
+		len = strlen(def);
+	if (strlen(name) == len)
+		for (int i = 0; lst[i]; i++)
+			if (strcmp(lst[i], name) == 0)
+				return i;
+	luaL_Buffer b;
+	luaL_buffinit(L, &b);
+	luaL_addstring(&b, "invalid option ");
+	add_name(&b, name, len);
+	luaL_addstring(&b, " (valid: ");
+	for (int i = 0; lst[i]; i++) {
+		if (i)
+			luaL_addstring(&b, ", ");
+		luaL_addstring(&b, lst[i]);
+	}
+	luaL_addstring(&b, ")");
+	luaL_pushresult(&b);
+	return luaL_argerror(L, idx, lua_tostring(L, -1));
 }
 
 long long ns_checkname(lua_State *L, int idx, const ns_name *names, const char *what)
 {
 	if (lua_type(L, idx) == LUA_TNUMBER)
 		return luaL_checkinteger(L, idx);
-	return lookup(L, idx, luaL_checkstring(L, idx), names, what);
+	luaL_checkstring(L, idx);
+	return lookup(L, idx, idx, names, what);
 }
 
 long long ns_checkflags(lua_State *L, int idx, const ns_name *names, const char *what)
@@ -82,7 +154,7 @@ long long ns_checkflags(lua_State *L, int idx, const ns_name *names, const char 
 	case LUA_TNUMBER:
 		return luaL_checkinteger(L, idx);
 	case LUA_TSTRING:
-		return lookup(L, idx, lua_tostring(L, idx), names, what);
+		return lookup(L, idx, idx, names, what);
 	case LUA_TTABLE: {
 		lua_Integer n = luaL_len(L, idx);
 		for (lua_Integer i = 1; i <= n; i++) {
@@ -92,7 +164,7 @@ long long ns_checkflags(lua_State *L, int idx, const ns_name *names, const char 
 				if (!isint)
 					luaL_argerror(L, idx, lua_pushfstring(L, "%s list holds a non-integer number", what));
 			} else if (t == LUA_TSTRING) {
-				flags |= lookup(L, idx, lua_tostring(L, -1), names, what);
+				flags |= lookup(L, idx, lua_gettop(L), names, what);
 			} else {
 				luaL_argerror(L, idx, lua_pushfstring(L, "%s list holds a %s", what, luaL_typename(L, -1)));
 			}
@@ -277,13 +349,17 @@ int ns_checksignal(lua_State *L, int idx)
 		luaL_argcheck(L, s >= 0 && s <= SIGRTMAX, idx, "signal number out of range");
 		return (int)s;
 	}
-	const char *name = luaL_checkstring(L, idx);
-	if (strncasecmp(name, "SIG", 3) == 0)
+	size_t len;
+	const char *name = luaL_checklstring(L, idx, &len);
+	if (len >= 3 && strncasecmp(name, "SIG", 3) == 0) {
 		name += 3;
-	for (const ns_name *n = ns_signals; n->name; n++)
-		if (strcasecmp(n->name, name) == 0)
-			return (int)n->value;
-	unknown_name(L, idx, name, ns_signals, "signal");
+		len -= 3;
+	}
+	if (strlen(name) == len)
+		for (const ns_name *n = ns_signals; n->name; n++)
+			if (strcasecmp(n->name, name) == 0)
+				return (int)n->value;
+	unknown_name(L, idx, name, len, ns_signals, "signal");
 	return 0;
 }
 
@@ -435,7 +511,7 @@ static int ns_util_fd(lua_State *L)
 	int fd = ns_checkfd(L, 1);
 	/* kind must outlive the handle: keep only the static labels. */
 	static const char *const kinds[] = {"fd", "pidfd", "nsfd", "dir", "pipe", "socket", "pty", "signalfd", NULL};
-	int k = luaL_checkoption(L, 2, "fd", kinds);
+	int k = ns_checkoption(L, 2, "fd", kinds);
 	ns_pushfd(L, fd, kinds[k]);
 	return 1;
 }
