@@ -39,11 +39,12 @@ LUA_BC  := $(patsubst %.lua,$(B)/%.luac,$(LUA_SRC))
 all: $(B)/ns/core.so luactr $(LUA_BC) $(B)/probe
 
 # Precompiled modules that ./luactr prefers while they are not older than
-# their source (see bytecode_searcher in core/luactr.c).
+# their source (see bytecode_searcher in core/luactr.c); stripped, as
+# LUACTR_DEBUG=1 loads the sources for tracebacks with lines.
 $(B)/lua/%.luac: lua/%.lua
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LUAC    $<")
-	$(Q)$(LUAC) -o $@ $<
+	$(Q)$(LUAC) -s -o $@ $<
 
 $(B)/%.o: core/%.c core/ns.h | $(B)
 	@$(if $(Q),echo "  CC      $<")

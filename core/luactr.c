@@ -84,14 +84,17 @@ static long long mtime_ns(const char *path)
 /* A package.searchers entry that loads lua/NAME.lua precompiled by the
  * build (build/lua/NAME.luac) when that is at least as new as the source:
  * compiling the container modules costs more than the syscalls of a
- * container start on a small machine. A stale or missing .luac falls
- * through to the ordinary Lua searcher. */
+ * container start on a small machine. The bytecode is stripped of debug
+ * information (loading that costs a tenth of a start); under LUACTR_DEBUG
+ * the sources are loaded instead, so that tracebacks have their lines. A
+ * stale or missing .luac falls through to the ordinary Lua searcher. */
 static int bytecode_searcher(lua_State *L)
 {
 	const char *name = luaL_checkstring(L, 1);
 	static const char *const tails[] = {".lua", "/init.lua"};
 	char rel[256], src[PATH_MAX + 300], bc[PATH_MAX + 300];
-	if (!bcdir[0] || strlen(name) >= sizeof rel) {
+	const char *dbg = getenv("LUACTR_DEBUG");
+	if (!bcdir[0] || strlen(name) >= sizeof rel || (dbg && *dbg && strcmp(dbg, "0") != 0)) {
 		lua_pushliteral(L, "no precompiled module");
 		return 1;
 	}

@@ -178,7 +178,7 @@ local function main(tmp)
   add { name = "floor -f", argv = { "build/floor", "-q", "-f", image, "1" },
         what = "the floor plus what luactr adds by default: /sys, /dev, nodev, masked and read-only paths, keyring, fds" }
   add { name = "luactr", argv = { "./luactr", "scripts/bench-true.lua" },
-        what = "ns.container defaults: 6 ns, overlay, pivot_root, /proc, /sys, /dev" }
+        what = "ns.container defaults: 6 ns, overlay, pivot_root, /proc, /sys, /dev, masked and read-only paths, keyring, fds" }
   add { name = "luactr (lua5.4)", argv = { which("lua5.4") or "lua5.4", "-e",
           'package.path="lua/?.lua;lua/?/init.lua;"..package.path;package.cpath="build/?.so;"..package.cpath',
           "scripts/bench-true.lua" },

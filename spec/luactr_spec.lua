@@ -77,7 +77,7 @@ describe("luactr", function()
     assert.matches("luactr gc: nothing to remove", out, 1, true)
   end)
 
-  it("prefers a precompiled module only while it is not older than its source", function()
+  it("prefers a precompiled (stripped) module only while it is not older than its source, and not under LUACTR_DEBUG", function()
     local dir = H.tmpdir("bc")
     finally(function() H.rmrf(dir) end)
     -- A copy of the runner with its lua/ beside it; sources first, so the
@@ -86,8 +86,10 @@ describe("luactr", function()
       :format(dir, dir, dir, dir))
     assert.are.equal(0, code)
     local probe = ("%s/luactr -e 'print(debug.getinfo(require(\"ns.container\").run, \"S\").source)'"):format(dir)
-    -- luac ran from the tree's top, so bytecode names its source relatively.
-    assert.are.equal("@lua/ns/container.lua\n", (H.sh(probe)))
+    -- The bytecode is stripped: it names no source.
+    assert.are.equal("=?\n", (H.sh(probe)))
+    -- LUACTR_DEBUG=1 loads the source, for tracebacks with lines.
+    assert.are.equal("@" .. dir .. "/lua/ns/container.lua\n", (H.sh("LUACTR_DEBUG=1 " .. probe)))
     -- A newer source wins over the stale bytecode.
     local src = dir .. "/lua/ns/container.lua"
     assert(ns.writefile(src, assert(ns.readfile(src))))

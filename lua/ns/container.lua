@@ -175,8 +175,7 @@ local function fns(what, key, v)
   return v
 end
 
-local MS_NAMES = {}
-for k in pairs(ns.MS) do MS_NAMES[k] = true end
+local MS_NAMES -- made on first use
 
 local function check_mount(what, i, m)
   local w = fmt("%s: mounts[%d]", what, i)
@@ -193,6 +192,10 @@ local function check_mount(what, i, m)
   local flags = m.flags
   if type(flags) == "string" then flags = { flags } end
   out.flags = flags == nil and {} or str_list(w, "flags", flags)
+  if #out.flags > 0 and not MS_NAMES then
+    MS_NAMES = {}
+    for k in pairs(ns.MS) do MS_NAMES[k] = true end
+  end
   for _, f in ipairs(out.flags) do
     if not MS_NAMES[f] then bad(w, "unknown mount flag %s (%s)", quoted(f), choices(f, MS_NAMES, "ns.MS")) end
   end
@@ -229,8 +232,10 @@ local function check_rlimit(what, name, v)
 end
 
 local CAP_NAMES
+local DEFAULT_CAPS -- the checked copy of M.default_capabilities, made once
 local function check_caps(what, v)
   if v == "all" then return "all" end
+  if v == M.default_capabilities and DEFAULT_CAPS then return DEFAULT_CAPS end
   if v == "none" then return {} end
   if type(v) == "string" then bad(what, "capabilities must be \"all\", \"none\" or a list of names, not %s", show(v)) end
   local names = str_list(what, "capabilities", v)
@@ -245,6 +250,7 @@ local function check_caps(what, v)
     end
     names[i] = k
   end
+  if v == M.default_capabilities then DEFAULT_CAPS = names end
   return names
 end
 
@@ -539,14 +545,70 @@ local function inroot(x, p, mkdir, optional)
   error(fmt("%s: %s", p, (tostring(msg):gsub("^openat2 [^:]*: ", ""))), 0)
 end
 
--- mount(source, p inside the root, ...): raises naming p, or with soft
--- returns the core's triple.
+-- The container's root, for where() and inroot(): its path (x.top, "" for
+-- "/"), an O_PATH handle of it, and the mounts of our own below it.
+local function set_root(x, path)
+  x.rootfd = must("open", ns.open(path, { "path", "directory" }))
+  x.top = path == "/" and "" or path:gsub("/+$", "")
+  x.ours, x.keep = {}, {}
+end
+
+-- The path by which the child reaches p inside the container, and the
+-- handle that keeps that path valid (nil for a plain path). A plain path
+-- is used where the image cannot have put a symlink on the way: p is one
+-- entry of the root that is not a symlink, or lies below a mount the child
+-- made itself on such an entry (x.ours: /proc, /sys, /dev, whose contents
+-- the kernel makes) and has no "." or "..". Anything else is opened with
+-- inroot, and its path is the fd's. With optional, a p that is not there
+-- gives nil (or, below our mounts, a path the caller finds missing).
+local function where(x, p, mkdir, optional)
+  local top, rest = p:match("^/+([^/]+)(.*)$")
+  if top and top ~= "." and top ~= ".." then
+    if rest:match("^/*$") then
+      local at = x.top .. "/" .. top
+      local st = ns.stat(at, "nofollow")
+      if st and st.type ~= "link" then return at end
+    elseif x.ours[top] and not rest:find("/%.%.?/") and not rest:find("/%.%.?$") then
+      return x.ours[top] .. rest -- may not exist: the caller's call says ENOENT
+    end
+  end
+  local h = inroot(x, p, mkdir, optional)
+  if not h then return nil end
+  return fdpath(h), h
+end
+
+-- mount(source, p inside the root, ...) -> the path it was mounted on
+-- (see where) and its handle. Raises naming p, or with soft returns the
+-- core's triple instead.
 local function mount_in(x, p, source, fstype, flags, data, soft, mkdir)
-  local t <close> = inroot(x, p, mkdir)
-  local ok, msg, e = ns.mount(source, fdpath(t), fstype, flags, data)
-  if soft then return ok, msg, e end
-  if not ok then error(in_msg(msg, p), 0) end
-  return true
+  local at, h = where(x, p, mkdir)
+  local ok, msg, e = ns.mount(source, at, fstype, flags, data)
+  if soft and not ok then
+    if h then h:close() end
+    return ok, msg, e
+  end
+  if not ok then
+    if h then h:close() end
+    error(in_msg(msg, p), 0)
+  end
+  return at, h
+end
+
+-- Mount a kernel filesystem (proc, sysfs, /dev's tmpfs) on /name and note
+-- where, so that paths below it need no resolving (where). Returns the
+-- path of the new mount's root.
+local function mount_ours(x, name, source, fstype, flags, data)
+  local at, h = mount_in(x, "/" .. name, source, fstype, flags, data)
+  if h then
+    -- Reached through a symlink of the image: reopen to get the new
+    -- mount (the handle is the directory under it), and keep that fd.
+    h:close()
+    h = inroot(x, "/" .. name)
+    x.keep[#x.keep + 1] = h
+    at = fdpath(h)
+  end
+  x.ours[name] = at
+  return at
 end
 
 ---------------------------------------------------------------------------
@@ -679,50 +741,46 @@ local function steps_for(c)
         x.root = t .. "/merged"
         must("mount", ns.mount("overlay", x.root, "overlay", { "nodev" },
           fmt("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", x.lower, t, t)))
-        x.rootfd = must("open", ns.open(x.root, { "path", "directory" }))
+        set_root(x, x.root)
       end)
     elseif c.overlay then
       step("child", "mount overlay", function(x)
         must("mount", ns.mount("overlay", x.root, "overlay", { "nodev" }, x.ov.options))
-        x.rootfd = must("open", ns.open(x.root, { "path", "directory" }))
+        set_root(x, x.root)
       end)
     else
       step("child", "bind rootfs (nodev)", function(x)
         must("mount", ns.mount(x.root, x.root, nil, { "bind", "rec" }))
         must("mount_setattr", ns.mount_setattr(x.root, { "nodev" }, nil, "recursive"))
-        x.rootfd = must("open", ns.open(x.root, { "path", "directory" }))
+        set_root(x, x.root)
       end)
     end
   elseif c.nsset.mnt then
-    step("child", "root /", function(x) x.rootfd = must("open", ns.open("/", { "path", "directory" })) end)
+    step("child", "root /", function(x) set_root(x, "/") end)
   end
   if c.proc then
     step("child", "mount proc on /proc", function(x)
-      mount_in(x, "/proc", "proc", "proc", { "nosuid", "nodev", "noexec" })
+      mount_ours(x, "proc", "proc", "proc", { "nosuid", "nodev", "noexec" })
     end)
   end
   if c.sys then
     step("child", "mount sysfs on /sys (read-only)", function(x)
-      local ok, msg, e = mount_in(x, "/sys", "sysfs", "sysfs", { "nosuid", "nodev", "noexec", "rdonly" }, nil, true)
-      if not ok and e == ns.E.EPERM then
+      local flags = { "nosuid", "nodev", "noexec", "rdonly" }
+      local ok, msg, e = pcall(mount_ours, x, "sys", "sysfs", "sysfs", flags)
+      if not ok and tostring(msg):find("(EPERM)", 1, true) then
         -- Without our own net namespace the kernel refuses a new sysfs: bind the host's.
-        local t <close> = inroot(x, "/sys")
-        ok, msg = ns.mount("/sys", fdpath(t), nil, { "rbind" })
-        if ok then
-          local n <close> = inroot(x, "/sys")
-          ok, msg = ns.mount_setattr(n, { "rdonly", "nodev", "nosuid", "noexec" }, nil, "recursive")
-        end
+        local at = mount_ours(x, "sys", "/sys", nil, { "rbind" })
+        must("mount_setattr", ns.mount_setattr(at, { "rdonly", "nodev", "nosuid", "noexec" }, nil, "recursive"))
+      elseif not ok then
+        error(msg, 0)
       end
-      must("mount", ok, msg and in_msg(msg, "/sys"))
     end)
   end
   if c.dev then
     step("child", "minimal /dev (nodev tmpfs, host nodes bound in)", function(x)
-      mount_in(x, "/dev", "tmpfs", "tmpfs", { "nosuid", "nodev", "noexec", "strictatime" }, "mode=755,size=65536k")
-      -- From here on, everything is made through the fd of the new tmpfs
-      -- itself, never by walking the image's path to it again.
-      local devfd <close> = inroot(x, "/dev")
-      local dev = fdpath(devfd)
+      -- Everything below is made inside the new tmpfs itself, never by
+      -- walking the image's path to it again.
+      local dev = mount_ours(x, "dev", "tmpfs", "tmpfs", { "nosuid", "nodev", "noexec", "strictatime" }, "mode=755,size=65536k")
       local function bind_node(src, name)
         local p = dev .. "/" .. name
         must("create /dev/" .. name, ns.writefile(p, "", { create = true, mode = "0666" }))
@@ -758,40 +816,38 @@ local function steps_for(c)
       end
       local flags = m.flags
       if not m.dev and not bind then flags = { "nodev", table.unpack(flags) } end
-      mount_in(x, m.target, m.source or m.type or "none", m.type, flags, m.data, false, m.mkdir)
+      local _, h <close> = mount_in(x, m.target, m.source or m.type or "none", m.type, flags, m.data, false, m.mkdir)
       if bind and (ro or not m.dev) then
         -- A bind mount takes its flags from its source: set ours on it,
         -- leaving the rest (and the flags a user namespace locks) alone.
         local set = {}
         if ro then set[#set + 1] = "rdonly" end
         if not m.dev then set[#set + 1] = "nodev" end
-        local t <close> = inroot(x, m.target)
-        local ok, msg = ns.mount_setattr(t, set, nil, rec and "recursive" or nil)
+        local at, t <close> = where(x, m.target)
+        local ok, msg = ns.mount_setattr(at, set, nil, rec and "recursive" or nil)
         must("mount_setattr", ok, msg and in_msg(msg, m.target))
       end
     end)
   end
   if #c.readonly_paths > 0 then
     step("child", "read-only paths (" .. #c.readonly_paths .. ")", function(x)
-      for _, p in ipairs(c.readonly_paths) do
-        local t <close> = inroot(x, p, false, true)
-        if t then
-          local ok, msg = ns.mount(fdpath(t), fdpath(t), nil, { "rbind" })
-          must("mount", ok, msg and in_msg(msg, p))
-          local n <close> = inroot(x, p)
-          ok, msg = ns.mount_setattr(n, { "rdonly", "nosuid", "nodev" }, nil, "recursive")
-          must("mount_setattr", ok, msg and in_msg(msg, p))
-        end
+      -- Each: a bind mount over itself, then read-only (where() resolves
+      -- the path again, so the attribute goes on the new mount).
+      local function readonly(p, set, clear)
+        local at, t <close> = where(x, p, false, true)
+        if not at then return end
+        local ok, msg, e = ns.mount(at, at, nil, { "rbind" })
+        if e == ENOENT then return end -- not on this kernel
+        must("mount", ok, msg and in_msg(msg, p))
+        local at2, t2 <close> = where(x, p)
+        ok, msg = ns.mount_setattr(at2, set, clear, "recursive")
+        must("mount_setattr", ok, msg and in_msg(msg, p))
       end
+      for _, p in ipairs(c.readonly_paths) do readonly(p, { "rdonly", "nosuid", "nodev" }) end
       if c.nsset.user and c.nsset.net and has(c.readonly_paths, "/proc/sys") then
         -- The net namespace belongs to the container's user namespace, so
         -- its sysctls are the container's own, as docker allows: writable.
-        local t <close> = inroot(x, "/proc/sys/net", false, true)
-        if t then
-          must("mount", ns.mount(fdpath(t), fdpath(t), nil, { "rbind" }))
-          local n <close> = inroot(x, "/proc/sys/net")
-          must("mount_setattr", ns.mount_setattr(n, nil, { "rdonly" }, "recursive"))
-        end
+        readonly("/proc/sys/net", nil, { "rdonly" })
       end
     end)
   end
@@ -799,24 +855,31 @@ local function steps_for(c)
     step("child", "masked paths (" .. #c.masked_paths .. ")", function(x)
       local empty -- one read-only empty tmpfs, bound over every masked directory
       for _, p in ipairs(c.masked_paths) do
-        local t <close> = inroot(x, p, false, true)
-        if t then
-          local st = ns.stat(fdpath(t))
+        local at, t <close> = where(x, p, false, true)
+        local st = at and ns.stat(at)
+        if st then
           local ok, msg
-          if st and st.type == "dir" then
-            if empty then
-              ok, msg = ns.mount(fdpath(empty), fdpath(t), nil, { "bind" })
-            else
-              ok, msg = ns.mount("tmpfs", fdpath(t), "tmpfs", { "rdonly", "nosuid", "nodev", "noexec" }, "size=0,mode=0555")
-              if ok then empty = inroot(x, p) end
-            end
+          if st.type ~= "dir" then
+            ok, msg = ns.mount("/dev/null", at, nil, { "bind" })
+          elseif empty then
+            ok, msg = ns.mount(empty, at, nil, { "bind" })
           else
-            ok, msg = ns.mount("/dev/null", fdpath(t), nil, { "bind" })
+            ok, msg = ns.mount("tmpfs", at, "tmpfs", { "rdonly", "nosuid", "nodev", "noexec" }, "size=0,mode=0555")
+            if ok then
+              -- A fd path names the directory under the new mount: bind
+              -- from a plain path, or from a reopened handle.
+              if t then
+                local e2 = inroot(x, p)
+                x.keep[#x.keep + 1] = e2
+                empty = fdpath(e2)
+              else
+                empty = at
+              end
+            end
           end
           must("mount", ok, msg and in_msg(msg, p))
         end
       end
-      if empty then empty:close() end
     end)
   end
   if c.rootfs ~= false then
@@ -953,6 +1016,7 @@ end
 -- dumpable, so nothing in the container can ptrace it or open its
 -- /proc/1/exe (the host's luactr binary).
 local function reaper(pid, pidfd)
+  collectgarbage("restart") -- it lives as long as the container
   must("prctl", ns.prctl("dumpable", false))
   local sigs = { "CHLD" } -- wakes the reaper for orphans that end
   for _, n in ipairs(M.forwarded_signals) do sigs[#sigs + 1] = n end
@@ -1008,15 +1072,19 @@ local function child_main(c, steps, x, sock, first)
     end
   end
   must("sigmask", ns.sigmask("set", {}))
+  -- Step times are kept here and go to the parent in one write, with the
+  -- exec mark or the failure: one wake-up of luactr, not one a step.
+  local report = x.report
   local exec_step = #steps
   for i = first, exec_step - 1 do
     x.step = i
     local t0 = ns.clock()
     steps[i].run(x)
-    sock:write(fmt("T%d\t%.9f\n", i, ns.clock() - t0))
+    report[#report + 1] = fmt("T%d\t%.9f\n", i, ns.clock() - t0)
   end
   x.step = exec_step
-  sock:write(fmt("X%.9f\n", ns.clock()))
+  report[#report + 1] = fmt("X%.9f\n", ns.clock())
+  sock:write(concat(report))
   local _, msg, e = ns.exec(c.args[1], c.args, c.environ)
   sock:write(fmt("E%d\t%s\n", exec_step, errtext(msg)))
   ns._exit(e == ns.E.ENOENT and 127 or 126)
@@ -1139,12 +1207,18 @@ function M.start(t)
   end
   local pid, pidfd = ns.clone(types, opts)
   if pid == 0 then
-    -- The child: it never returns from here, whatever fails.
+    -- The child: it never returns from here, whatever fails. It lives a
+    -- few hundred microseconds until exec: no collector in it, whose
+    -- marking would write to, and so copy, every page of the heap it
+    -- shares with luactr.
+    collectgarbage("stop")
     psock:close()
     x.sock = csock
     x.step = clone_step + 1
+    x.report = {}
     local _, err = pcall(child_main, c, steps, x, csock, clone_step + 1)
-    pcall(csock.write, csock, fmt("E%d\t%s\n", x.step, errtext(err)))
+    x.report[#x.report + 1] = fmt("E%d\t%s\n", x.step, errtext(err))
+    pcall(csock.write, csock, concat(x.report))
     ns._exit(127)
   end
   if x.cgfd then x.cgfd:close() end
