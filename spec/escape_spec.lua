@@ -209,6 +209,15 @@ describe("the default container", function()
       assert.matches("^1\n", out)
     end)
 
+    it("refuses a path through a magic link (/proc/self/root, /dev/stdin), naming it", function()
+      for _, t in ipairs({ '{ mounts = { { target = "/proc/self/root/tmp", type = "tmpfs" } } }',
+        '{ masked_paths = { "/proc/1/root/etc" } }', '{ mounts = { { target = "/dev/stdin", type = "tmpfs" } } }' }) do
+        local out, code = H.recipe(("local t = %s; t.args = { '/bin/true' }; require('ns.container').run(t)"):format(t))
+        assert.are.equal(1, code, out)
+        assert.matches(": /[%w/]+: Invalid cross%-device link %(EXDEV%)", out)
+      end
+    end)
+
     it("resolves symlinks in the image inside the root: mounts, mkdir and masked paths", function()
       local layer = H.tmpdir("layer")
       local target = H.tmpdir("target")

@@ -553,14 +553,21 @@ local function set_root(x, path)
   x.ours, x.keep = {}, {}
 end
 
+-- The default masked and read-only paths: fixed names below the proc and
+-- sysfs mounts the child makes itself, with no symlink of the image's (nor
+-- a magic link such as /proc/self/root) on the way.
+local KNOWN = { ["/proc/sys/net"] = true }
+for _, p in ipairs(security.masked_paths) do KNOWN[p] = true end
+for _, p in ipairs(security.readonly_paths) do KNOWN[p] = true end
+
 -- The path by which the child reaches p inside the container, and the
 -- handle that keeps that path valid (nil for a plain path). A plain path
 -- is used where the image cannot have put a symlink on the way: p is one
--- entry of the root that is not a symlink, or lies below a mount the child
--- made itself on such an entry (x.ours: /proc, /sys, /dev, whose contents
--- the kernel makes) and has no "." or "..". Anything else is opened with
+-- entry of the root that is not a symlink, or one of the KNOWN paths below
+-- a mount the child made itself on such an entry (x.ours: proc, sys).
+-- Anything else, every other path a recipe gives included, is opened with
 -- inroot, and its path is the fd's. With optional, a p that is not there
--- gives nil (or, below our mounts, a path the caller finds missing).
+-- gives nil (or, for a KNOWN path, one the caller's call finds missing).
 local function where(x, p, mkdir, optional)
   local top, rest = p:match("^/+([^/]+)(.*)$")
   if top and top ~= "." and top ~= ".." then
@@ -568,8 +575,8 @@ local function where(x, p, mkdir, optional)
       local at = x.top .. "/" .. top
       local st = ns.stat(at, "nofollow")
       if st and st.type ~= "link" then return at end
-    elseif x.ours[top] and not rest:find("/%.%.?/") and not rest:find("/%.%.?$") then
-      return x.ours[top] .. rest -- may not exist: the caller's call says ENOENT
+    elseif KNOWN[p] and x.ours[top] then
+      return x.ours[top] .. rest
     end
   end
   local h = inroot(x, p, mkdir, optional)
@@ -595,8 +602,8 @@ local function mount_in(x, p, source, fstype, flags, data, soft, mkdir)
 end
 
 -- Mount a kernel filesystem (proc, sysfs, /dev's tmpfs) on /name and note
--- where, so that paths below it need no resolving (where). Returns the
--- path of the new mount's root.
+-- where, so that the KNOWN paths below it need no resolving (where).
+-- Returns the path of the new mount's root.
 local function mount_ours(x, name, source, fstype, flags, data)
   local at, h = mount_in(x, "/" .. name, source, fstype, flags, data)
   if h then
