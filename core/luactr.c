@@ -35,7 +35,7 @@ static void usage(FILE *f)
 	        "Runs a Lua recipe with the ns library (require \"ns\").\n"
 	        "  -e CODE      run CODE (may be repeated)\n"
 	        "  -i           interactive prompt with ns loaded (after a recipe or -e)\n"
-	        "  --plan       print each container's steps instead of running them\n"
+	        "  --plan       print each container's ops (with --json: as JSON) instead of running them\n"
 	        "  --timings    print each container step's time after the run\n"
 	        "  --version    print the version\n"
 	        "  --help       print this help\n"
@@ -274,10 +274,19 @@ static int pmain(lua_State *L)
 			usage(stdout);
 			lua_pushboolean(L, 1);
 			return 1;
-		} else if (strcmp(a, "--plan") == 0) {
-			setenv("LUACTR_PLAN", "1", 1);
-		} else if (strcmp(a, "--timings") == 0) {
-			setenv("LUACTR_TIMINGS", "1", 1);
+		} else if (strcmp(a, "--plan") == 0 || strcmp(a, "--json") == 0 || strcmp(a, "--timings") == 0) {
+			/* --json goes with --plan: the op list as JSON. What they
+			 * print is the runner's (lua/luactr/runner/report.lua, on
+			 * ns.container's hooks), never the library's. */
+			if (strcmp(a, "--timings") == 0)
+				setenv("LUACTR_TIMINGS", "1", 1);
+			else if (strcmp(a, "--json") == 0 || !getenv("LUACTR_PLAN"))
+				setenv("LUACTR_PLAN", a[2] == 'j' ? "json" : "1", 1);
+			if (dostring(L, "package.loaded['luactr.runner.report'] = nil; require 'luactr.runner.report'",
+				     "=(luactr)") != LUA_OK) {
+				lua_pushboolean(L, 0);
+				return 1;
+			}
 		} else if (strcmp(a, "-i") == 0) {
 			interactive = 1;
 		} else if (strcmp(a, "-e") == 0) {

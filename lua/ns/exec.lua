@@ -1,0 +1,110 @@
+--- ns.exec: run a command in a running container, as `docker exec` does.
+-- A child joins the container's namespaces through its pidfd (one setns
+-- for all), then forks so that its own child lands in the pid namespace
+-- too; that grandchild runs the same identity ops as the container's first
+-- process (ns.plan.identity: ids, rlimits, fds, cwd, capabilities,
+-- no_new_privs) and execs.
+local ns = require "ns.core"
+local errors = require "ns.errors"
+local launch = require "ns.launch"
+local ops = require "ns.ops"
+local plan = require "ns.plan"
+local recipe = require "ns.recipe"
+local util = require "ns.util"
+
+local M = {}
+
+local fmt = string.format
+local must = errors.must
+
+local OPTS = { env = true, cwd = true }
+
+--- exec(h, args [, opts]) -> status. opts: env (added to the container's),
+-- cwd (default: the container's).
+function M.exec(h, args, opts)
+  local c = h.c
+  local what = c.what .. ": exec"
+  opts = opts or {}
+  if type(opts) ~= "table" then error(what .. ": options must be a table", 2) end
+  util.check_keys(what, opts, OPTS)
+  if type(args) ~= "table" then error(what .. ": args must be a list", 2) end
+  args = recipe.str_list(what, "args", args)
+  if #args == 0 then error(what .. ": args is empty", 2) end
+  local env = {}
+  for k, v in pairs(c.environ) do env[k] = v end
+  for _, kv in ipairs(recipe.check_env(what, opts.env or {})) do env[kv[1]] = kv[2] end
+  local cwd = recipe.str(what, "cwd", opts.cwd or c.cwd)
+  local list = {}
+  if c.user then
+    list[1] = { op = "become", where = "child", name = "become " .. (c.user.uid or 0) .. ":" .. (c.user.gid or 0),
+      uid = c.user.uid or 0, gid = c.user.gid or 0 }
+  end
+  plan.identity(c, { args = args, env = env, cwd = cwd, stdio = false }, list)
+  local types = {}
+  for n in pairs(c.nsset) do types[#types + 1] = n end
+  table.sort(types)
+  local r, w = must("pipe", ns.pipe())
+  local gr, gw = must("pipe", ns.pipe())
+  local pid, pidfd = ns.clone({})
+  if not pid then
+    r:close(); w:close(); gr:close(); gw:close()
+    error(fmt("%s %s: %s", what, args[1], pidfd), 2)
+  end
+  if pid == 0 then
+    -- Neither child ever returns into the recipe: every failure is
+    -- written to the pipe and ends the process.
+    collectgarbage("stop")
+    local _, oerr = pcall(function()
+      r:close()
+      gw:close()
+      ns.prctl("pdeathsig", "KILL")
+      -- Not dumpable: once it has joined, nothing in the container may
+      -- ptrace it or open its /proc/PID/exe (the host's luactr).
+      must("prctl", ns.prctl("dumpable", false))
+      -- Wait until luactr has put us in the container's cgroup.
+      if gr:read(1) ~= "g" then ns._exit(126) end
+      must("setns", ns.setns(h.pidfd, types))
+      local cpid, cfd = ns.clone({})
+      if not cpid then error(cfd, 0) end
+      if cpid == 0 then
+        local x = { c = c, handle = h, rearm = function() must("prctl", ns.prctl("pdeathsig", "KILL")) end }
+        local _, err = pcall(function()
+          for i = 1, #list - 1 do ops.run(x, list, i) end
+          local o = list[#list]
+          local _, emsg, e = ns.exec(o.path, o.argv, o.env)
+          errors.raise({ call = "exec", errno = e, message = emsg })
+        end)
+        pcall(w.write, w, launch.oneline(tostring(errors.wrap(err, {}).message)))
+        ns._exit(127)
+      end
+      w:close()
+      local st = ns.wait(cfd)
+      ns._exit(st and st.status or 126)
+    end)
+    pcall(w.write, w, launch.oneline(tostring(oerr)))
+    ns._exit(126)
+  end
+  w:close()
+  gr:close()
+  if h.cgroup then
+    local ok, err = pcall(h.cgroup.add, h.cgroup, pid)
+    if not ok then
+      ns.kill(pidfd, "KILL")
+      ns.wait(pidfd)
+      pidfd:close(); gw:close(); r:close()
+      error(fmt("%s %s: %s", what, args[1], tostring(err)), 2)
+    end
+  end
+  gw:write("g")
+  gw:close()
+  local st = assert(ns.wait(pidfd))
+  pidfd:close()
+  local msg = r:read(4096)
+  r:close()
+  if msg and msg ~= "" then
+    error(fmt("%s %s: %s", what, args[1], launch.unline(msg)), 2)
+  end
+  return st
+end
+
+return M

@@ -1,0 +1,229 @@
+--- ns.launch: runs an op list (ns.plan) to a running container. The
+-- parent's ops run in luactr up to "clone"; the clone's child runs the
+-- child's ops and execs, while luactr runs the ops between "clone" and the
+-- child's first op (id maps, cgroup join, parent hooks) and then tells it
+-- to go.
+--
+-- Parent and child synchronise over a socketpair: the child waits for "g",
+-- then runs its ops and sends, in one write, each op's time ("T<i>\t<s>")
+-- and the exec mark ("X<clock>"), or a failure ("E<i>\t<errno>\t<text>");
+-- the socket is close-on-exec, so end-of-file means the exec succeeded. A
+-- child that dies without a report failed during setup.
+local ns = require "ns.core"
+local errors = require "ns.errors"
+local ops = require "ns.ops"
+local supervise = require "ns.supervise"
+
+local M = {}
+
+local fmt, concat = string.format, table.concat
+local must = errors.must
+
+-- One line of text, whatever e is, at most 4 KiB: a failure on the socket.
+local function oneline(s)
+  if #s > 4096 then s = s:sub(1, 4096) .. fmt("... (%d bytes)", #s) end
+  return (s:gsub("[\\\n]", { ["\\"] = "\\\\", ["\n"] = "\\n" }))
+end
+M.oneline = oneline
+
+function M.unline(s)
+  return (s:gsub("\\(.)", { ["\\"] = "\\", n = "\n" }))
+end
+
+-- "E<i>\t<errno>\t<text>\n" for the error e of op i.
+local function report_error(i, e)
+  local w = errors.wrap(e, {})
+  return fmt("E%d\t%d\t%s\n", i, math.tointeger(w.errno) or 0, oneline(w.message))
+end
+M.report_error = report_error
+
+-- The child's ops, then exec. Returns only by raising: the caller ends the
+-- child, so that it never returns into the recipe.
+local function child_main(x, list, first)
+  local sock = x.sock
+  -- A parent that dies before this is seen by "wait for parent" (its end
+  -- of the socket closes); after it, pdeathsig ends the child.
+  must("prctl", ns.prctl("pdeathsig", "KILL"))
+  x.wait_go = function()
+    local b = sock:read(1)
+    if b ~= "g" then error("parent went away before the start signal", 0) end
+  end
+  x.rearm = function()
+    -- A change of the effective ids clears the parent-death signal: set
+    -- it again, then check that the parent did not die in between. It
+    -- writes nothing after "g", so a readable socket is its end closing.
+    must("prctl", ns.prctl("pdeathsig", "KILL"))
+    if #ns.poll({ sock }, 0) > 0 then error("parent went away during setup", 0) end
+  end
+  x.start_init = function()
+    local pid, pidfd = ns.clone({})
+    if not pid then error(pidfd, 0) end
+    if pid ~= 0 then
+      sock:close()
+      local _, err = pcall(supervise.reaper, pid, pidfd)
+      io.stderr:write("luactr: init: ", oneline(tostring(err)), "\n")
+      ns.kill(pidfd, "KILL")
+      ns._exit(125)
+    end
+  end
+  must("sigmask", ns.sigmask("set", {}))
+  -- Op times are kept here and go to the parent in one write, with the
+  -- exec mark or the failure: one wake-up of luactr, not one an op.
+  local report = x.report
+  local last = #list
+  for i = first, last - 1 do
+    x.step = i
+    local t0 = ns.clock()
+    ops.run(x, list, i)
+    report[#report + 1] = fmt("T%d\t%.9f\n", i, ns.clock() - t0)
+  end
+  local o = list[last]
+  x.step = last
+  report[#report + 1] = fmt("X%.9f\n", ns.clock())
+  sock:write(concat(report))
+  local _, msg, e = ns.exec(o.path, o.argv, o.env)
+  sock:write(fmt("E%d\t%d\t%s\n", last, e or 0, oneline(tostring(msg))))
+  ns._exit(e == ns.E.ENOENT and 127 or 126)
+end
+
+-- Index of the op named name in list, or nil.
+local function find(list, name)
+  for i, o in ipairs(list) do if o.op == name then return i end end
+end
+
+--- start(c, list, h) -> h, running: c the canonical table, list its ops,
+-- h the handle to fill (h.x is the context).
+function M.start(c, list, h)
+  local clone_i, exec_i = find(list, "clone"), #list
+  if not clone_i or list[exec_i].op ~= "exec" then
+    error(c.what .. ": an op list needs a \"clone\" op and ends with an \"exec\" op", 0)
+  end
+  local first_child = clone_i + 1
+  while list[first_child] and list[first_child].where ~= "child" do first_child = first_child + 1 end
+  local x = h.x
+  local times = h.times
+  local function fail(e, upto)
+    ops.undo(x, list, upto)
+    error(e, 0)
+  end
+  for i = 1, clone_i - 1 do
+    local t0 = ns.clock()
+    local ok, err = pcall(ops.run, x, list, i)
+    if not ok then fail(err, i) end
+    times[i] = ns.clock() - t0
+  end
+  local function step_error(i, msg, errno, call)
+    return errors.new({ container = c.what, step = i, op = list[i].op, label = list[i].name, message = msg,
+      errno = errno, call = call })
+  end
+
+  local psock, csock, serr = ns.socketpair()
+  if not psock then fail(step_error(clone_i, csock, serr, "socketpair"), clone_i) end
+  -- Signals for luactr to forward: blocked before the clone, so none is
+  -- lost between the clone and the relay; the child clears its mask.
+  local sigfd = supervise.forwarding_on(c.tty)
+  h.sigfd = sigfd
+
+  local opts
+  local v2 = x.cg and x.cg.v2_path and x.cg:v2_path()
+  if v2 and x.cg.mode == "v2" then
+    x.cgfd = ns.open(v2, { "path", "directory" })
+    opts = x.cgfd and { cgroup = x.cgfd } or nil
+  end
+  local t0 = ns.clock()
+  local pid, pidfd, cerrno = ns.clone(list[clone_i].types, opts)
+  if pid == 0 then
+    -- The child: it never returns from here, whatever fails. It lives a
+    -- few hundred microseconds until exec: no collector in it, whose
+    -- marking would write to, and so copy, every page of the heap it
+    -- shares with luactr.
+    collectgarbage("stop")
+    psock:close()
+    x.sock = csock
+    x.step = first_child
+    x.report = {}
+    local _, err = pcall(child_main, x, list, first_child)
+    x.report[#x.report + 1] = report_error(x.step, err)
+    pcall(csock.write, csock, concat(x.report))
+    ns._exit(127)
+  end
+  if x.cgfd then x.cgfd:close() end
+  csock:close()
+  if not pid then
+    psock:close()
+    supervise.forwarding_off(sigfd)
+    local msg = tostring(pidfd)
+    if cerrno == ns.E.EPERM and select(2, ns.getuid()) ~= 0 and not c.nsset.user then
+      msg = msg .. ": namespaces other than user need privilege; add user = true to the recipe (root inside, you outside)"
+    end
+    fail(step_error(clone_i, msg, cerrno, "clone"), clone_i)
+  end
+  times[clone_i] = ns.clock() - t0
+  h.pid, h.pidfd, h.cgroup = pid, pidfd, x.cg
+  x.pid, x.cloned_into_cgroup = pid, opts ~= nil
+  h.cloned_into_cgroup = opts ~= nil
+
+  local function abort(e)
+    ns.kill(pidfd, "KILL")
+    ns.wait(pidfd)
+    pidfd:close()
+    psock:close()
+    supervise.forwarding_off(sigfd)
+    h.pidfd = nil
+    fail(e, clone_i)
+  end
+  -- What luactr does while the child waits.
+  for i = clone_i + 1, first_child - 1 do
+    local ok, err = pcall(ops.run, x, list, i)
+    if not ok then abort(err) end
+  end
+  psock:write("g")
+  -- Read the child's reports until exec closes the socket.
+  local buf, master = "", nil
+  while true do
+    local s, fd = ns.recvfd(psock)
+    if fd then master = fd end
+    if not s or s == "" then break end
+    buf = buf .. s
+  end
+  psock:close()
+  if master then
+    h.master = master
+    local rows, cols = ns.winsize(0)
+    if rows then ns.winsize(master, rows, cols) end
+  end
+  local failed, last = nil, first_child - 1
+  for line in buf:gmatch("[^\n]+") do
+    local kind, i, rest = line:match("^([TE])(%d+)\t(.*)$")
+    if kind == "T" then
+      times[tonumber(i)] = tonumber(rest)
+      last = tonumber(i)
+    elseif kind == "E" then
+      local errno, text = rest:match("^(%d+)\t(.*)$")
+      failed = failed or { tonumber(i), M.unline(text or rest), tonumber(errno) }
+    else
+      local xt = line:match("^X(.*)$")
+      if xt then h.t_exec = tonumber(xt) end
+    end
+  end
+  if not failed and not h.t_exec then
+    -- The socket closed with no report of exec: the child died in setup.
+    failed = { math.min(last + 1, exec_i), "the container's process died during setup" }
+  end
+  if failed then
+    local st = ns.wait(pidfd)
+    pidfd:close()
+    supervise.forwarding_off(sigfd)
+    if master then master:close(); h.master = nil end
+    h.pidfd = nil
+    local msg = failed[2]
+    if msg:match("died during setup$") and st then
+      msg = msg .. " (" .. (st.exited and ("exit " .. st.code) or ("killed by SIG" .. tostring(st.signal))) .. ")"
+    end
+    fail(step_error(failed[1], msg, failed[3] ~= 0 and failed[3] or nil), clone_i)
+  end
+  times[exec_i] = h.t_exec and (ns.clock() - h.t_exec) or nil
+  return h
+end
+
+return M

@@ -1,0 +1,339 @@
+--- ns.ops: the one interpreter of a container's op list (ns.plan): the
+-- only place where ops become ns.* calls. run(x, ops, i) runs op i in the
+-- context x (what earlier ops found or made: the layers, the root, the
+-- group, the child's pid...); undo(x, ops, upto) undoes the parent's ops
+-- in reverse. A failure raises an ns.errors error naming the container,
+-- the step and the op, with the errno of the call that failed. The
+-- "clone" and "exec" ops mark the two ends of the child's life; ns.launch
+-- carries them out.
+local ns = require "ns.core"
+local errors = require "ns.errors"
+local paths = require "ns.paths"
+
+local M = {}
+
+local fmt, concat = string.format, table.concat
+local must = errors.must
+local fdpath, in_msg, where, inroot, mount_in, mount_ours =
+  paths.fdpath, paths.in_msg, paths.where, paths.inroot, paths.mount_in, paths.mount_ours
+
+local RUN, UNDO = {}, {}
+M.RUN, M.UNDO = RUN, UNDO
+
+-- luactr, before clone ----------------------------------------------------
+
+function RUN.image(x, o)
+  x.layers = o.busybox and { require("ns.rootfs").busybox() } or o.layers
+  for _, l in ipairs(x.layers) do
+    local st, msg, e = ns.stat(l)
+    if not st then errors.raise({ call = "stat", errno = e, message = "rootfs " .. msg:gsub("^stat ", "") }) end
+    if st.type ~= "dir" then errors.raise({ call = "stat", errno = ns.E.ENOTDIR, message = fmt("rootfs %s: not a directory", l) }) end
+  end
+  x.lower = concat(x.layers, ":")
+end
+
+function RUN.state_dir(x, o)
+  x.state = o.path
+  if not ns.stat(x.state) then must("mkdir", ns.mkdir(x.state, "0755", true)) end
+end
+
+function RUN.overlay_dirs(x, o)
+  x.state = o.state
+  x.ov = require("ns.rootfs").overlay_dirs(x.layers, o.state, o.container)
+  x.root = x.ov.merged
+  if o.chown then
+    for _, d in ipairs({ x.ov.upper, x.ov.work }) do must("chown", ns.chown(d, o.chown[1], o.chown[2])) end
+  end
+end
+
+function UNDO.overlay_dirs(x, o)
+  if not x.ov then return end
+  local remove_tree = require("ns.rootfs").remove_tree
+  if o.keep_upper then
+    -- keep upper/, drop the rest
+    for _, d in ipairs({ x.ov.work, x.ov.merged }) do remove_tree(d) end
+  else
+    remove_tree(x.ov.dir)
+  end
+end
+
+function RUN.root_dir(x) x.root = x.lower:match("^[^:]+") end
+
+function RUN.cgroup_create(x, o) x.cg = require("ns.cgroup").create(o.group, o.limits) end
+
+function UNDO.cgroup_create(x) if x.cg then x.cg:remove() end end
+
+-- luactr, after clone ------------------------------------------------------
+
+function RUN.setgroups_deny(x) must("setgroups deny", ns.setgroups_deny(x.pid)) end
+function RUN.gid_map(x, o) must("gid_map", ns.gid_map(x.pid, o.ranges)) end
+function RUN.uid_map(x, o) must("uid_map", ns.uid_map(x.pid, o.ranges)) end
+
+function RUN.cgroup_join(x)
+  -- With CLONE_INTO_CGROUP the child is in its group already.
+  if x.cloned_into_cgroup then x.cg:unlock() else x.cg:add(x.pid) end
+end
+
+-- the child ----------------------------------------------------------------
+
+function RUN.wait_go(x) x.wait_go() end
+
+function RUN.keyring()
+  -- The host's session keyring is inherited across clone: a keyring of
+  -- the container's own hides the host's keys from it.
+  must("keyctl", ns.keyctl_join_session())
+end
+
+function RUN.unshare(_, o) must("unshare", ns.unshare(o.types)) end
+
+-- Take the container's ids inside its user namespace; a change of the
+-- effective ids clears the parent-death signal, so set it again.
+function RUN.become(x, o)
+  must("setresgid", ns.setresgid(o.gid))
+  must("setresuid", ns.setresuid(o.uid))
+  if x.rearm then x.rearm() end
+end
+
+function RUN.timens(_, o)
+  must("unshare time", ns.unshare({ "time" }))
+  must("timens_offsets", ns.writefile("/proc/self/timens_offsets",
+    fmt("monotonic %d 0\nboottime %d 0\n", o.monotonic, o.boottime)))
+end
+
+function RUN.mount(x, o)
+  if o.host then
+    -- A path of the child's own view (before any root is set up).
+    must("mount", ns.mount(o.source, o.target, o.fstype, o.flags, o.data))
+  elseif o.ours then
+    mount_ours(x, o.ours, o.source, o.fstype, o.flags, o.data)
+  else
+    local _, h <close> = mount_in(x, o.target, o.source, o.fstype, o.flags, o.data, false, o.mkdir)
+    if o.attrs then
+      local at, t <close> = where(x, o.target)
+      local ok, msg, e = ns.mount_setattr(at, o.attrs, nil, o.recursive and "recursive" or nil)
+      must("mount_setattr", ok, msg and in_msg(msg, o.target), e)
+    end
+  end
+end
+
+function RUN.overlay(x, o)
+  if o.tmpfs then
+    local t = x.state
+    must("mount", ns.mount("tmpfs", t, "tmpfs", { "nodev" }, "mode=0755"))
+    must("mkdir", ns.mkdir(t .. "/upper", "0755"))
+    must("mkdir", ns.mkdir(t .. "/work", "0700"))
+    must("mkdir", ns.mkdir(t .. "/merged", "0755"))
+    x.root = t .. "/merged"
+    must("mount", ns.mount("overlay", x.root, "overlay", { "nodev" },
+      fmt("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", x.lower, t, t)))
+  else
+    must("mount", ns.mount("overlay", x.root, "overlay", { "nodev" }, x.ov.options))
+  end
+  paths.set_root(x, x.root)
+end
+
+function RUN.bind_root(x)
+  must("mount", ns.mount(x.root, x.root, nil, { "bind", "rec" }))
+  must("mount_setattr", ns.mount_setattr(x.root, { "nodev" }, nil, "recursive"))
+  paths.set_root(x, x.root)
+end
+
+function RUN.root(x, o) paths.set_root(x, o.path) end
+
+function RUN.sysfs(x)
+  local flags = { "nosuid", "nodev", "noexec", "rdonly" }
+  local ok, err = pcall(mount_ours, x, "sys", "sysfs", "sysfs", flags)
+  if not ok and errors.is(err) and err.errno == ns.E.EPERM then
+    -- Without our own net namespace the kernel refuses a new sysfs: bind the host's.
+    local at = mount_ours(x, "sys", "/sys", nil, { "rbind" })
+    must("mount_setattr", ns.mount_setattr(at, { "rdonly", "nodev", "nosuid", "noexec" }, nil, "recursive"))
+  elseif not ok then
+    error(err, 0)
+  end
+end
+
+function RUN.dev(x, o)
+  -- Everything below is made inside the new tmpfs itself, never by
+  -- walking the image's path to it again.
+  local dev = mount_ours(x, "dev", "tmpfs", "tmpfs", { "nosuid", "nodev", "noexec", "strictatime" }, "mode=755,size=65536k")
+  local function bind_node(src, name)
+    local p = dev .. "/" .. name
+    must("create /dev/" .. name, ns.writefile(p, "", { create = true, mode = "0666" }))
+    local ok, msg, e = ns.mount(src, p, nil, { "bind" })
+    must("mount", ok, msg and in_msg(msg, "/dev/" .. name), e)
+  end
+  for _, d in ipairs(o.nodes) do bind_node("/dev/" .. d[1], d[1]) end
+  for _, d in ipairs(o.devices) do
+    local rel = d.path:sub(6) -- below /dev/
+    local parent = rel:match("^(.*)/[^/]+$")
+    if parent then must("mkdir", ns.mkdir(dev .. "/" .. parent, "0755", true)) end
+    bind_node(d.source, rel)
+  end
+  for _, d in ipairs({ "pts", "shm", "mqueue" }) do must("mkdir", ns.mkdir(dev .. "/" .. d, "0755")) end
+  must("mount", ns.mount("devpts", dev .. "/pts", "devpts", { "nosuid", "noexec" }, "newinstance,ptmxmode=0666,mode=0620"))
+  must("symlink", ns.symlink("pts/ptmx", dev .. "/ptmx"))
+  must("mount", ns.mount("shm", dev .. "/shm", "tmpfs", { "nosuid", "nodev", "noexec" }, "mode=1777,size=65536k"))
+  if o.mqueue then must("mount", ns.mount("mqueue", dev .. "/mqueue", "mqueue", { "nosuid", "nodev", "noexec" })) end
+  for _, l in ipairs({ { "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" }, { "stdout", "/proc/self/fd/1" },
+    { "stderr", "/proc/self/fd/2" } }) do
+    must("symlink", ns.symlink(l[2], dev .. "/" .. l[1]))
+  end
+end
+
+-- Each: a bind mount over itself, then read-only (where() resolves the
+-- path again, so the attribute goes on the new mount).
+local function readonly(x, p, set, clear)
+  local at, t <close> = where(x, p, false, true)
+  if not at then return end
+  local ok, msg, e = ns.mount(at, at, nil, { "rbind" })
+  if e == ns.E.ENOENT then return end -- not on this kernel
+  must("mount", ok, msg and in_msg(msg, p), e)
+  local at2, t2 <close> = where(x, p)
+  ok, msg, e = ns.mount_setattr(at2, set, clear, "recursive")
+  must("mount_setattr", ok, msg and in_msg(msg, p), e)
+end
+
+function RUN.readonly_paths(x, o)
+  for _, p in ipairs(o.paths) do readonly(x, p, { "rdonly", "nosuid", "nodev" }) end
+  if o.net_writable then readonly(x, "/proc/sys/net", nil, { "rdonly" }) end
+end
+
+function RUN.masked_paths(x, o)
+  local empty -- one read-only empty tmpfs, bound over every masked directory
+  for _, p in ipairs(o.paths) do
+    local at, t <close> = where(x, p, false, true)
+    local st = at and ns.stat(at)
+    if st then
+      local ok, msg, e
+      if st.type ~= "dir" then
+        ok, msg, e = ns.mount("/dev/null", at, nil, { "bind" })
+      elseif empty then
+        ok, msg, e = ns.mount(empty, at, nil, { "bind" })
+      else
+        ok, msg, e = ns.mount("tmpfs", at, "tmpfs", { "rdonly", "nosuid", "nodev", "noexec" }, "size=0,mode=0555")
+        if ok then
+          -- A fd path names the directory under the new mount: bind from
+          -- a plain path, or from a reopened handle.
+          if t then
+            local e2 = inroot(x, p)
+            x.keep[#x.keep + 1] = e2
+            empty = fdpath(e2)
+          else
+            empty = at
+          end
+        end
+      end
+      must("mount", ok, msg and in_msg(msg, p), e)
+    end
+  end
+end
+
+function RUN.readonly_root(x) must("mount_setattr", ns.mount_setattr(x.rootfd, { "rdonly" })) end
+
+function RUN.chroot(x)
+  must("chroot", ns.chroot(x.root))
+  must("chdir", ns.chdir("/"))
+end
+
+function RUN.pivot_root(x)
+  must("chdir", ns.chdir(x.root))
+  must("pivot_root", ns.pivot_root(".", "."))
+  -- The old root now sits on top of the new one: detach it.
+  must("umount old root", ns.umount(".", "detach"))
+  must("chdir", ns.chdir("/"))
+end
+
+function RUN.sethostname(_, o) must("sethostname", ns.sethostname(o.hostname)) end
+function RUN.setdomainname(_, o) must("setdomainname", ns.setdomainname(o.domainname)) end
+function RUN.setrlimit(_, o) must("setrlimit", ns.setrlimit(o.resource, o.soft, o.hard)) end
+
+function RUN.tty(x)
+  -- Opened here, after the mounts, so that the terminal is /dev/pts/0
+  -- of the container's own devpts (ttyname works); the master side
+  -- goes to luactr over the socket.
+  local master, slave = must("openpty", ns.openpty())
+  must("sendfd", ns.sendfd(x.sock, master, "P\n"))
+  master:close()
+  must("setsid", ns.setsid())
+  must("setctty", ns.setctty(slave))
+  for fd = 0, 2 do must("dup2", ns.dup2(slave, fd)) end
+  slave:close()
+end
+
+function RUN.stdio(_, o)
+  if o.stdin then must("dup2", ns.dup2(o.stdin, 0)) end
+  if o.stdout then must("dup2", ns.dup2(o.stdout, 1)) end
+  if o.stderr then must("dup2", ns.dup2(o.stderr, 2)) end
+end
+
+function RUN.fds(_, o)
+  -- Whatever luactr's caller left open without close-on-exec would reach
+  -- the container (a pipe, a directory fd on the host's /): mark every fd
+  -- from 3 up close-on-exec, from here on, so that what the hooks start
+  -- gets none of them either. Preserved fds are then dup2'd to 3, 4, ...
+  -- in their order (dup2 clears close-on-exec); each goes first to a
+  -- number above those, so that none is overwritten before it is copied.
+  must("close_range", ns.close_range(3, nil, "cloexec"))
+  local n = #o.fds
+  local tmp = {}
+  for i, fd in ipairs(o.fds) do tmp[i] = must("dup", ns.dup(fd, 3 + n)) end
+  for i, fd in ipairs(tmp) do
+    must("dup2", ns.dup2(fd, 2 + i))
+    fd:close()
+  end
+end
+
+function RUN.chdir(_, o) must("chdir", ns.chdir(o.path)) end
+
+function RUN.hook(x, o)
+  if o.parent then o.fn(x.handle, x.pid) else o.fn(x.handle) end
+end
+
+-- Drop every capability but those kept, from the bounding set too.
+function RUN.caps(_, o)
+  local keep = {}
+  for _, n in ipairs(o.keep) do keep[n] = true end
+  local drop = {}
+  for _, n in ipairs(ns.cap_names()) do
+    if not keep[n] then drop[#drop + 1] = n end
+  end
+  must("cap_drop_bound", ns.cap_drop_bound(drop))
+  local have = {}
+  for _, n in ipairs(ns.cap_get().permitted) do if keep[n] then have[#have + 1] = n end end
+  must("cap_set", ns.cap_set({ effective = have, permitted = have, inheritable = {} }))
+end
+
+function RUN.no_new_privs() must("prctl", ns.prctl("no_new_privs", true)) end
+
+function RUN.init(x) x.start_init() end
+
+---------------------------------------------------------------------------
+
+--- known(name) -> whether ops has an op of that name.
+function M.known(name) return RUN[name] ~= nil or name == "clone" or name == "exec" end
+
+--- run(x, ops, i): run op i; a failure raises an ns.errors error for step i.
+function M.run(x, ops, i)
+  local o = ops[i]
+  local ok, err = pcall(RUN[o.op], x, o)
+  if not ok then
+    error(errors.wrap(err, { container = x.c.what, step = i, op = o.op, label = o.name }), 0)
+  end
+end
+
+--- undo(x, ops, upto) -> list of the messages of undos that failed: the
+-- parent's ops 1..upto that have an undo, in reverse.
+function M.undo(x, ops, upto)
+  local errs = {}
+  for i = upto, 1, -1 do
+    local o = ops[i]
+    local u = o.where == "parent" and UNDO[o.op]
+    if u then
+      local ok, err = pcall(u, x, o)
+      if not ok then errs[#errs + 1] = tostring(err) end
+    end
+  end
+  return errs
+end
+
+return M

@@ -1,0 +1,167 @@
+--- ns.paths: paths inside a container, as its child sets it up before
+-- pivot_root.
+local ns = require "ns.core"
+local security = require "ns.security"
+local errors = require "ns.errors"
+
+local M = {}
+
+local fmt, concat = string.format, table.concat
+local must = errors.must
+
+-- Paths inside the container.
+--
+-- Every path a recipe names for inside the container is opened below the
+-- container's root with openat2(RESOLVE_IN_ROOT): "..", absolute symlinks
+-- and symlinks that point out of the image all resolve inside it, as they
+-- will after pivot_root. What is mounted there then targets the opened fd
+-- through /proc/self/fd (the host's /proc, still at /proc before
+-- pivot_root), so the image's path is never walked a second time.
+
+function M.fdpath(h) return "/proc/self/fd/" .. h:fileno() end
+
+-- msg with the fd path of a target put back as the container's path p.
+function M.in_msg(msg, p)
+  return (tostring(msg):gsub("/proc/self/fd/%d+", (p:gsub("%%", "%%%%"))))
+end
+
+local ENOENT = ns.E.ENOENT
+
+-- Make the directories of p that are missing, each inside x.rootfd (mkdir
+-- -p, resolving as RESOLVE_IN_ROOT does): ".." stops at the root, and a
+-- symlink on the way, dangling ones included, is followed inside the root,
+-- so that what it points to is made there and never on the host.
+function M.mkdir_in(x, p)
+  local todo, cur, links = {}, {}, 0
+  for comp in p:gmatch("[^/]+") do todo[#todo + 1] = comp end
+  local i = 1
+  while i <= #todo do
+    local comp = todo[i]
+    i = i + 1
+    if comp == ".." then
+      cur[#cur] = nil
+    elseif comp ~= "." then
+      local parent <close> = must("openat2", ns.openat2(x.rootfd, #cur > 0 and concat(cur, "/") or ".",
+        { "path", "directory" }, "in_root"))
+      local at = M.fdpath(parent) .. "/" .. comp
+      local st = ns.stat(at, "nofollow")
+      if not st then
+        -- mkdir never follows its last component: it is made right here.
+        local ok, msg, e = ns.mkdir(at, "0755")
+        if not ok and e ~= ns.E.EEXIST then
+          errors.raise({ call = "mkdir", errno = e, message = fmt("mkdir %s: %s", p, (tostring(msg):gsub("^.-: ", ""))) })
+        end
+        cur[#cur + 1] = comp
+      elseif st.type == "link" then
+        links = links + 1
+        if links > 40 then
+          errors.raise({ call = "mkdir", errno = ns.E.ELOOP, message = fmt("mkdir %s: Too many levels of symbolic links (ELOOP)", p) })
+        end
+        local target = must("readlink", ns.readlink(at))
+        if target:sub(1, 1) == "/" then cur = {} end
+        local rest = {}
+        for c2 in target:gmatch("[^/]+") do rest[#rest + 1] = c2 end
+        for j = i, #todo do rest[#rest + 1] = todo[j] end
+        todo, i = rest, 1
+      elseif st.type == "dir" then
+        cur[#cur + 1] = comp
+      else
+        errors.raise({ call = "mkdir", errno = ns.E.ENOTDIR,
+          message = fmt("mkdir %s: /%s is not a directory (ENOTDIR)", p, concat(cur, "/") .. (#cur > 0 and "/" or "") .. comp) })
+      end
+    end
+  end
+end
+
+-- An O_PATH handle of p inside x.rootfd. With mkdir, missing directories
+-- on the way are made first (mkdir_in); with optional, a missing p gives
+-- nil. Other failures raise, naming p.
+function M.inroot(x, p, mkdir, optional)
+  local rel = p:gsub("^/+", "")
+  if rel == "" then rel = "." end
+  local h, msg, e = ns.openat2(x.rootfd, rel, { "path" }, "in_root")
+  if h then return h end
+  if e == ENOENT and mkdir then
+    M.mkdir_in(x, p)
+    h, msg, e = ns.openat2(x.rootfd, rel, { "path" }, "in_root")
+    if h then return h end
+  end
+  if e == ENOENT and optional then return nil end
+  errors.raise({ call = "openat2", errno = e, message = fmt("%s: %s", p, (tostring(msg):gsub("^openat2 [^:]*: ", ""))) })
+end
+
+-- The container's root, for M.where() and M.inroot(): its path (x.top, "" for
+-- "/"), an O_PATH handle of it, and the mounts of our own below it.
+function M.set_root(x, path)
+  x.rootfd = must("open", ns.open(path, { "path", "directory" }))
+  x.top = path == "/" and "" or path:gsub("/+$", "")
+  x.ours, x.keep = {}, {}
+end
+
+-- The default masked and read-only paths: fixed names below the proc and
+-- sysfs mounts the child makes itself, with no symlink of the image's (nor
+-- a magic link such as /proc/self/root) on the way.
+local KNOWN = { ["/proc/sys/net"] = true }
+for _, p in ipairs(security.masked_paths) do KNOWN[p] = true end
+for _, p in ipairs(security.readonly_paths) do KNOWN[p] = true end
+
+-- The path by which the child reaches p inside the container, and the
+-- handle that keeps that path valid (nil for a plain path). A plain path
+-- is used where the image cannot have put a symlink on the way: p is one
+-- entry of the root that is not a symlink, or one of the KNOWN paths below
+-- a mount the child made itself on such an entry (x.ours: proc, sys).
+-- Anything else, every other path a recipe gives included, is opened with
+-- inroot, and its path is the fd's. With optional, a p that is not there
+-- gives nil (or, for a KNOWN path, one the caller's call finds missing).
+function M.where(x, p, mkdir, optional)
+  local top, rest = p:match("^/+([^/]+)(.*)$")
+  if top and top ~= "." and top ~= ".." then
+    if rest:match("^/*$") then
+      local at = x.top .. "/" .. top
+      local st = ns.stat(at, "nofollow")
+      if st and st.type ~= "link" then return at end
+    elseif KNOWN[p] and x.ours[top] then
+      return x.ours[top] .. rest
+    end
+  end
+  local h = M.inroot(x, p, mkdir, optional)
+  if not h then return nil end
+  return M.fdpath(h), h
+end
+
+-- mount(source, p inside the root, ...) -> the path it was mounted on
+-- (see where) and its handle. Raises naming p, or with soft returns the
+-- core's triple instead.
+function M.mount_in(x, p, source, fstype, flags, data, soft, mkdir)
+  local at, h = M.where(x, p, mkdir)
+  local ok, msg, e = ns.mount(source, at, fstype, flags, data)
+  if soft and not ok then
+    if h then h:close() end
+    return ok, msg, e
+  end
+  if not ok then
+    if h then h:close() end
+    errors.raise({ call = "mount", errno = e, message = M.in_msg(msg, p) })
+  end
+  return at, h
+end
+
+-- Mount a kernel filesystem (proc, sysfs, /dev's tmpfs) on /name and note
+-- where, so that the KNOWN paths below it need no resolving (where).
+-- Returns the path of the new mount's root.
+function M.mount_ours(x, name, source, fstype, flags, data)
+  local at, h = M.mount_in(x, "/" .. name, source, fstype, flags, data)
+  if h then
+    -- Reached through a symlink of the image: reopen to get the new
+    -- mount (the handle is the directory under it), and keep that fd.
+    h:close()
+    h = M.inroot(x, "/" .. name)
+    x.keep[#x.keep + 1] = h
+    at = M.fdpath(h)
+  end
+  x.ours[name] = at
+  return at
+end
+
+
+return M

@@ -1,0 +1,207 @@
+--- ns.plan: a canonical container table (ns.recipe) -> the ordered list
+-- of typed ops that set it up. An op is plain data, {op = "mount", where =
+-- "child", name = "mount proc on /proc", target = "/proc", fstype =
+-- "proc", ...}: only a "hook" op holds a function. where is "parent" (in
+-- luactr: before the "clone" op, or after it while the child waits) or
+-- "child" (in the new namespaces, before "exec"). ns.ops runs such a list;
+-- --plan prints it, --plan --json dumps it.
+local ns = require "ns.core"
+local security = require "ns.security"
+local util = require "ns.util"
+
+local M = {}
+
+local fmt, concat = string.format, table.concat
+local sorted_keys, list = util.sorted_keys, util.list
+
+-- The namespaces clone makes: all but time, whose offsets can only be
+-- written before a process enters it, and cgroup, unshared by the child
+-- once it is in its group (so the group is its "/").
+local function clone_types(c)
+  local types = {}
+  for _, n in ipairs(sorted_keys(c.nsset)) do
+    if n ~= "time" and n ~= "cgroup" then types[#types + 1] = n end
+  end
+  return types
+end
+
+--- outside_ids(c) -> the host uid and gid that the container's root maps to.
+function M.outside_ids(c)
+  local function find(map)
+    for _, r in ipairs(map) do
+      if r[1] <= 0 and 0 < r[1] + r[3] then return r[2] - r[1] end
+    end
+    error(c.what .. ": the user maps leave root inside unmapped", 0)
+  end
+  return find(c.user.uid_map), find(c.user.gid_map)
+end
+
+-- The device rules of a container with a cgroup: mknod of any node, but
+-- only docker's few and the recipe's devices may be opened.
+local function device_rules(c)
+  local rules = {}
+  for i, r in ipairs(security.device_rules) do rules[i] = r end
+  for _, d in ipairs(c.devices) do
+    rules[#rules + 1] = { type = d.type, major = d.major, minor = d.minor, access = d.access, allow = true }
+  end
+  return rules
+end
+
+--- identity(c, t) -> the ops that give a process the container's identity
+-- and privileges, from its ids to exec: what start and h:exec share.
+-- t: {args, env (a map), cwd, fds = preserve list}.
+function M.identity(c, t, out)
+  out = out or {}
+  local function add(o) o.where = "child"; out[#out + 1] = o end
+  for _, name in ipairs(sorted_keys(c.rlimits)) do
+    local v = c.rlimits[name]
+    add { op = "setrlimit", name = "rlimit " .. name, resource = name, soft = v[1], hard = v[2] }
+  end
+  if t.stdio ~= false then
+    if c.tty then
+      add { op = "tty", name = "terminal (pty in the container's devpts)" }
+    else
+      add { op = "stdio", name = "stdio", stdin = c.stdin, stdout = c.stdout, stderr = c.stderr }
+    end
+  end
+  add { op = "fds", fds = t.fds or {},
+    name = fmt("fds (0-2%s, the rest closed at exec)",
+      #(t.fds or {}) > 0 and fmt(" and %d preserved as 3-%d", #t.fds, 2 + #t.fds) or "") }
+  add { op = "chdir", name = "cwd " .. t.cwd, path = t.cwd }
+  for i, fn in ipairs(t.hooks or {}) do add { op = "hook", name = "inside hook " .. i, fn = fn } end
+  if c.capabilities ~= "all" then
+    add { op = "caps", name = "capabilities (" .. #c.capabilities .. " kept)", keep = c.capabilities }
+  end
+  if c.no_new_privs then add { op = "no_new_privs", name = "no_new_privs" } end
+  if t.init then add { op = "init", name = "init (reaper)" } end
+  add { op = "exec", name = "exec " .. t.args[1], path = t.args[1], argv = t.args, env = t.env }
+  return out
+end
+
+--- ops(c) -> the op list for the canonical table c.
+function M.ops(c)
+  local out = {}
+  local function add(where, o) o.where = where; out[#out + 1] = o end
+  local is_root = select(2, ns.getuid()) == 0
+
+  -- luactr, before clone
+  if c.rootfs ~= false then
+    add("parent", { op = "image", name = c.rootfs == "busybox" and "image busybox" or ("image " .. concat(list(c.rootfs), ":")),
+      busybox = c.rootfs == "busybox" or nil, layers = c.rootfs ~= "busybox" and list(c.rootfs) or nil })
+    if c.overlay and not c.keep_upper then
+      -- The upper layer lives on a tmpfs mounted in the container's own
+      -- mount namespace (over the state dir, which only serves as a mount
+      -- point): the kernel discards it with the namespace, so nothing is
+      -- left on the host even if luactr is killed.
+      add("parent", { op = "state_dir", name = "state dir", path = util.state_root() })
+    elseif c.overlay then
+      local o = { op = "overlay_dirs", name = "overlay dirs", state = util.state_root(), container = c.name, keep_upper = c.keep_upper }
+      if c.user and is_root then
+        -- overlayfs writes the upper layer with the mounter's creds, and
+        -- the mounter is root inside the user namespace: give it the dirs.
+        o.chown = { M.outside_ids(c) }
+      end
+      add("parent", o)
+    else
+      add("parent", { op = "root_dir", name = "root dir" })
+    end
+  end
+  if c.cgroup then
+    local limits = {}
+    for k, v in pairs(c.cgroup) do limits[k] = v end
+    if limits.devices == nil then limits.devices = device_rules(c) end
+    add("parent", { op = "cgroup_create", name = "cgroup create (with the device allow-list)", group = c.name, limits = limits })
+  end
+  local types = clone_types(c)
+  add("parent", { op = "clone", name = "clone " .. concat(types, ","), types = types, into_cgroup = c.cgroup ~= nil })
+
+  -- luactr, after clone, while the child waits
+  if c.user then
+    if not is_root then add("parent", { op = "setgroups_deny", name = "setgroups deny" }) end
+    add("parent", { op = "gid_map", name = "gid_map", ranges = c.user.gid_map })
+    add("parent", { op = "uid_map", name = "uid_map", ranges = c.user.uid_map })
+  end
+  if c.cgroup then add("parent", { op = "cgroup_join", name = "cgroup join" }) end
+  for i, fn in ipairs(c.parent) do add("parent", { op = "hook", name = "parent hook " .. i, fn = fn, parent = true }) end
+
+  -- the child
+  add("child", { op = "wait_go", name = "wait for parent" })
+  add("child", { op = "keyring", name = "session keyring (new, empty)" })
+  if c.nsset.cgroup then add("child", { op = "unshare", name = "cgroup namespace", types = { "cgroup" } }) end
+  if c.user then
+    add("child", { op = "become", name = "become " .. (c.user.uid or 0) .. ":" .. (c.user.gid or 0),
+      uid = c.user.uid or 0, gid = c.user.gid or 0 })
+  end
+  if c.time then
+    add("child", { op = "timens", name = "time offsets", monotonic = c.time.monotonic or 0, boottime = c.time.boottime or 0 })
+  end
+  if c.nsset.mnt then
+    add("child", { op = "mount", name = "make / rprivate", target = "/", host = true, flags = { "rec", "private" } })
+  end
+  if c.rootfs ~= false then
+    if c.overlay and not c.keep_upper then
+      add("child", { op = "overlay", name = "mount overlay (upper layer on a private tmpfs)", tmpfs = true })
+    elseif c.overlay then
+      add("child", { op = "overlay", name = "mount overlay" })
+    else
+      add("child", { op = "bind_root", name = "bind rootfs (nodev)" })
+    end
+  elseif c.nsset.mnt then
+    add("child", { op = "root", name = "root /", path = "/" })
+  end
+  if c.proc then
+    add("child", { op = "mount", name = "mount proc on /proc", source = "proc", target = "/proc", fstype = "proc",
+      flags = { "nosuid", "nodev", "noexec" }, ours = "proc" })
+  end
+  if c.sys then add("child", { op = "sysfs", name = "mount sysfs on /sys (read-only)" }) end
+  if c.dev then
+    add("child", { op = "dev", name = "minimal /dev (nodev tmpfs, host nodes bound in)", nodes = security.dev_nodes,
+      devices = c.devices, mqueue = c.nsset.ipc or nil })
+  end
+  for _, m in ipairs(c.mounts) do
+    local o = { op = "mount", name = fmt("mount %s on %s", m.source or m.type or "none", m.target),
+      source = m.source or m.type or "none", target = m.target, fstype = m.type, flags = m.flags, data = m.data,
+      mkdir = m.mkdir }
+    local bind, rec, ro = false, false, false
+    for _, f in ipairs(m.flags) do
+      if f == "bind" or f == "rbind" then bind = true end
+      if f == "rbind" or f == "rec" then rec = true end
+      if f == "rdonly" then ro = true end
+    end
+    if not m.dev and not bind then o.flags = { "nodev", table.unpack(m.flags) } end
+    if bind and (ro or not m.dev) then
+      -- A bind mount takes its flags from its source: set ours on it,
+      -- leaving the rest (and the flags a user namespace locks) alone.
+      o.attrs = {}
+      if ro then o.attrs[#o.attrs + 1] = "rdonly" end
+      if not m.dev then o.attrs[#o.attrs + 1] = "nodev" end
+      o.recursive = rec or nil
+    end
+    add("child", o)
+  end
+  if #c.readonly_paths > 0 then
+    add("child", { op = "readonly_paths", name = "read-only paths (" .. #c.readonly_paths .. ")", paths = c.readonly_paths,
+      -- The net namespace belongs to the container's user namespace, so
+      -- its sysctls are the container's own, as docker allows: writable.
+      net_writable = (c.nsset.user and c.nsset.net and util.has(c.readonly_paths, "/proc/sys")) or nil })
+  end
+  if #c.masked_paths > 0 then
+    add("child", { op = "masked_paths", name = "masked paths (" .. #c.masked_paths .. ")", paths = c.masked_paths })
+  end
+  if c.rootfs ~= false then
+    if c.readonly then add("child", { op = "readonly_root", name = "read-only root" }) end
+    if c.chroot then
+      add("child", { op = "chroot", name = "chroot" })
+    else
+      add("child", { op = "pivot_root", name = "pivot_root" })
+    end
+  end
+  if c.hostname then add("child", { op = "sethostname", name = "hostname " .. c.hostname, hostname = c.hostname }) end
+  if c.domainname then
+    add("child", { op = "setdomainname", name = "domainname " .. c.domainname, domainname = c.domainname })
+  end
+  return M.identity(c, { args = c.args, env = c.environ, cwd = c.cwd, fds = c.preserve_fds, hooks = c.inside,
+    init = c.init }, out)
+end
+
+return M

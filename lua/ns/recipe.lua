@@ -1,0 +1,367 @@
+--- ns.recipe: the schema of a container table and its defaults. check(t)
+-- validates a recipe (unknown keys, wrong types, holes in lists, NUL bytes,
+-- unknown names: each an error that names the key, in one short line) and
+-- returns the canonical table that the planner (ns.plan) turns into ops.
+local ns = require "ns.core"
+local security = require "ns.security"
+local util = require "ns.util"
+
+local M = {}
+
+local fmt, concat = string.format, table.concat
+local getenv = os.getenv
+local sorted_keys, show, quoted, choices, check_keys = util.sorted_keys, util.show, util.quoted, util.choices, util.check_keys
+
+-- The capabilities docker keeps by default.
+M.default_capabilities = {
+  "chown", "dac_override", "fsetid", "fowner", "mknod", "net_raw", "setgid",
+  "setuid", "setfcap", "setpcap", "net_bind_service", "sys_chroot", "kill",
+  "audit_write",
+}
+
+M.default_namespaces = { "pid", "mnt", "uts", "ipc", "net", "cgroup" }
+
+local KEYS = {
+  name = "string", rootfs = "string|table|boolean", overlay = "boolean",
+  keep_upper = "boolean", chroot = "boolean", hostname = "string",
+  namespaces = "table", user = "table|boolean", mounts = "table",
+  proc = "boolean", sys = "boolean", dev = "boolean", env = "table",
+  cwd = "string", args = "table", tty = "boolean", capabilities = "table|string",
+  no_new_privs = "boolean", inside = "function|table", parent = "function|table",
+  init = "boolean", cgroup = "table", time = "table", rlimits = "table",
+  readonly = "boolean", domainname = "string", stdin = "userdata|number",
+  stdout = "userdata|number", stderr = "userdata|number",
+  masked_paths = "table", readonly_paths = "table", preserve_fds = "table",
+  devices = "table",
+}
+
+local MOUNT_KEYS = { source = true, target = true, type = true, flags = true, data = true, mkdir = true, dev = true }
+local USER_KEYS = { uid_map = true, gid_map = true, uid = true, gid = true }
+local TIME_KEYS = { monotonic = true, boottime = true }
+local DEVICE_KEYS = { path = true, source = true, access = true }
+local NAMESPACES = { cgroup = true, ipc = true, mnt = true, net = true, pid = true, time = true, user = true, uts = true }
+
+local function bad(what, f, ...) error(what .. ": " .. fmt(f, ...), 0) end
+M.bad = bad
+
+local function typecheck(what, key, v, want)
+  local ty = type(v)
+  for w in want:gmatch("[^|]+") do
+    if ty == w then return end
+  end
+  bad(what, "'%s' must be a %s, not a %s", key, (want:gsub("|", " or ")), ty)
+end
+
+-- A string without NUL bytes (the kernel would silently cut it there).
+local function str(what, key, v)
+  if type(v) ~= "string" then bad(what, "%s must be a string, not a %s", key, type(v)) end
+  if v:find("\0", 1, true) then bad(what, "%s %s has a NUL byte", key, show(v)) end
+  return v
+end
+
+-- t must be a list: keys 1..n and nothing else.
+local function check_list(what, key, t)
+  if type(t) ~= "table" then bad(what, "%s must be a list, not a %s", key, type(t)) end
+  local n = #t
+  for k in pairs(t) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then
+      bad(what, "%s must be a list (keys 1..n, no holes), but has key %s", key, show(k))
+    end
+  end
+  return t
+end
+
+-- A copy of t, a list of strings (numbers become strings).
+local function str_list(what, key, t)
+  check_list(what, key, t)
+  local out = {}
+  for i, v in ipairs(t) do
+    if type(v) == "number" then v = tostring(v) end
+    out[i] = str(what, fmt("%s[%d]", key, i), v)
+  end
+  return out
+end
+
+local function int(what, key, v, min)
+  if math.type(v) ~= "integer" then bad(what, "%s must be an integer, not %s", key, show(v)) end
+  if min and v < min then bad(what, "%s must be at least %d, not %d", key, min, v) end
+  return v
+end
+
+local function abs_path(what, key, v)
+  str(what, key, v)
+  if v:sub(1, 1) ~= "/" then bad(what, "%s %s must be an absolute path", key, show(v)) end
+  return v
+end
+
+local function fns(what, key, v)
+  if type(v) == "function" then return { v } end
+  check_list(what, key, v)
+  for i, f in ipairs(v) do
+    if type(f) ~= "function" then bad(what, "%s[%d] must be a function, not a %s", key, i, type(f)) end
+  end
+  return v
+end
+
+local MS_NAMES -- made on first use
+
+local function check_mount(what, i, m)
+  local w = fmt("%s: mounts[%d]", what, i)
+  if type(m) ~= "table" then error(fmt("%s must be a table, not a %s", w, type(m)), 0) end
+  check_keys(w, m, MOUNT_KEYS)
+  if m.target == nil then error(w .. " needs a target path", 0) end
+  local out = { target = str(w, "target", m.target), mkdir = m.mkdir, dev = m.dev }
+  for _, k in ipairs({ "source", "type", "data" }) do
+    if m[k] ~= nil then out[k] = str(w, k, m[k]) end
+  end
+  for _, k in ipairs({ "mkdir", "dev" }) do
+    if m[k] ~= nil and type(m[k]) ~= "boolean" then bad(w, "%s must be a boolean, not a %s", k, type(m[k])) end
+  end
+  local flags = m.flags
+  if type(flags) == "string" then flags = { flags } end
+  out.flags = flags == nil and {} or str_list(w, "flags", flags)
+  if #out.flags > 0 and not MS_NAMES then
+    MS_NAMES = {}
+    for k in pairs(ns.MS) do MS_NAMES[k] = true end
+  end
+  for _, f in ipairs(out.flags) do
+    if not MS_NAMES[f] then bad(w, "unknown mount flag %s (%s)", quoted(f), choices(f, MS_NAMES, "ns.MS")) end
+  end
+  return out
+end
+
+local function check_idmap(what, key, map)
+  check_list(what, key, map)
+  if #map == 0 then bad(what, "%s is empty", key) end
+  for i, r in ipairs(map) do
+    local k = fmt("%s[%d]", key, i)
+    check_list(what, k, r)
+    if #r ~= 3 then bad(what, "%s must be {inside, outside, count}", k) end
+    int(what, k .. "[1]", r[1], 0); int(what, k .. "[2]", r[2], 0); int(what, k .. "[3]", r[3], 1)
+  end
+  return map
+end
+
+local function check_rlimit(what, name, v)
+  local key = "rlimits." .. tostring(name)
+  local function one(k, x)
+    if x == "unlimited" or x == math.huge then return math.huge end
+    return int(what, k, x, 0)
+  end
+  if type(v) == "table" then
+    check_list(what, key, v)
+    if #v ~= 2 then bad(what, "%s must be a number or {soft, hard}", key) end
+    local soft, hard = one(key .. "[1]", v[1]), one(key .. "[2]", v[2])
+    if soft > hard then bad(what, "%s: soft limit %s is above the hard limit %s", key, tostring(soft), tostring(hard)) end
+    return { soft, hard }
+  end
+  local n = one(key, v)
+  return { n, n }
+end
+
+local CAP_NAMES
+local DEFAULT_CAPS -- the checked copy of M.default_capabilities, made once
+local function check_caps(what, v)
+  if v == "all" then return "all" end
+  if v == M.default_capabilities and DEFAULT_CAPS then return DEFAULT_CAPS end
+  if v == "none" then return {} end
+  if type(v) == "string" then bad(what, "capabilities must be \"all\", \"none\" or a list of names, not %s", show(v)) end
+  local names = str_list(what, "capabilities", v)
+  if not CAP_NAMES then
+    CAP_NAMES = {}
+    for _, n in ipairs(ns.cap_names()) do CAP_NAMES[n] = true end
+  end
+  for i, n in ipairs(names) do
+    local k = n:lower():gsub("^cap_", "")
+    if not CAP_NAMES[k] then
+      bad(what, "unknown capability %s (%s)", quoted(n), choices(n, CAP_NAMES, "ns.cap_names()"))
+    end
+    names[i] = k
+  end
+  if v == M.default_capabilities then DEFAULT_CAPS = names end
+  return names
+end
+
+local function check_env(what, env)
+  local out = {}
+  local n = #env
+  for k, v in pairs(env) do
+    if math.type(k) == "integer" and k >= 1 and k <= n then
+      local s = str(what, fmt("env[%d]", k), v)
+      local key, val = s:match("^([^=]+)=(.*)$")
+      if not key then bad(what, "env[%d] %s is not KEY=VALUE", k, show(s)) end
+      out[#out + 1] = { key, val }
+    elseif type(k) == "string" then
+      if k == "" or k:find("=", 1, true) then bad(what, "env key %s must be a name without '='", show(k)) end
+      str(what, "env key", k)
+      if type(v) ~= "string" and type(v) ~= "number" then
+        bad(what, "env.%s must be a string or a number, not a %s", show(k):sub(2, -2), type(v))
+      end
+      out[#out + 1] = { k, str(what, "env." .. k, tostring(v)) }
+    else
+      bad(what, "env must be a list of \"KEY=VALUE\" or a map KEY = value, but has key %s", show(k))
+    end
+  end
+  return out
+end
+
+local function check_fd(what, key, v)
+  if type(v) == "number" then return int(what, key, v, 0) end
+  if getmetatable(v) == nil or type(v) ~= "userdata" or not pcall(v.fileno, v) or not v:fileno() then
+    bad(what, "%s must be an open ns.fd handle or an fd number", key)
+  end
+  return v
+end
+
+local function check_device(what, i, d)
+  local key = fmt("devices[%d]", i)
+  if type(d) == "string" then d = { source = d } end
+  if type(d) ~= "table" then bad(what, "%s must be a host device path or a table", key) end
+  check_keys(what .. ": " .. key, d, DEVICE_KEYS)
+  local src = abs_path(what, key .. ".source", d.source)
+  local st, msg = ns.stat(src)
+  if not st then bad(what, "%s: %s", key, msg) end
+  if st.type ~= "chr" and st.type ~= "blk" then bad(what, "%s: %s is not a device node", key, show(src)) end
+  local path = d.path == nil and src or abs_path(what, key .. ".path", d.path)
+  if not path:match("^/dev/[^/]") or path:find("/%.%.?/") or path:find("/%.%.?$") then
+    bad(what, "%s.path %s must be a path under /dev", key, show(path))
+  end
+  local access = d.access == nil and "rwm" or str(what, key .. ".access", d.access)
+  if access == "" or access:find("[^rwm]") then bad(what, "%s.access %s must be letters of \"rwm\"", key, show(access)) end
+  return { source = src, path = path, access = access, type = st.type == "chr" and "c" or "b",
+    major = st.rdev_major, minor = st.rdev_minor }
+end
+
+local function is_root_user() return select(2, ns.getuid()) == 0 end
+
+local function random_id()
+  local f = io.open("/dev/urandom", "rb")
+  local s = f:read(6)
+  f:close()
+  return (s:gsub(".", function(c) return fmt("%02x", c:byte()) end))
+end
+
+local function environment(c, list)
+  local env = {
+    PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    HOME = "/root",
+  }
+  if c.hostname then env.HOSTNAME = c.hostname end
+  if c.tty then env.TERM = getenv("TERM") or "xterm" end
+  if c.rootfs == false then
+    env.PATH = getenv("PATH") or env.PATH
+    env.HOME = getenv("HOME") or env.HOME
+  end
+  for _, kv in ipairs(list) do env[kv[1]] = kv[2] end
+  return env
+end
+
+--- check(t) -> the canonical table: the defaults filled into a checked
+-- copy of the recipe t.
+function M.check(t)
+  if type(t) ~= "table" then error("container: expected a table, got " .. type(t), 0) end
+  local what = fmt("container %s", type(t.name) == "string" and show(t.name) or "\"?\"")
+  check_keys(what, t, KEYS)
+  for k, v in pairs(t) do typecheck(what, k, v, KEYS[k]) end
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  c.name = c.name or ("luactr-" .. random_id())
+  if not c.name:match("^[%w][%w_.-]*$") or #c.name > 64 then
+    bad(what, "name must be letters, digits, '.', '_' or '-' (at most 64)")
+  end
+  what = fmt("container %q", c.name)
+  c.what = what
+  if c.rootfs == nil or c.rootfs == true then c.rootfs = "busybox" end
+  if type(c.rootfs) == "string" then c.rootfs = str(what, "rootfs", c.rootfs) end
+  if type(c.rootfs) == "table" then
+    c.rootfs = str_list(what, "rootfs", c.rootfs)
+    if #c.rootfs == 0 then bad(what, "rootfs is an empty list of layers") end
+  end
+  if c.overlay == nil then c.overlay = c.rootfs ~= false end
+  c.namespaces = str_list(what, "namespaces", c.namespaces or M.default_namespaces)
+  local set = {}
+  for _, n in ipairs(c.namespaces) do
+    if not NAMESPACES[n] then bad(what, "unknown namespace %s (%s)", quoted(n), choices(n, NAMESPACES)) end
+    set[n] = true
+  end
+  if c.user and not set.user then set.user = true end
+  if c.time and not set.time then set.time = true end
+  c.nsset = set
+  c.hostname = c.hostname or (set.uts and c.name or nil)
+  for _, k in ipairs({ "hostname", "domainname" }) do
+    if c[k] then
+      str(what, k, c[k])
+      if #c[k] > 64 then bad(what, "%s %s is longer than 64 bytes", k, show(c[k])) end
+      if not set.uts then bad(what, "%s needs the uts namespace", k) end
+    end
+  end
+  if c.proc == nil then c.proc = set.pid or c.rootfs ~= false end
+  if c.sys == nil then c.sys = c.rootfs ~= false end
+  if c.dev == nil then c.dev = c.rootfs ~= false end
+  local mounts = check_list(what, "mounts", c.mounts or {})
+  c.mounts = {}
+  for i, m in ipairs(mounts) do c.mounts[i] = check_mount(what, i, m) end
+  c.masked_paths = c.masked_paths or security.masked_paths
+  c.readonly_paths = c.readonly_paths or security.readonly_paths
+  for _, k in ipairs({ "masked_paths", "readonly_paths" }) do
+    c[k] = str_list(what, k, c[k])
+    for i, p in ipairs(c[k]) do abs_path(what, fmt("%s[%d]", k, i), p) end
+  end
+  if not c.proc and not c.sys then c.masked_paths, c.readonly_paths = {}, {} end
+  local devices = check_list(what, "devices", c.devices or {})
+  c.devices = {}
+  for i, d in ipairs(devices) do c.devices[i] = check_device(what, i, d) end
+  if #c.devices > 0 and not c.dev then bad(what, "devices need the container's /dev (dev = true)") end
+  local mounting = c.rootfs ~= false or c.proc or c.sys or c.dev or #c.mounts > 0
+  if mounting and not set.mnt then
+    bad(what, "a rootfs or mounts need the mnt namespace (add \"mnt\" to namespaces)")
+  end
+  if c.chroot and c.rootfs == false then bad(what, "chroot needs a rootfs") end
+  if c.user then
+    if c.user == true then c.user = {} end
+    check_keys(what .. ": user", c.user, USER_KEYS)
+    -- Default maps: root inside is you outside; run as root, it is uid
+    -- 100000 with 65536 ids, the usual first subordinate range, so that
+    -- root inside is nobody on the host.
+    local u = {}
+    for k, v in pairs(c.user) do u[k] = v end
+    local uid, gid = select(2, ns.getuid()), select(2, ns.getgid())
+    u.uid_map = check_idmap(what, "user.uid_map", u.uid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, uid, 1 } }))
+    u.gid_map = check_idmap(what, "user.gid_map", u.gid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, gid, 1 } }))
+    if u.uid ~= nil then int(what, "user.uid", u.uid, 0) end
+    if u.gid ~= nil then int(what, "user.gid", u.gid, 0) end
+    c.user = u
+  end
+  if c.time then
+    check_keys(what .. ": time", c.time, TIME_KEYS)
+    for k, v in pairs(c.time) do int(what, "time." .. k, v) end
+  end
+  c.args = str_list(what, "args", c.args or { "/bin/sh" })
+  if #c.args == 0 then bad(what, "args is empty") end
+  c.cwd = str(what, "cwd", c.cwd or "/")
+  c.capabilities = check_caps(what, c.capabilities == nil and M.default_capabilities or c.capabilities)
+  if c.no_new_privs == nil then c.no_new_privs = true end
+  if c.tty == nil then c.tty = ns.isatty(0) and ns.isatty(1) end
+  c.inside = fns(what, "inside", c.inside or {})
+  c.parent = fns(what, "parent", c.parent or {})
+  local limits = {}
+  for name, v in pairs(c.rlimits or {}) do
+    if type(name) ~= "string" or not pcall(function() return ns.RLIMIT[name] end) then
+      bad(what, "unknown rlimit %s (%s)", quoted(name), choices(name, ns.RLIMIT))
+    end
+    limits[name] = check_rlimit(what, name, v)
+  end
+  c.rlimits = limits
+  for _, k in ipairs({ "stdin", "stdout", "stderr" }) do
+    if c[k] ~= nil then check_fd(what, k, c[k]) end
+  end
+  c.preserve_fds = check_list(what, "preserve_fds", c.preserve_fds or {})
+  for i, fd in ipairs(c.preserve_fds) do check_fd(what, fmt("preserve_fds[%d]", i), fd) end
+  c.environ = environment(c, check_env(what, c.env or {}))
+  return c
+end
+
+
+M.str, M.str_list, M.check_env = str, str_list, check_env
+
+return M
