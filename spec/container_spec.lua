@@ -78,6 +78,55 @@ describe("ns.container", function()
       assert.not_matches("overlay", host, 1, true)
       assert.matches("mount proc on /proc", host, 1, true)
     end)
+    it("returns typed ops that hold their arguments as plain values; only hooks hold functions", function()
+      local hook = function() end
+      local ops = container.plan({ hostname = "h", inside = hook, mounts = { { type = "tmpfs", target = "/scratch", mkdir = true } } })
+      local by = {}
+      for i, o in ipairs(ops) do
+        assert.are.equal(i, o.n)
+        assert.is_string(o.op)
+        by[o.name] = o
+        for k, v in pairs(o) do
+          if type(v) == "function" then assert.are.equal("hook", o.op, "a function in op " .. o.op .. "." .. k) end
+        end
+      end
+      local m = by["mount tmpfs on /scratch"]
+      assert.are.same({ "child", "mount", "/scratch", "tmpfs", true }, { m.where, m.op, m.target, m.fstype, m.mkdir })
+      assert.are.equal("h", by["hostname h"].hostname)
+      assert.are.equal(hook, by["inside hook 1"].fn)
+      local clone = by["clone ipc,mnt,net,pid,uts"]
+      assert.are.same({ "ipc", "mnt", "net", "pid", "uts" }, clone.types)
+      assert.are.equal("exec", ops[#ops].op)
+      assert.are.same({ "/bin/sh" }, ops[#ops].argv)
+    end)
+    it("run_plan runs an edited op list", function()
+      local out, code = H.recipe([[
+        local container = require "ns.container"
+        local ops = container.plan{ hostname = "before", args = { "/bin/hostname" } }
+        for _, o in ipairs(ops) do if o.op == "sethostname" then o.hostname = "edited" end end
+        os.exit(container.run_plan(ops):wait().status)]])
+      assert.are.equal(0, code, out)
+      assert.are.equal("edited\n", out)
+      local ok, err = pcall(container.run_plan, { { op = "mount", where = "child" } })
+      assert.is_false(ok)
+      assert.matches("not an op list from container.plan", err, 1, true)
+    end)
+    it("luactr --plan --json prints every op with its arguments, hooks as <lua function file:line>", function()
+      local path = H.tmpfile([[require("ns.container").run{ hostname = "j", inside = function() end, args = { "/bin/true" } }]])
+      local out, code = H.run_luactr("--plan --json " .. path)
+      os.remove(path)
+      assert.are.equal(0, code, out)
+      local doc = require("dkjson").decode(out)
+      assert.is_table(doc, out)
+      local seen = {}
+      for i, o in ipairs(doc.ops) do
+        assert.are.equal(i, o.n)
+        seen[o.op] = o
+      end
+      assert.are.equal("j", seen.sethostname.hostname)
+      assert.matches("^<lua function .+:1>$", seen.hook.fn)
+      assert.are.same({ "/bin/true" }, seen.exec.argv)
+    end)
     it("luactr --plan prints the steps and runs nothing", function()
       local out, code = H.run_luactr("--plan examples/busybox.lua")
       assert.are.equal(0, code)
@@ -209,6 +258,27 @@ describe("ns.container", function()
       assert.are.equal(1, code)
       assert.matches("(mount nosuchfs on /tmp): mount nosuchfs on ", out, 1, true)
       assert.matches("(ENODEV)", out, 1, true)
+    end)
+    it("raises an error object that carries the step, the op and the errno", function()
+      local out, code = H.recipe([[
+        local ns = require "ns"
+        local ok, err = pcall(require("ns.container").run, { mounts = { { type = "nosuchfs", target = "/x", mkdir = true } },
+          args = { "/bin/true" } })
+        print(ok, type(err), err.op, err.errno == ns.E.ENODEV, type(err.step))
+        print(tostring(err))]])
+      assert.are.equal(0, code, out)
+      assert.matches("^false\ttable\tmount\ttrue\tnumber\n", out)
+      assert.matches("step %d+ %(mount nosuchfs on /x%): mount nosuchfs on /x: No such device %(ENODEV%)", out)
+    end)
+    it("h:exec runs with the container's cwd and rlimits, and checks its options", function()
+      local out, code = H.recipe([[
+        local h = require("ns.container").start{ cwd = "/etc", rlimits = { nofile = 99 }, args = { "/bin/sleep", "30" } }
+        h:exec({ "/bin/sh", "-c", "pwd; ulimit -n" })
+        print(pcall(h.exec, h, { "/bin/true" }, { cdw = "/" }))
+        h:kill("KILL"); h:wait()]])
+      assert.are.equal(0, code, out)
+      assert.matches("^/etc\n99\n", out)
+      assert.matches("unknown key 'cdw'", out, 1, true)
     end)
     it("reports an exec failure with the errno", function()
       local out, code = H.recipe([[require("ns.container").run{ args = {"/bin/nonexistent"} }]])
