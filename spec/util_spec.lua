@@ -50,6 +50,18 @@ describe("ns.core", function()
       assert.matches("^luactr %d+%.%d+", ns._VERSION)
     end)
 
+    it("lists only submodules that exist, each loaded on first use, none making a global", function()
+      local names = {}
+      for k in pairs(ns._submodules) do names[#names + 1] = k end
+      table.sort(names)
+      for _, k in ipairs(names) do
+        local fresh = H.assert_no_new_globals("ns." .. k)
+        assert.is_table(fresh, k)
+        assert.is_table(ns[k], k)
+      end
+      assert.is_true(#names >= 9)
+    end)
+
     it("raises on an unknown field of ns", function()
       local ok, err = pcall(function() return ns.no_such_binding end)
       assert.is_false(ok)

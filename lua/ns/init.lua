@@ -1,13 +1,19 @@
 --- ns: the luactr library.
 -- `require "ns"` gives every binding of the C core (`ns.core`) plus the Lua
 -- submodules, each loaded on first use: `ns.container`, `ns.cgroup`,
--- `ns.rootfs`. Nothing here touches the global table.
+-- `ns.rootfs`, `ns.security`, `ns.errors`, `ns.util`, and the container's
+-- parts (`ns.recipe`, `ns.plan`, `ns.ops`). Nothing here touches the global
+-- table.
 local core = require "ns.core"
 
 local M = {}
 for k, v in pairs(core) do M[k] = v end
 
-local submodules = { cgroup = true, container = true, rootfs = true, util = true }
+local submodules = {
+  cgroup = true, container = true, errors = true, ops = true, plan = true, recipe = true, rootfs = true,
+  security = true, util = true,
+}
+M._submodules = submodules
 
 return setmetatable(M, {
   __index = function(t, k)
