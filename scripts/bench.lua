@@ -3,7 +3,10 @@
 -- syscalls, in three modes: the least, luactr's default work, and that
 -- plus luactr's cgroups) and whichever peers are installed (bwrap,
 -- unshare, runc, crun), side by side in one run: 3 warm-ups each, then
--- BENCH_N (default 50) runs each, interleaved round by round. Each run is
+-- BENCH_N (default 50) runs each, interleaved round by round, each round
+-- in a new random order (a fixed rotation would always put the same row
+-- before a given one; after a cgroup attach, the next one is fast for a
+-- while, which would favour one cgroup row over the other). Each run is
 -- one whole command, started with clone + exec and waited for (no shell
 -- in the timed path). Then, every 10th round, 100 containers in a row:
 -- from one luactr process, and as 100 bwrap commands.
@@ -15,7 +18,8 @@
 -- the floor, and the floor a luactr row is compared with, always run),
 -- BENCH_BASELINE (the top of another luactr tree, built, e.g. a worktree
 -- of an earlier commit: its ./luactr runs the same recipe as one more row,
--- and the result says luactr's ratio to it).
+-- and the result says luactr's ratio to it), BENCH_SEED (the random
+-- order's seed; default the time).
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/?.so;" .. package.cpath
 
@@ -185,7 +189,7 @@ local function main(tmp)
   local image = rootfs.busybox()
   print("luactr bench: start-to-exit of /bin/true in a fully isolated busybox container")
   print(info())
-  print(("runs: %d each after %d warm-ups, interleaved; image %s\n"):format(N, WARMUP, image))
+  print(("runs: %d each after %d warm-ups, interleaved in random order; image %s\n"):format(N, WARMUP, image))
 
   local cands = {}
   local function add(c) cands[#cands + 1] = c end
@@ -289,11 +293,17 @@ local function main(tmp)
     end
   end
 
-  -- Interleaved rounds, each in a rotated order; the seq rows in every
-  -- SEQ_EVERY-th round only (at least once).
+  -- Interleaved rounds, each in a random order (Fisher-Yates); the seq
+  -- rows in every SEQ_EVERY-th round only (at least once).
+  math.randomseed(tonumber(os.getenv("BENCH_SEED") or "") or os.time())
   for r = 1, N do
-    for k = 0, #live - 1 do
-      local c = live[(r + k - 1) % #live + 1]
+    local order = {}
+    for i = 1, #live do order[i] = live[i] end
+    for i = #order, 2, -1 do
+      local j = math.random(i)
+      order[i], order[j] = order[j], order[i]
+    end
+    for _, c in ipairs(order) do
       if not c.failed and (not c.seq or r % SEQ_EVERY == 0 or (r == N and #c.times == 0)) then
         local t, err = run(c.argv, c.times_each)
         if t then
@@ -371,8 +381,8 @@ local function main(tmp)
     local f = l and by[l.floor]
     if l and l.median and f and f.median then
       local ratio = l.median / f.median
-      print(("target: %s / %s <= %.1fx: %.2fx, %s"):format(name, f.name, TARGET, ratio,
-        ratio <= TARGET and "met" or "NOT met"))
+      print(("target: %s / %s <= %.1fx: %.2fx, %s (p10 / p10: %.2fx)"):format(name, f.name, TARGET, ratio,
+        ratio <= TARGET and "met" or "NOT met", percentile(l.times, 0.1) / percentile(f.times, 0.1)))
     elseif l then
       print(("target: %s / %s: not measured (%s)"):format(name, l.floor,
         not l.median and (l.failed or "failed") or (f and f.failed or "not run")))
