@@ -1,15 +1,25 @@
 --- bench.lua: `make bench` - start-to-exit of /bin/true in a fully isolated
 -- busybox container, for luactr, the C floor (build/floor: only the
--- syscalls) and whichever peers are installed (bwrap, unshare, runc, crun),
--- side by side in one run: 3 warm-ups each, then BENCH_N (default 50) runs
--- each, interleaved round by round. Each run is one whole command, started
--- with clone + exec and waited for (no shell in the timed path).
--- Prints median, p10-p90 spread and the ratio to the floor.
+-- syscalls, in three modes: the least, luactr's default work, and that
+-- plus luactr's cgroups) and whichever peers are installed (bwrap,
+-- unshare, runc, crun), side by side in one run: 3 warm-ups each, then
+-- BENCH_N (default 50) runs each, interleaved round by round, each round
+-- in a new random order (a fixed rotation would always put the same row
+-- before a given one; after a cgroup attach, the next one is fast for a
+-- while, which would favour one cgroup row over the other). Each run is
+-- one whole command, started with clone + exec and waited for (no shell
+-- in the timed path). Then, every 10th round, 100 containers in a row:
+-- from one luactr process, and as 100 bwrap commands.
+-- Prints median, p10-p90 spread and the ratio to the floor, and at the
+-- end luactr's ratios to the floors that do the same work, against the
+-- target (1.3x).
 -- Run from the tree root: lua5.4 scripts/bench.lua
--- Environment: BENCH_N (runs), BENCH_ONLY (comma-separated names to run),
+-- Environment: BENCH_N (runs), BENCH_ONLY (comma-separated names to run;
+-- the floor, and the floor a luactr row is compared with, always run),
 -- BENCH_BASELINE (the top of another luactr tree, built, e.g. a worktree
 -- of an earlier commit: its ./luactr runs the same recipe as one more row,
--- and the result says luactr's ratio to it).
+-- and the result says luactr's ratio to it), BENCH_SEED (the random
+-- order's seed; default the time).
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = "build/?.so;" .. package.cpath
 
@@ -19,6 +29,8 @@ local rootfs = require "ns.rootfs"
 local N = tonumber(os.getenv("BENCH_N") or "") or 50
 local WARMUP = 3
 local TARGET = 1.3
+local SEQ = 100     -- containers in a row, in a "seq" row's one run
+local SEQ_EVERY = 10 -- a "seq" row runs in every SEQ_EVERY-th round
 
 local function sh(cmd)
   local p = io.popen(cmd, "r")
@@ -112,23 +124,25 @@ local function oci_config(cgroup_path)
   }
 end
 
--- Timing: one run is clone, exec, wait; returns seconds, or nil and why.
-local function run(argv)
+-- Timing: one run is clone, exec, wait, times times over (default once);
+-- returns seconds, or nil and why.
+local function run(argv, times)
   local t0 = ns.clock("monotonic")
-  local pid, pidfd = ns.clone({})
-  if not pid then return nil, pidfd end
-  if pid == 0 then
-    ns.exec(argv[1], argv)
-    ns._exit(127)
+  for _ = 1, times or 1 do
+    local pid, pidfd = ns.clone({})
+    if not pid then return nil, pidfd end
+    if pid == 0 then
+      ns.exec(argv[1], argv)
+      ns._exit(127)
+    end
+    local st, err = ns.wait(pidfd)
+    pidfd:close()
+    if not st then return nil, err end
+    if not (st.exited and st.code == 0) then
+      return nil, ("%s ended with status %d"):format(argv[1], st.status)
+    end
   end
-  local st, err = ns.wait(pidfd)
-  local t1 = ns.clock("monotonic")
-  pidfd:close()
-  if not st then return nil, err end
-  if not (st.exited and st.code == 0) then
-    return nil, ("%s ended with status %d"):format(argv[1], st.status)
-  end
-  return t1 - t0
+  return ns.clock("monotonic") - t0
 end
 
 local function percentile(sorted, p)
@@ -150,13 +164,20 @@ local function info()
     os.date("!%Y-%m-%d %H:%M UTC"), kernel, first_line((sh("nproc"))), cpu)
 end
 
--- Empty cgroups a runtime may leave under a top-level "luactr-bench-*".
+-- Empty cgroups a runtime (or a floor that was killed) may leave under a
+-- top-level "luactr-bench-*", with their groups one level below.
 local function cgroup_leftovers(remove)
   local left = {}
   for _, h in ipairs(ns.listdir("/sys/fs/cgroup") or {}) do
     for _, name in ipairs(ns.listdir("/sys/fs/cgroup/" .. h) or {}) do
       if name:match("^luactr%-bench%-") then
         local p = "/sys/fs/cgroup/" .. h .. "/" .. name
+        if remove then
+          for _, sub in ipairs(ns.listdir(p) or {}) do
+            local st = ns.stat(p .. "/" .. sub, "nofollow")
+            if st and st.type == "dir" then ns.rmdir(p .. "/" .. sub) end
+          end
+        end
         if not (remove and ns.rmdir(p)) then left[#left + 1] = p end
       end
     end
@@ -168,17 +189,25 @@ local function main(tmp)
   local image = rootfs.busybox()
   print("luactr bench: start-to-exit of /bin/true in a fully isolated busybox container")
   print(info())
-  print(("runs: %d each after %d warm-ups, interleaved; image %s\n"):format(N, WARMUP, image))
+  print(("runs: %d each after %d warm-ups, interleaved in random order; image %s\n"):format(N, WARMUP, image))
 
   local cands = {}
   local function add(c) cands[#cands + 1] = c end
 
   add { name = "floor", argv = { "build/floor", "-q", image, "1" },
-        what = "C, syscalls only: clone 6 ns, overlay, pivot_root, /proc" }
+        what = "C, the least: clone 6 ns, tmpfs on the state dir, overlay, /proc, pivot_root" }
   add { name = "floor -f", argv = { "build/floor", "-q", "-f", image, "1" },
-        what = "the floor plus what luactr adds by default: /sys, /dev, nodev, masked and read-only paths, keyring, fds" }
-  add { name = "luactr", argv = { "./luactr", "scripts/bench-true.lua" },
-        what = "ns.container defaults: 6 ns, overlay, pivot_root, /proc, /sys, /dev, masked and read-only paths, keyring, fds" }
+        what = "C, luactr's default work: go-signal socketpair, clone3 5 ns + cgroup ns after go, keyring, "
+          .. "nodev overlay on a tmpfs, /proc, /sys ro, /dev, 5 ro + 12 masked paths, pivot_root, "
+          .. "hostname, close_range, 14 caps, no_new_privs" }
+  add { name = "floor cgroup", argv = { "build/floor", "-q", "-c", image, "1" },
+        what = "floor -f plus luactr's cgroups: a group (below a parent) in each of the 9 hierarchies, "
+          .. "cpuset copied, memory 64M, devices allow-list, joined before go, oom count read, removed; "
+          .. "not luactr's gc scan, flock and 5 stats reads" }
+  add { name = "luactr", argv = { "./luactr", "scripts/bench-true.lua" }, floor = "floor -f",
+        what = "ns.container defaults (bench-true.lua): the same work as floor -f" }
+  add { name = "luactr cgroup", argv = { "./luactr", "scripts/bench-cgroup.lua" }, floor = "floor cgroup",
+        what = "the defaults plus cgroup = { memory = \"64M\" } (bench-cgroup.lua): the work of floor cgroup" }
   add { name = "luactr (lua5.4)", argv = { which("lua5.4") or "lua5.4", "-e",
           'package.path="lua/?.lua;lua/?/init.lua;"..package.path;package.cpath="build/?.so;"..package.cpath',
           "scripts/bench-true.lua" },
@@ -190,9 +219,9 @@ local function main(tmp)
   end
 
   local bwrap = which("bwrap")
-  add { name = "bwrap", missing = not bwrap, version = bwrap and version(bwrap .. " --version"),
-        argv = { bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
-                 "--unshare-cgroup", "--ro-bind", image, "/", "--proc", "/proc", "--dev", "/dev", "/bin/true" },
+  local bwrap_argv = { bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
+    "--unshare-cgroup", "--ro-bind", image, "/", "--proc", "/proc", "--dev", "/dev", "/bin/true" }
+  add { name = "bwrap", missing = not bwrap, version = bwrap and version(bwrap .. " --version"), argv = bwrap_argv,
         what = "read-only bind of the image (no overlay in bwrap 0.8), /proc, /dev" }
 
   local unshare = which("unshare")
@@ -217,11 +246,20 @@ local function main(tmp)
     add(c)
   end
 
+  -- 100 in a row: luactr's own start paid once, against 100 bwraps.
+  add { name = "luactr seq", argv = { "./luactr", "scripts/bench-seq.lua", tostring(SEQ) }, seq = SEQ,
+        what = ("one luactr process running %d default containers in a row (bench-seq.lua)"):format(SEQ) }
+  add { name = "bwrap seq", missing = not bwrap, argv = bwrap_argv, seq = SEQ, times_each = SEQ,
+        what = ("%d bwrap commands in a row, as the bwrap row (clone + exec + wait each, no shell)"):format(SEQ) }
+
   local only = os.getenv("BENCH_ONLY")
   if only and only ~= "" then
     local keep = {}
     for n in only:gmatch("[^,]+") do keep[n] = true end
     keep.floor = true
+    for _, c in ipairs(cands) do
+      if keep[c.name] and c.floor then keep[c.floor] = true end
+    end
     for i = #cands, 1, -1 do
       if not keep[cands[i].name] then table.remove(cands, i) end
     end
@@ -242,7 +280,7 @@ local function main(tmp)
       local out, ok = sh(table.concat(words, " ") .. " 2>&1 </dev/null")
       if not ok then
         c.failed = "failed: " .. (out ~= "" and first_line(out) or "exit status not 0")
-      else
+      elseif not c.seq then
         for _ = 2, WARMUP do
           local t, err = run(c.argv)
           if not t then c.failed = "failed: " .. tostring(err); break end
@@ -255,12 +293,19 @@ local function main(tmp)
     end
   end
 
-  -- Interleaved rounds, each in a rotated order.
+  -- Interleaved rounds, each in a random order (Fisher-Yates); the seq
+  -- rows in every SEQ_EVERY-th round only (at least once).
+  math.randomseed(tonumber(os.getenv("BENCH_SEED") or "") or os.time())
   for r = 1, N do
-    for k = 0, #live - 1 do
-      local c = live[(r + k - 1) % #live + 1]
-      if not c.failed then
-        local t, err = run(c.argv)
+    local order = {}
+    for i = 1, #live do order[i] = live[i] end
+    for i = #order, 2, -1 do
+      local j = math.random(i)
+      order[i], order[j] = order[j], order[i]
+    end
+    for _, c in ipairs(order) do
+      if not c.failed and (not c.seq or r % SEQ_EVERY == 0 or (r == N and #c.times == 0)) then
+        local t, err = run(c.argv, c.times_each)
         if t then
           c.times[#c.times + 1] = t
         else
@@ -270,13 +315,15 @@ local function main(tmp)
     end
   end
 
-  -- The floor's own view: the syscalls without the exec of build/floor.
+  -- The equal floor's own view: the syscalls without the exec of build/floor.
   local inproc
-  if cands[1].times and not cands[1].failed then
-    local out, ok = sh(("build/floor %s %d"):format(quote(image), N))
+  local eq
+  for _, c in ipairs(cands) do if c.name == "floor -f" then eq = c end end
+  if eq and eq.times and not eq.failed then
+    local out, ok = sh(("build/floor -f %s %d"):format(quote(image), N))
     if ok then
-      inproc = { name = "floor in-process", times = {},
-                 what = "build/floor's own clock: no fork+exec of the command" }
+      inproc = { name = "floor -f inproc", times = {},
+                 what = "floor -f on build/floor's own clock: no fork+exec of the command" }
       for l in out:gmatch("%d+") do inproc.times[#inproc.times + 1] = tonumber(l) / 1e6 end
     end
   end
@@ -294,27 +341,59 @@ local function main(tmp)
     inproc.median = percentile(inproc.times, 0.5)
   end
 
-  print(("%-16s %9s %15s %8s   %s"):format("name", "median ms", "p10-p90 ms", "x floor", "what"))
+  print(("%-20s %9s %15s %8s   %s"):format("name", "median ms", "p10-p90 ms", "x floor", "what"))
   local function row(c)
     local name = c.name .. (c.version and " " .. c.version or "")
     if c.median then
       local ratio = floor and ("%.2f"):format(c.median / floor) or "-"
-      print(("%-16s %9.2f %7.2f-%-7.2f %8s   %s"):format(name, c.median * 1e3,
+      print(("%-20s %9.2f %7.2f-%-7.2f %8s   %s"):format(name, c.median * 1e3,
         percentile(c.times, 0.1) * 1e3, percentile(c.times, 0.9) * 1e3, ratio, c.what))
     else
-      print(("%-16s %s"):format(name, c.failed or "failed"))
+      print(("%-20s %s"):format(name, c.failed or "failed"))
     end
   end
-  for _, c in ipairs(cands) do row(c) end
+  local by = {}
+  for _, c in ipairs(cands) do
+    by[c.name] = c
+    if not c.seq then row(c) end
+  end
   if inproc then row(inproc) end
 
-  local l
-  for _, c in ipairs(cands) do if c.name == "luactr" then l = c end end
-  if l and l.median and floor then
-    local ratio = l.median / floor
-    print(("\ntarget: luactr <= %.1fx the floor: %.2fx, %s"):format(TARGET, ratio,
-      ratio <= TARGET and "met" or "NOT met"))
+  local seqs = {}
+  for _, c in ipairs(cands) do if c.seq then seqs[#seqs + 1] = c end end
+  if #seqs > 0 then
+    print(("\n%d containers in a row, one run every %d rounds:"):format(SEQ, SEQ_EVERY))
+    print(("%-20s %8s %15s %8s   %s"):format("name", "median s", "p10-p90 s", "ms each", "what"))
+    for _, c in ipairs(seqs) do
+      if c.median then
+        print(("%-20s %8.3f %7.3f-%-7.3f %8.2f   %s; runs: %d"):format(c.name, c.median,
+          percentile(c.times, 0.1), percentile(c.times, 0.9), c.median / c.seq * 1e3, c.what, #c.times))
+      else
+        print(("%-20s %s"):format(c.name, c.failed or "failed"))
+      end
+    end
   end
+
+  -- The targets: each luactr row against the floor that does its work.
+  print()
+  for _, name in ipairs { "luactr", "luactr cgroup" } do
+    local l = by[name]
+    local f = l and by[l.floor]
+    if l and l.median and f and f.median then
+      local ratio = l.median / f.median
+      print(("target: %s / %s <= %.1fx: %.2fx, %s (p10 / p10: %.2fx)"):format(name, f.name, TARGET, ratio,
+        ratio <= TARGET and "met" or "NOT met", percentile(l.times, 0.1) / percentile(f.times, 0.1)))
+    elseif l then
+      print(("target: %s / %s: not measured (%s)"):format(name, l.floor,
+        not l.median and (l.failed or "failed") or (f and f.failed or "not run")))
+    end
+  end
+  local ls, bs = by["luactr seq"], by["bwrap seq"]
+  if ls and ls.median and bs and bs.median then
+    print(("luactr seq / bwrap seq: %.2fx (%d starts from one luactr against %d bwrap commands)"):format(
+      ls.median / bs.median, SEQ, SEQ))
+  end
+  local l = by.luactr
   for _, c in ipairs(cands) do
     if c.name == "luactr @base" and c.median and l and l.median then
       print(("luactr / luactr @base: %.2fx (the same recipe, this tree's luactr against %s's)"):format(l.median / c.median, base))
