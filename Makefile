@@ -36,7 +36,19 @@ LUAC    ?= luac5.4
 LUA_SRC := $(shell find lua -name '*.lua')
 LUA_BC  := $(patsubst %.lua,$(B)/%.luac,$(LUA_SRC))
 
-all: $(B)/ns/core.so luactr $(LUA_BC) $(B)/probe
+# The modules a default container start loads, in one precompiled chunk
+# (the others, ns.cgroup and ns.exec among them, load from their own files
+# when first required).
+BUNDLE_SRC := $(addprefix lua/ns/,init.lua util.lua security.lua errors.lua recipe.lua plan.lua paths.lua \
+	ops.lua supervise.lua launch.lua container.lua rootfs.lua)
+
+all: $(B)/ns/core.so luactr $(LUA_BC) $(B)/lua/bundle.luac $(B)/probe
+
+$(B)/lua/bundle.luac: $(BUNDLE_SRC) scripts/bundle.lua
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BUNDLE  $@")
+	$(Q)$(LUA) scripts/bundle.lua $(B)/lua/bundle.lua $(BUNDLE_SRC)
+	$(Q)$(LUAC) -s -o $@ $(B)/lua/bundle.lua
 
 # Precompiled modules that ./luactr prefers while they are not older than
 # their source (see bytecode_searcher in core/luactr.c); stripped, as

@@ -88,6 +88,28 @@ static long long mtime_ns(const char *path)
  * information (loading that costs a tenth of a start); under LUACTR_DEBUG
  * the sources are loaded instead, so that tracebacks have their lines. A
  * stale or missing .luac falls through to the ordinary Lua searcher. */
+/* The bundle: build/lua/bundle.luac, every module of lua/ as a loader in
+ * one chunk (scripts/bundle.lua), read once at the first require instead
+ * of a file a module. */
+static int bundle_ref = LUA_NOREF, bundle_tried;
+static long long bundle_mtime = -1;
+
+static void load_bundle(lua_State *L)
+{
+	char path[PATH_MAX + 300];
+	bundle_tried = 1;
+	snprintf(path, sizeof path, "%s/bundle.luac", bcdir);
+	long long m = mtime_ns(path);
+	if (m < 0)
+		return;
+	if (luaL_loadfilex(L, path, "b") != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK || !lua_istable(L, -1)) {
+		lua_pop(L, 1); /* a broken bundle: the files are loaded one by one */
+		return;
+	}
+	bundle_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	bundle_mtime = m;
+}
+
 static int bytecode_searcher(lua_State *L)
 {
 	const char *name = luaL_checkstring(L, 1);
@@ -100,6 +122,25 @@ static int bytecode_searcher(lua_State *L)
 	}
 	for (size_t i = 0; name[i] || (rel[i] = '\0'); i++)
 		rel[i] = name[i] == '.' ? '/' : name[i];
+	if (!bundle_tried)
+		load_bundle(L);
+	if (bundle_ref != LUA_NOREF) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, bundle_ref);
+		if (lua_getfield(L, -1, name) == LUA_TFUNCTION) {
+			/* Fresh only while its source is not newer than the bundle. */
+			for (size_t f = 0; f < sizeof tails / sizeof tails[0]; f++) {
+				snprintf(src, sizeof src, "%s/%s%s", libdir, rel, tails[f]);
+				long long ms = mtime_ns(src);
+				if (ms >= 0 && ms <= bundle_mtime) {
+					lua_pushstring(L, src);
+					return 2;
+				}
+				if (ms >= 0)
+					break;
+			}
+		}
+		lua_pop(L, 2);
+	}
 	for (size_t f = 0; f < sizeof tails / sizeof tails[0]; f++) {
 		snprintf(src, sizeof src, "%s/%s%s", libdir, rel, tails[f]);
 		snprintf(bc, sizeof bc, "%s/%s%sc", bcdir, rel, tails[f]);

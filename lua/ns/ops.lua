@@ -298,9 +298,15 @@ function RUN.caps(_, o)
     if not keep[n] then drop[#drop + 1] = n end
   end
   must("cap_drop_bound", ns.cap_drop_bound(drop))
-  local have = {}
-  for _, n in ipairs(ns.cap_get().permitted) do if keep[n] then have[#have + 1] = n end end
-  must("cap_set", ns.cap_set({ effective = have, permitted = have, inheritable = {} }))
+  -- Root holds every capability, so the kept ones are all permitted; only
+  -- when that fails (a kept one we do not hold) read the permitted set,
+  -- which costs a prctl a capability.
+  local ok = ns.cap_set({ effective = o.keep, permitted = o.keep, inheritable = {} })
+  if not ok then
+    local have = {}
+    for _, n in ipairs(ns.cap_get().permitted) do if keep[n] then have[#have + 1] = n end end
+    must("cap_set", ns.cap_set({ effective = have, permitted = have, inheritable = {} }))
+  end
 end
 
 function RUN.no_new_privs() must("prctl", ns.prctl("no_new_privs", true)) end
