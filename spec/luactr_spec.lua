@@ -82,18 +82,24 @@ describe("luactr", function()
     finally(function() H.rmrf(dir) end)
     -- A copy of the runner with its lua/ beside it; sources first, so the
     -- bytecode is newer.
-    local _, code = H.sh(("mkdir -p %s/build/lua/ns && cp luactr %s/ && cp -r lua %s/ && sleep 0.01 && cp build/lua/ns/*.luac %s/build/lua/ns/")
-      :format(dir, dir, dir, dir))
+    local _, code = H.sh(("mkdir -p %s/build/lua/ns && cp luactr %s/ && cp -r lua %s/ && sleep 0.01 && cp build/lua/ns/*.luac %s/build/lua/ns/ && cp build/lua/bundle.luac %s/build/lua/")
+      :format(dir, dir, dir, dir, dir))
     assert.are.equal(0, code)
     local probe = ("%s/luactr -e 'print(debug.getinfo(require(\"ns.container\").run, \"S\").source)'"):format(dir)
     -- The bytecode is stripped: it names no source.
     assert.are.equal("=?\n", (H.sh(probe)))
     -- LUACTR_DEBUG=1 loads the source, for tracebacks with lines.
     assert.are.equal("@" .. dir .. "/lua/ns/container.lua\n", (H.sh("LUACTR_DEBUG=1 " .. probe)))
-    -- A newer source wins over the stale bytecode.
+    -- A newer source wins over the stale bytecode, in the bundle too.
     local src = dir .. "/lua/ns/container.lua"
     assert(ns.writefile(src, assert(ns.readfile(src))))
     assert.are.equal("@" .. src .. "\n", (H.sh(probe)))
+    -- Without the per-module file, the bundle alone serves a fresh module.
+    assert(ns.unlink(dir .. "/build/lua/ns/plan.luac"))
+    local p2 = ("%s/luactr -e 'print(debug.getinfo(require(\"ns.plan\").ops, \"S\").source)'"):format(dir)
+    assert.are.equal("=?\n", (H.sh(p2)))
+    assert(ns.unlink(dir .. "/build/lua/bundle.luac"))
+    assert.are.equal("@" .. dir .. "/lua/ns/plan.lua\n", (H.sh(p2)))
   end)
 end)
 
