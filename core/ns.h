@@ -66,8 +66,8 @@ NS_HIDDEN void ns_checkopts(lua_State *L, int idx, const char *const keys[]);
  * arg and starts with prefix ("rule 2: "). */
 NS_HIDDEN void ns_checkopts_arg(lua_State *L, int idx, const char *const keys[], int arg, const char *prefix);
 
-/* Area openers: each adds its functions (and constants) to the table at the
- * top of the stack. */
+/* Area openers, which core.c runs in order: each adds its functions (and
+ * constants) to the table at the top of the stack. */
 NS_HIDDEN void ns_open_util(lua_State *L);
 NS_HIDDEN void ns_open_namespaces(lua_State *L);
 NS_HIDDEN void ns_open_mounts(lua_State *L);

@@ -1,7 +1,7 @@
 /*
- * util.c - the module opener and what every area shares: error messages,
- * names to flags, read-only constant tables, fd handles, option checks.
- * See errno(3), signal(7).
+ * util.c - what every area shares, knowing none of them: error messages,
+ * names to flags, read-only constant tables (ns.E, ns.SIG), fd handles,
+ * option checks. See errno(3), signal(7).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -542,25 +542,4 @@ void ns_open_util(lua_State *L)
 	errs[k] = (ns_name){NULL, 0};
 	ns_setconst(L, "E", errs);
 	ns_setconst(L, "SIG", ns_signals);
-}
-
-LUAMOD_API int luaopen_ns_core(lua_State *L);
-__attribute__((visibility("default"))) int luaopen_ns_core(lua_State *L)
-{
-	lua_newtable(L);
-	ns_open_util(L);
-	ns_open_namespaces(L);
-	ns_open_mounts(L);
-	ns_open_process(L);
-	ns_open_users(L);
-	ns_open_caps(L);
-	ns_open_files(L);
-	ns_open_tty(L);
-	ns_open_ipc(L);
-	ns_open_socket(L);
-	ns_open_keys(L);
-	ns_open_bpf(L);
-	lua_pushliteral(L, "luactr 0.1.0");
-	lua_setfield(L, -2, "_VERSION");
-	return 1;
 }
