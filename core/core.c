@@ -8,6 +8,7 @@
 /* Each adds its functions and constants to the table at the top. */
 static void (*const areas[])(lua_State *L) = {
 	ns_open_util,
+	ns_open_fd,
 	ns_open_namespaces,
 	ns_open_mounts,
 	ns_open_process,

@@ -1,6 +1,6 @@
 /*
  * ns.h - what the core's files share: the error contract, names-to-flags
- * tables, read-only constant tables and the fd userdata.
+ * tables, read-only constant tables (util.c) and the fd userdata (fd.c).
  *
  * Contract (DESIGN.md): misuse raises (luaL_arg*); an OS failure returns
  * nil, "<call> <arg>: <strerror> (<ERRNO>)", errno.
@@ -69,6 +69,7 @@ NS_HIDDEN void ns_checkopts_arg(lua_State *L, int idx, const char *const keys[],
 /* Area openers, which core.c runs in order: each adds its functions (and
  * constants) to the table at the top of the stack. */
 NS_HIDDEN void ns_open_util(lua_State *L);
+NS_HIDDEN void ns_open_fd(lua_State *L);
 NS_HIDDEN void ns_open_namespaces(lua_State *L);
 NS_HIDDEN void ns_open_mounts(lua_State *L);
 NS_HIDDEN void ns_open_process(lua_State *L);

@@ -1,8 +1,8 @@
 /*
  * tty.c - terminals and the supervisor's event loop: pseudo-terminals, raw
- * mode, window size, sessions and controlling terminals, dup2, signalfd and
- * the signal mask, poll, and the pty relay.
- * See pty(7), posix_openpt(3), termios(3), ioctl_tty(2), setsid(2), dup2(2),
+ * mode, window size, sessions and controlling terminals, signalfd and the
+ * signal mask, poll, and the pty relay.
+ * See pty(7), posix_openpt(3), termios(3), ioctl_tty(2), setsid(2),
  * signalfd(2), sigprocmask(2), poll(2), pidfd_send_signal(2).
  */
 #define _GNU_SOURCE
@@ -233,25 +233,6 @@ static int ns_tty_setctty(lua_State *L)
 	if (ioctl(fd, TIOCSCTTY, 0) < 0) {
 		char arg[32];
 		return ns_fail(L, "ioctl TIOCSCTTY", fd_label(fd, arg, sizeof arg));
-	}
-	lua_pushboolean(L, 1);
-	return 1;
-}
-
-/* dup2(oldfd, newfd) -> true. newfd is not close-on-exec: this is how stdio
- * is redirected before exec. */
-static int ns_tty_dup2(lua_State *L)
-{
-	int oldfd = ns_checkfd(L, 1);
-	int newfd = ns_checkfd(L, 2);
-	int r;
-	do
-		r = dup2(oldfd, newfd);
-	while (r < 0 && errno == EINTR);
-	if (r < 0) {
-		char arg[48];
-		snprintf(arg, sizeof arg, "fd %d to fd %d", oldfd, newfd);
-		return ns_fail(L, "dup2", arg);
 	}
 	lua_pushboolean(L, 1);
 	return 1;
@@ -638,7 +619,6 @@ static int ns_tty_relay(lua_State *L)
 }
 
 static const luaL_Reg tty_funcs[] = {
-	{"dup2", ns_tty_dup2},
 	{"isatty", ns_tty_isatty},
 	{"openpty", ns_tty_openpty},
 	{"poll", ns_tty_poll},
