@@ -15,6 +15,7 @@ static void (*const areas[])(lua_State *L) = {
 	ns_open_users,
 	ns_open_caps,
 	ns_open_files,
+	ns_open_signals,
 	ns_open_tty,
 	ns_open_ipc,
 	ns_open_socket,

@@ -34,6 +34,26 @@ int ns_checkfd(lua_State *L, int idx)
 	return (int)fd;
 }
 
+int ns_popfd(lua_State *L, int arg, const char *what)
+{
+	ns_fd *h = ns_tofd(L, -1);
+	lua_Integer v = -1;
+	if (h) {
+		if (h->fd < 0)
+			luaL_argerror(L, arg, lua_pushfstring(L, "%s is a closed fd", what));
+		v = h->fd;
+	} else if (lua_type(L, -1) == LUA_TNUMBER) {
+		int isint;
+		v = lua_tointegerx(L, -1, &isint);
+		if (!isint)
+			v = -1;
+	}
+	if (v < 0 || v > INT_MAX)
+		luaL_argerror(L, arg, lua_pushfstring(L, "%s: fd expected, got %s", what, luaL_typename(L, -1)));
+	lua_pop(L, 1);
+	return (int)v;
+}
+
 ns_fd *ns_pushfd(lua_State *L, int fd, const char *kind)
 {
 	ns_fd *h = lua_newuserdatauv(L, sizeof *h, 0);

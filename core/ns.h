@@ -59,6 +59,10 @@ NS_HIDDEN ns_fd *ns_pushfd(lua_State *L, int fd, const char *kind);
 NS_HIDDEN int ns_checkfd(lua_State *L, int idx);
 /* The userdata itself, or NULL when idx is not one. */
 NS_HIDDEN ns_fd *ns_tofd(lua_State *L, int idx);
+/* The fd at the top of the stack (a handle or an integer), which argument
+ * arg holds as what ("fds[2]", "option 'pidfd'"); pops it. Raises naming
+ * it when it is closed or not an fd. */
+NS_HIDDEN int ns_popfd(lua_State *L, int arg, const char *what);
 
 /* Reject keys of the option table at idx that are not in keys (NULL-ended). */
 NS_HIDDEN void ns_checkopts(lua_State *L, int idx, const char *const keys[]);
@@ -76,6 +80,7 @@ NS_HIDDEN void ns_open_process(lua_State *L);
 NS_HIDDEN void ns_open_users(lua_State *L);
 NS_HIDDEN void ns_open_caps(lua_State *L);
 NS_HIDDEN void ns_open_files(lua_State *L);
+NS_HIDDEN void ns_open_signals(lua_State *L);
 NS_HIDDEN void ns_open_tty(lua_State *L);
 NS_HIDDEN void ns_open_ipc(lua_State *L);
 NS_HIDDEN void ns_open_socket(lua_State *L);
