@@ -15,10 +15,10 @@ static void (*const areas[])(lua_State *L) = {
 	ns_open_users,
 	ns_open_caps,
 	ns_open_files,
+	ns_open_io,
 	ns_open_signals,
 	ns_open_tty,
 	ns_open_ipc,
-	ns_open_socket,
 	ns_open_keys,
 	ns_open_bpf,
 };

@@ -80,10 +80,10 @@ NS_HIDDEN void ns_open_process(lua_State *L);
 NS_HIDDEN void ns_open_users(lua_State *L);
 NS_HIDDEN void ns_open_caps(lua_State *L);
 NS_HIDDEN void ns_open_files(lua_State *L);
+NS_HIDDEN void ns_open_io(lua_State *L);
 NS_HIDDEN void ns_open_signals(lua_State *L);
 NS_HIDDEN void ns_open_tty(lua_State *L);
 NS_HIDDEN void ns_open_ipc(lua_State *L);
-NS_HIDDEN void ns_open_socket(lua_State *L);
 NS_HIDDEN void ns_open_keys(lua_State *L);
 NS_HIDDEN void ns_open_bpf(lua_State *L);
 

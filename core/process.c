@@ -1,12 +1,11 @@
 /*
- * process.c - exec, wait, kill, pids, pipes and socketpairs, prctl bits,
- * rlimits, host and domain names, clocks, _exit.
- * See execve(2), waitid(2), pidfd_send_signal(2), pipe2(2), socketpair(2),
- * prctl(2), getrlimit(2), sethostname(2), clock_gettime(2).
+ * process.c - exec, wait, kill, pids, prctl bits, rlimits, host and domain
+ * names, clocks, sleep, _exit.
+ * See execve(2), waitid(2), pidfd_send_signal(2), prctl(2), getrlimit(2),
+ * sethostname(2), setdomainname(2), clock_gettime(2), nanosleep(2).
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -15,7 +14,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -263,32 +261,6 @@ static int ns_process_getppid(lua_State *L)
 	return 1;
 }
 
-/* pipe() -> read end, write end (close-on-exec) */
-static int ns_process_pipe(lua_State *L)
-{
-	ns_fd *r = ns_pushfd(L, -1, "pipe");
-	ns_fd *w = ns_pushfd(L, -1, "pipe");
-	int fds[2];
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return ns_fail(L, "pipe", NULL);
-	r->fd = fds[0];
-	w->fd = fds[1];
-	return 2;
-}
-
-/* socketpair() -> two connected AF_UNIX stream sockets (close-on-exec) */
-static int ns_process_socketpair(lua_State *L)
-{
-	ns_fd *a = ns_pushfd(L, -1, "socket");
-	ns_fd *b = ns_pushfd(L, -1, "socket");
-	int fds[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
-		return ns_fail(L, "socketpair", NULL);
-	a->fd = fds[0];
-	b->fd = fds[1];
-	return 2;
-}
-
 /* prctl(name [, value]) -> the current value without one; true after
  * setting it. Names: no_new_privs (set-only to true), pdeathsig (a signal
  * or 0), child_subreaper, dumpable, keepcaps (booleans), name (a string). */
@@ -487,13 +459,11 @@ static const luaL_Reg process_funcs[] = {
 	{"getppid", ns_process_getppid},
 	{"getrlimit", ns_process_getrlimit},
 	{"kill", ns_process_kill},
-	{"pipe", ns_process_pipe},
 	{"prctl", ns_process_prctl},
 	{"setdomainname", ns_process_setdomainname},
 	{"sethostname", ns_process_sethostname},
 	{"setrlimit", ns_process_setrlimit},
 	{"sleep", ns_process_sleep},
-	{"socketpair", ns_process_socketpair},
 	{"wait", ns_process_wait},
 	{NULL, NULL}
 };
