@@ -1,11 +1,11 @@
 /*
  * files.c - the small file primitives that cgroup, /proc and rootfs work goes
- * through: read or write a whole file in one call (relative to a directory fd
- * when given one), open, mkdir -p, rmdir, unlink, symlink, readlink, rename,
- * chmod, chown, stat, listdir, mkdtemp, mknod; openat2 for confined path
- * resolution and flock for advisory locks.
- * See open(2), openat(2), openat2(2), read(2), write(2), mkdir(2), stat(2),
- * mknod(2), flock(2).
+ * through: read or write a whole file in one call, open, mkdir -p, rmdir,
+ * unlink, stat and listdir (each relative to a directory fd when given one),
+ * symlink, readlink, rename, chmod, chown, mkdtemp, mknod; openat2 for
+ * confined path resolution and flock for advisory locks.
+ * See open(2), openat(2), openat2(2), read(2), write(2), mkdir(2),
+ * unlinkat(2), stat(2), mknod(2), flock(2).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -272,20 +272,29 @@ static int ns_files_mkdir(lua_State *L)
 	return 1;
 }
 
-#define SIMPLE_PATH_CALL(fname, call, expr)               \
-	static int fname(lua_State *L)                    \
-	{                                                 \
-		const char *path = ns_checkstring(L, 1); \
-		if ((expr) < 0)                            \
-			return ns_fail(L, call, path);    \
-		lua_pushboolean(L, 1);                     \
-		return 1;                                  \
-	}
+/* Both removals are unlinkat(2): from dirfd when given one, else from the
+ * working directory, which is what unlink(2) and rmdir(2) do. */
+static int remove_at(lua_State *L, const char *call, int flags)
+{
+	const char *path;
+	int next, dfd = at_args(L, &path, &next);
+	if (unlinkat(dfd, path, flags) < 0)
+		return ns_fail(L, call, path);
+	lua_pushboolean(L, 1);
+	return 1;
+}
 
-/* rmdir(path) -> true */
-SIMPLE_PATH_CALL(ns_files_rmdir, "rmdir", rmdir(path))
-/* unlink(path) -> true */
-SIMPLE_PATH_CALL(ns_files_unlink, "unlink", unlink(path))
+/* rmdir([dirfd,] path) -> true */
+static int ns_files_rmdir(lua_State *L)
+{
+	return remove_at(L, "rmdir", AT_REMOVEDIR);
+}
+
+/* unlink([dirfd,] path) -> true; a symlink goes, not what it names. */
+static int ns_files_unlink(lua_State *L)
+{
+	return remove_at(L, "unlink", 0);
+}
 
 /* symlink(target, linkpath) -> true */
 static int ns_files_symlink(lua_State *L)

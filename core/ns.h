@@ -1,6 +1,6 @@
 /*
  * ns.h - what the core's files share: the error contract, names-to-flags
- * tables, read-only constant tables and the fd userdata.
+ * tables, read-only constant tables (util.c) and the fd userdata (fd.c).
  *
  * Contract (DESIGN.md): misuse raises (luaL_arg*); an OS failure returns
  * nil, "<call> <arg>: <strerror> (<ERRNO>)", errno.
@@ -59,6 +59,10 @@ NS_HIDDEN ns_fd *ns_pushfd(lua_State *L, int fd, const char *kind);
 NS_HIDDEN int ns_checkfd(lua_State *L, int idx);
 /* The userdata itself, or NULL when idx is not one. */
 NS_HIDDEN ns_fd *ns_tofd(lua_State *L, int idx);
+/* The fd at the top of the stack (a handle or an integer), which argument
+ * arg holds as what ("fds[2]", "option 'pidfd'"); pops it. Raises naming
+ * it when it is closed or not an fd. */
+NS_HIDDEN int ns_popfd(lua_State *L, int arg, const char *what);
 
 /* Reject keys of the option table at idx that are not in keys (NULL-ended). */
 NS_HIDDEN void ns_checkopts(lua_State *L, int idx, const char *const keys[]);
@@ -66,18 +70,20 @@ NS_HIDDEN void ns_checkopts(lua_State *L, int idx, const char *const keys[]);
  * arg and starts with prefix ("rule 2: "). */
 NS_HIDDEN void ns_checkopts_arg(lua_State *L, int idx, const char *const keys[], int arg, const char *prefix);
 
-/* Area openers: each adds its functions (and constants) to the table at the
- * top of the stack. */
+/* Area openers, which core.c runs in order: each adds its functions (and
+ * constants) to the table at the top of the stack. */
 NS_HIDDEN void ns_open_util(lua_State *L);
+NS_HIDDEN void ns_open_fd(lua_State *L);
 NS_HIDDEN void ns_open_namespaces(lua_State *L);
 NS_HIDDEN void ns_open_mounts(lua_State *L);
 NS_HIDDEN void ns_open_process(lua_State *L);
 NS_HIDDEN void ns_open_users(lua_State *L);
 NS_HIDDEN void ns_open_caps(lua_State *L);
 NS_HIDDEN void ns_open_files(lua_State *L);
+NS_HIDDEN void ns_open_io(lua_State *L);
+NS_HIDDEN void ns_open_signals(lua_State *L);
 NS_HIDDEN void ns_open_tty(lua_State *L);
 NS_HIDDEN void ns_open_ipc(lua_State *L);
-NS_HIDDEN void ns_open_socket(lua_State *L);
 NS_HIDDEN void ns_open_keys(lua_State *L);
 NS_HIDDEN void ns_open_bpf(lua_State *L);
 

@@ -1,14 +1,11 @@
 /*
- * process.c - exec, wait, kill, pids, pipes and socketpairs, prctl bits,
- * rlimits, host and domain names, clocks, _exit; dup and close_range for
- * the fd table.
- * See execve(2), waitid(2), pidfd_send_signal(2), pipe2(2), socketpair(2),
- * fcntl(2), close_range(2), prctl(2), getrlimit(2), sethostname(2),
- * clock_gettime(2).
+ * process.c - exec, wait, kill, pids, prctl bits, rlimits, host and domain
+ * names, clocks, sleep, _exit.
+ * See execve(2), waitid(2), pidfd_send_signal(2), prctl(2), getrlimit(2),
+ * sethostname(2), setdomainname(2), clock_gettime(2), nanosleep(2).
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -17,12 +14,10 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/close_range.h>
 
 #include "ns.h"
 
@@ -266,87 +261,6 @@ static int ns_process_getppid(lua_State *L)
 	return 1;
 }
 
-/* pipe() -> read end, write end (close-on-exec) */
-static int ns_process_pipe(lua_State *L)
-{
-	ns_fd *r = ns_pushfd(L, -1, "pipe");
-	ns_fd *w = ns_pushfd(L, -1, "pipe");
-	int fds[2];
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return ns_fail(L, "pipe", NULL);
-	r->fd = fds[0];
-	w->fd = fds[1];
-	return 2;
-}
-
-/* socketpair() -> two connected AF_UNIX stream sockets (close-on-exec) */
-static int ns_process_socketpair(lua_State *L)
-{
-	ns_fd *a = ns_pushfd(L, -1, "socket");
-	ns_fd *b = ns_pushfd(L, -1, "socket");
-	int fds[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
-		return ns_fail(L, "socketpair", NULL);
-	a->fd = fds[0];
-	b->fd = fds[1];
-	return 2;
-}
-
-/* dup(fd [, min]) -> a new handle owning a close-on-exec duplicate of fd,
- * numbered min (default 0) or above; its kind is the source handle's, or
- * "fd" for a plain number. */
-static int ns_process_dup(lua_State *L)
-{
-	int fd = ns_checkfd(L, 1);
-	lua_Integer min = luaL_optinteger(L, 2, 0);
-	luaL_argcheck(L, min >= 0 && min <= INT_MAX, 2, "min out of range");
-	ns_fd *src = ns_tofd(L, 1);
-	/* kind labels are static strings: the new handle may share one. */
-	ns_fd *h = ns_pushfd(L, -1, src ? src->kind : "fd");
-	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, (int)min);
-	if (nfd < 0) {
-		int err = errno;
-		char arg[24];
-		snprintf(arg, sizeof arg, "fd %d", fd);
-		return ns_fail_errno(L, err, "dup", arg);
-	}
-	h->fd = nfd;
-	return 1;
-}
-
-static const ns_name close_range_flags[] = {
-	{"cloexec", CLOSE_RANGE_CLOEXEC}, {"unshare", CLOSE_RANGE_UNSHARE},
-	{NULL, 0}
-};
-
-/* close_range(first [, last [, flags]]) -> true. last defaults to the
- * highest fd (~0U); any number at or above 2^32 - 1 (math.maxinteger,
- * math.huge) means the same. flags: cloexec (mark instead of close),
- * unshare (unshare the fd table first). Handles over the closed fds keep
- * their numbers: close them or let them go before reusing the range. */
-static int ns_process_close_range(lua_State *L)
-{
-	lua_Integer first = luaL_checkinteger(L, 1);
-	luaL_argcheck(L, first >= 0 && first <= (lua_Integer)UINT_MAX, 1, "first out of range");
-	unsigned int last = ~0U;
-	if (!lua_isnoneornil(L, 2) && !(lua_type(L, 2) == LUA_TNUMBER && lua_tonumber(L, 2) == HUGE_VAL)) {
-		lua_Integer l = luaL_checkinteger(L, 2);
-		luaL_argcheck(L, l >= first, 2, "last is below first");
-		if (l < (lua_Integer)UINT_MAX)
-			last = (unsigned int)l;
-	}
-	long long flags = ns_checkflags(L, 3, close_range_flags, "close_range flag");
-	luaL_argcheck(L, flags >= 0 && flags <= UINT_MAX, 3, "flags out of range");
-	if (syscall(SYS_close_range, (unsigned int)first, last, (unsigned int)flags) < 0) {
-		int err = errno;
-		char arg[48];
-		snprintf(arg, sizeof arg, "%u to %u", (unsigned int)first, last);
-		return ns_fail_errno(L, err, "close_range", arg);
-	}
-	lua_pushboolean(L, 1);
-	return 1;
-}
-
 /* prctl(name [, value]) -> the current value without one; true after
  * setting it. Names: no_new_privs (set-only to true), pdeathsig (a signal
  * or 0), child_subreaper, dumpable, keepcaps (booleans), name (a string). */
@@ -538,8 +452,6 @@ static int ns_process__exit(lua_State *L)
 static const luaL_Reg process_funcs[] = {
 	{"_exit", ns_process__exit},
 	{"clock", ns_process_clock},
-	{"close_range", ns_process_close_range},
-	{"dup", ns_process_dup},
 	{"exec", ns_process_exec},
 	{"getdomainname", ns_process_getdomainname},
 	{"gethostname", ns_process_gethostname},
@@ -547,13 +459,11 @@ static const luaL_Reg process_funcs[] = {
 	{"getppid", ns_process_getppid},
 	{"getrlimit", ns_process_getrlimit},
 	{"kill", ns_process_kill},
-	{"pipe", ns_process_pipe},
 	{"prctl", ns_process_prctl},
 	{"setdomainname", ns_process_setdomainname},
 	{"sethostname", ns_process_sethostname},
 	{"setrlimit", ns_process_setrlimit},
 	{"sleep", ns_process_sleep},
-	{"socketpair", ns_process_socketpair},
 	{"wait", ns_process_wait},
 	{NULL, NULL}
 };

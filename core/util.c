@@ -1,7 +1,7 @@
 /*
- * util.c - the module opener and what every area shares: error messages,
- * names to flags, read-only constant tables, fd handles, option checks.
- * See errno(3), signal(7).
+ * util.c - what every area shares, knowing none of them: error messages,
+ * names to flags, read-only constant tables (ns.E, ns.SIG), option checks.
+ * The fd handle is fd.c's. See errno(3), signal(7).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "ns.h"
 
@@ -363,174 +362,8 @@ int ns_checksignal(lua_State *L, int idx)
 	return 0;
 }
 
-/* fd handles */
-
-ns_fd *ns_tofd(lua_State *L, int idx)
-{
-	return luaL_testudata(L, idx, NS_FD_MT);
-}
-
-int ns_checkfd(lua_State *L, int idx)
-{
-	ns_fd *h = ns_tofd(L, idx);
-	if (h) {
-		luaL_argcheck(L, h->fd >= 0, idx, "attempt to use a closed fd");
-		return h->fd;
-	}
-	if (lua_type(L, idx) != LUA_TNUMBER)
-		luaL_typeerror(L, idx, "fd");
-	lua_Integer fd = luaL_checkinteger(L, idx);
-	luaL_argcheck(L, fd >= 0 && fd <= 0x7fffffff, idx, "fd out of range");
-	return (int)fd;
-}
-
-ns_fd *ns_pushfd(lua_State *L, int fd, const char *kind)
-{
-	ns_fd *h = lua_newuserdatauv(L, sizeof *h, 0);
-	h->fd = fd;
-	h->kind = kind;
-	luaL_setmetatable(L, NS_FD_MT);
-	return h;
-}
-
-/* Idempotent: __gc, __close and :close() all land here. */
-static int fd_close(lua_State *L)
-{
-	ns_fd *h = luaL_checkudata(L, 1, NS_FD_MT);
-	if (h->fd < 0)
-		return lua_pushboolean(L, 1), 1;
-	int fd = h->fd;
-	h->fd = -1;
-	/* close(2): the fd is gone even when close reports EINTR. */
-	if (close(fd) < 0 && errno != EINTR)
-		return ns_fail(L, "close", h->kind);
-	lua_pushboolean(L, 1);
-	return 1;
-}
-
-static int fd_gc(lua_State *L)
-{
-	ns_fd *h = luaL_checkudata(L, 1, NS_FD_MT);
-	if (h->fd >= 0) {
-		close(h->fd);
-		h->fd = -1;
-	}
-	return 0;
-}
-
-static int fd_tostring(lua_State *L)
-{
-	ns_fd *h = luaL_checkudata(L, 1, NS_FD_MT);
-	if (h->fd < 0)
-		lua_pushfstring(L, "%s (closed)", h->kind);
-	else
-		lua_pushfstring(L, "%s (fd %d)", h->kind, h->fd);
-	return 1;
-}
-
-/* The label of the handle at idx for messages: its kind, or "fd" for a
- * plain number (the methods take either). */
-static const char *fd_label(lua_State *L, int idx)
-{
-	ns_fd *h = ns_tofd(L, idx);
-	return h ? h->kind : "fd";
-}
-
-/* fd:read([n]) -> up to n bytes (default 4096), "" at end of file. */
-static int fd_read(lua_State *L)
-{
-	int fd = ns_checkfd(L, 1);
-	lua_Integer n = luaL_optinteger(L, 2, 4096);
-	luaL_argcheck(L, n > 0 && n <= (1 << 24), 2, "size out of range");
-	luaL_Buffer b;
-	char *p = luaL_buffinitsize(L, &b, (size_t)n);
-	ssize_t r;
-	do
-		r = read(fd, p, (size_t)n);
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return ns_fail(L, "read", fd_label(L, 1));
-	luaL_pushresultsize(&b, (size_t)r);
-	return 1;
-}
-
-/* fd:write(s) -> bytes written (all of s, unless the call fails). */
-static int fd_write(lua_State *L)
-{
-	int fd = ns_checkfd(L, 1);
-	size_t len, done = 0;
-	const char *s = luaL_checklstring(L, 2, &len);
-	while (done < len) {
-		ssize_t w = write(fd, s + done, len - done);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return ns_fail(L, "write", fd_label(L, 1));
-		}
-		done += (size_t)w;
-	}
-	lua_pushinteger(L, (lua_Integer)done);
-	return 1;
-}
-
-static int fd_fileno(lua_State *L)
-{
-	ns_fd *h = luaL_checkudata(L, 1, NS_FD_MT);
-	if (h->fd < 0)
-		return lua_pushnil(L), 1;
-	lua_pushinteger(L, h->fd);
-	return 1;
-}
-
-static int fd_kind(lua_State *L)
-{
-	ns_fd *h = luaL_checkudata(L, 1, NS_FD_MT);
-	lua_pushstring(L, h->kind);
-	return 1;
-}
-
-static const luaL_Reg fd_methods[] = {
-	{"close", fd_close},
-	{"fileno", fd_fileno},
-	{"kind", fd_kind},
-	{"read", fd_read},
-	{"write", fd_write},
-	{NULL, NULL}
-};
-
-static const luaL_Reg fd_meta[] = {
-	{"__close", fd_close},
-	{"__gc", fd_gc},
-	{"__tostring", fd_tostring},
-	{NULL, NULL}
-};
-
-/* ns.fd(n [, kind]) -> a handle that owns fd n (closes it when collected). */
-static int ns_util_fd(lua_State *L)
-{
-	int fd = ns_checkfd(L, 1);
-	/* kind must outlive the handle: keep only the static labels. */
-	static const char *const kinds[] = {"fd", "pidfd", "nsfd", "dir", "pipe", "socket", "pty", "signalfd", NULL};
-	int k = ns_checkoption(L, 2, "fd", kinds);
-	ns_pushfd(L, fd, kinds[k]);
-	return 1;
-}
-
-static const luaL_Reg util_funcs[] = {
-	{"fd", ns_util_fd},
-	{NULL, NULL}
-};
-
 void ns_open_util(lua_State *L)
 {
-	if (luaL_newmetatable(L, NS_FD_MT)) {
-		luaL_setfuncs(L, fd_meta, 0);
-		luaL_newlib(L, fd_methods);
-		lua_setfield(L, -2, "__index");
-	}
-	lua_pop(L, 1);
-	luaL_setfuncs(L, util_funcs, 0);
-
 	/* ns.E: errno names to numbers, from the C library's own list. */
 	static ns_name errs[160];
 	int k = 0;
@@ -542,25 +375,4 @@ void ns_open_util(lua_State *L)
 	errs[k] = (ns_name){NULL, 0};
 	ns_setconst(L, "E", errs);
 	ns_setconst(L, "SIG", ns_signals);
-}
-
-LUAMOD_API int luaopen_ns_core(lua_State *L);
-__attribute__((visibility("default"))) int luaopen_ns_core(lua_State *L)
-{
-	lua_newtable(L);
-	ns_open_util(L);
-	ns_open_namespaces(L);
-	ns_open_mounts(L);
-	ns_open_process(L);
-	ns_open_users(L);
-	ns_open_caps(L);
-	ns_open_files(L);
-	ns_open_tty(L);
-	ns_open_ipc(L);
-	ns_open_socket(L);
-	ns_open_keys(L);
-	ns_open_bpf(L);
-	lua_pushliteral(L, "luactr 0.1.0");
-	lua_setfield(L, -2, "_VERSION");
-	return 1;
 }

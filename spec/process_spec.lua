@@ -1,7 +1,7 @@
--- process_spec.lua: exec, wait, kill, getpid/getppid, pipe, socketpair,
--- dup, close_range, prctl, get/setrlimit, get/sethostname,
--- get/setdomainname, clock, sleep, _exit (core/process.c). exec, prctl,
--- rlimits, names and close_range are changed only in children.
+-- process_spec.lua: exec, wait, kill, getpid/getppid, prctl, get/setrlimit,
+-- get/sethostname, get/setdomainname, clock, sleep, _exit (core/process.c),
+-- with pipe, socketpair (core/io.c), dup and close_range (core/fd.c). exec,
+-- prctl, rlimits, names and close_range are changed only in children.
 local H = require "support.helper"
 local ns = require "ns"
 

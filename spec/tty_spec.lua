@@ -1,6 +1,6 @@
--- tty_spec.lua: terminals and the supervisor's event loop (core/tty.c):
--- openpty, isatty, rawmode, winsize, setsid, setctty, dup2, signalfd,
--- sigread, sigmask, poll, relay. What changes process-wide state (the
+-- tty_spec.lua: terminals and the supervisor's event loop: openpty,
+-- isatty, rawmode, winsize, setsid, setctty, relay (core/tty.c), signalfd,
+-- sigread, sigmask, poll (core/signals.c) and dup2 (core/fd.c). What changes process-wide state (the
 -- signal mask, the session, terminal modes, fd 0..9) runs in a separate
 -- lua5.4 process; busted's own process only gets private ptys.
 local H = require "support.helper"

@@ -1,6 +1,7 @@
--- util_spec.lua: what every area of ns.core shares (core/util.c): the
--- module itself, read-only constant tables, fd handles, the error contract
--- (nil, "<call> <arg>: <strerror> (<ENAME>)", errno) and name/option checks.
+-- util_spec.lua: what every area of ns.core shares: the module itself
+-- (core/core.c), read-only constant tables, the error contract (nil,
+-- "<call> <arg>: <strerror> (<ENAME>)", errno), name/option checks
+-- (core/util.c) and fd handles (core/fd.c).
 local H = require "support.helper"
 local ns = require "ns"
 

@@ -301,66 +301,153 @@ end
 
 local EACCES = 13
 
--- fn(...), retried once after giving dir's owner rwx if it failed with
--- EACCES: without CAP_DAC_OVERRIDE (a rootless container's upper layer), a
--- directory of mode 000, as overlayfs makes work/work, can be neither
--- listed nor emptied until its owner chmods it.
-local function with_access(dir, fn, ...)
-  local v, msg, e = fn(...)
-  if v == nil and e == EACCES and ns.chmod(dir, oct"700") then
-    v, msg, e = fn(...)
+-- How remove_tree opens a directory: to list it, and never through a
+-- symlink; and as a bare handle, which needs no permission on it.
+local DIR = { "rdonly", "directory", "nofollow" }
+local DIR_PATH = { "path", "directory", "nofollow" }
+
+-- Longer paths are cut in messages, from the left, so an error stays a
+-- line (a tree walked by handle can be deeper than PATH_MAX).
+local function shown(p)
+  return #p > 240 and "..." .. p:sub(-240) or p
+end
+
+-- A primitive's failure message "<call> <name>: <reason>", which names only
+-- what it was given relative to a handle, renamed to the whole path that
+-- the handle's directory dir and name make ("." is dir itself).
+local function named(dir, name, msg)
+  local call, reason = msg:match("^(%S+) .*: ([^:]*)$")
+  if not call then return msg end
+  return ("%s %s: %s"):format(call, shown(name == "." and dir or dir .. "/" .. name), reason)
+end
+
+-- Give the directory behind handle h rwx for its owner. chmod(2) has no
+-- form for a handle that fchmod refuses (O_PATH), but /proc/self/fd/N
+-- names exactly the directory h holds, where its path may by now name
+-- another.
+local function grant(h)
+  return ns.chmod("/proc/self/fd/" .. h:fileno(), oct"700")
+end
+
+-- fn(dirfd, ...), retried once after granting dirfd's directory rwx if it
+-- failed with EACCES: without CAP_DAC_OVERRIDE (a rootless container's
+-- upper layer), a directory of mode 000, as overlayfs makes work/work, can
+-- be neither listed nor emptied until its owner chmods it.
+local function with_access(fn, dirfd, ...)
+  local v, msg, e = fn(dirfd, ...)
+  if v == nil and e == EACCES and grant(dirfd) then
+    v, msg, e = fn(dirfd, ...)
   end
   return v, msg
+end
+
+-- A handle of directory name under dirfd (of path name, without one),
+-- granted rwx first if its mode keeps it from being opened.
+local function opendir(dirfd, name)
+  local function open(flags)
+    if dirfd then return ns.open(dirfd, name, flags) end
+    return ns.open(name, flags)
+  end
+  local h, msg, e = open(DIR)
+  if h == nil and e == EACCES then
+    local bare <close> = open(DIR_PATH)
+    if bare and grant(bare) then h, msg = open(DIR) end
+  end
+  return h, msg
 end
 
 --- Remove the tree at path, as rm -r would, but carefully: entries are
 -- lstat'ed and symlinks removed, never followed; the walk never enters
 -- another filesystem or a mount point (it raises an error naming it, having
 -- removed nothing under it). A missing path is not an error. Returns true.
--- Paths are walked by name, so a tree that others still modify (a running
--- container's upper dir) is not safe to remove: stop the container first.
+-- The walk goes by directory handle, each name relative to its parent's
+-- (the *at calls), so a symlink put in place of a directory on the way is
+-- never followed; a tree that others still modify (a running container's
+-- upper dir) is still not safe to remove: stop the container first.
 function M.remove_tree(path)
   if type(path) ~= "string" or path == "" then
     fail("remove_tree: path must be a non-empty string")
   end
   local top = ns.stat(path, "nofollow")
   if not top then return true end
+  local what = "remove_tree " .. path
   if top.type ~= "dir" then
-    check("remove_tree " .. path, ns.unlink(path))
+    check(what, ns.unlink(path))
     return true
   end
   local real = realpath(path)
-  if real == "/" then fail("remove_tree " .. path .. ": refusing to remove /") end
+  if real == "/" then fail(what .. ": refusing to remove /") end
   local mounts = mount_points()
   if mounts[real] then
-    fail(("remove_tree %s: %s is a mount point; not removing through it"):format(path, real))
+    fail(("%s: %s is a mount point; not removing through it"):format(what, real))
   end
-  -- Refuse before removing anything: find every mount below first.
-  local dirs = {}
-  local function scan(p, rp)
-    dirs[#dirs + 1] = p
-    for _, name in ipairs(check("remove_tree " .. path, with_access(p, ns.listdir, p))) do
-      local child, rchild = p .. "/" .. name, rp .. "/" .. name
-      local st = check("remove_tree " .. path, with_access(p, ns.stat, child, "nofollow"))
+  local dev = top.dev
+  local function refuse(p)
+    fail(("%s: %s is a mount point; not removing through it"):format(what, shown(p)))
+  end
+  -- A handle of the directory name (lstat st) under the handle dirfd of
+  -- directory p. It must be on its parent's filesystem, which is the top's,
+  -- dev: checked by name first (lstat sees a mount's root), then on the
+  -- handle opened, which is what the walk goes on with.
+  local function enter(dirfd, p, name, st)
+    local child = p .. "/" .. name
+    if st.dev ~= dev then refuse(child) end
+    local h, msg = opendir(dirfd, name)
+    check(what, h, msg and named(p, name, msg))
+    local hst, hmsg = with_access(ns.stat, h, ".")
+    if not hst or hst.dev ~= dev then h:close() end
+    check(what, hst, hmsg and named(child, ".", hmsg))
+    if hst.dev ~= dev then refuse(child) end
+    return h, child
+  end
+  -- The entries of directory p (handle dirfd), each with its lstat.
+  local function entries(dirfd, p)
+    local names, msg = with_access(ns.listdir, dirfd, ".")
+    check(what, names, msg and named(p, ".", msg))
+    local list = {}
+    for i, name in ipairs(names) do
+      local st, smsg = with_access(ns.stat, dirfd, name, "nofollow")
+      list[i] = { name, check(what, st, smsg and named(p, name, smsg)) }
+    end
+    return list
+  end
+  -- Refuse before removing anything: find every mount below first. rp is
+  -- p with its symlinks resolved, as mountinfo names mount points (a bind
+  -- mount of the same filesystem has the same st_dev).
+  local function scan(dirfd, p, rp)
+    for _, e in ipairs(entries(dirfd, p)) do
+      local name, st = e[1], e[2]
       if st.type == "dir" then
-        if st.dev ~= top.dev or mounts[rchild] then
-          fail(("remove_tree %s: %s is a mount point; not removing through it"):format(path, child))
-        end
-        scan(child, rchild)
+        if mounts[rp .. "/" .. name] then refuse(p .. "/" .. name) end
+        local h <close>, child = enter(dirfd, p, name, st)
+        scan(h, child, rp .. "/" .. name)
       end
     end
   end
-  scan(path, real)
-  -- Deepest first: a directory comes after its parent in dirs.
-  for i = #dirs, 1, -1 do
-    local d = dirs[i]
-    for _, name in ipairs(check("remove_tree " .. path, with_access(d, ns.listdir, d))) do
-      local child = d .. "/" .. name
-      local st = check("remove_tree " .. path, with_access(d, ns.stat, child, "nofollow"))
-      check("remove_tree " .. path, with_access(d, st.type == "dir" and ns.rmdir or ns.unlink, child))
+  -- Then empty each directory, deepest first.
+  local function empty(dirfd, p)
+    for _, e in ipairs(entries(dirfd, p)) do
+      local name, st = e[1], e[2]
+      local v, msg
+      if st.type == "dir" then
+        do
+          local h <close>, child = enter(dirfd, p, name, st)
+          empty(h, child)
+        end
+        v, msg = with_access(ns.rmdir, dirfd, name)
+      else
+        v, msg = with_access(ns.unlink, dirfd, name)
+      end
+      check(what, v, msg and named(p, name, msg))
     end
   end
-  check("remove_tree " .. path, ns.rmdir(path))
+  local h, msg = opendir(nil, path)
+  local topfd <close> = check(what, h, msg)
+  local st, smsg = with_access(ns.stat, topfd, ".")
+  if check(what, st, smsg).dev ~= dev then refuse(path) end
+  scan(topfd, path, real)
+  empty(topfd, path)
+  check(what, ns.rmdir(path))
   return true
 end
 

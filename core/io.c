@@ -1,11 +1,12 @@
 /*
- * socket.c - passing file descriptors over AF_UNIX sockets (SCM_RIGHTS),
- * which lets a container's child open its terminal inside its own devpts
- * and hand the master side to luactr. See unix(7), sendmsg(2), recvmsg(2),
- * cmsg(3).
+ * io.c - channels between processes: pipes, socketpairs, and passing an fd
+ * over an AF_UNIX socket (SCM_RIGHTS), which lets a container's child open
+ * its terminal inside its own devpts and hand the master side to luactr.
+ * See pipe2(2), socketpair(2), unix(7), sendmsg(2), recvmsg(2), cmsg(3).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,9 +15,35 @@
 
 #include "ns.h"
 
+/* pipe() -> read end, write end (close-on-exec) */
+static int ns_io_pipe(lua_State *L)
+{
+	ns_fd *r = ns_pushfd(L, -1, "pipe");
+	ns_fd *w = ns_pushfd(L, -1, "pipe");
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return ns_fail(L, "pipe", NULL);
+	r->fd = fds[0];
+	w->fd = fds[1];
+	return 2;
+}
+
+/* socketpair() -> two connected AF_UNIX stream sockets (close-on-exec) */
+static int ns_io_socketpair(lua_State *L)
+{
+	ns_fd *a = ns_pushfd(L, -1, "socket");
+	ns_fd *b = ns_pushfd(L, -1, "socket");
+	int fds[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+		return ns_fail(L, "socketpair", NULL);
+	a->fd = fds[0];
+	b->fd = fds[1];
+	return 2;
+}
+
 /* sendfd(sock, fd [, data]) -> true: sends data (at least one byte, "F" by
  * default) with fd attached. */
-static int ns_socket_sendfd(lua_State *L)
+static int ns_io_sendfd(lua_State *L)
 {
 	int sock = ns_checkfd(L, 1);
 	int fd = ns_checkfd(L, 2);
@@ -50,7 +77,7 @@ static int ns_socket_sendfd(lua_State *L)
 
 /* recvfd(sock [, n]) -> data (up to n bytes, "" at end of file), and the fd
  * that came with it as a handle (kind "fd"), or nil when none did. */
-static int ns_socket_recvfd(lua_State *L)
+static int ns_io_recvfd(lua_State *L)
 {
 	int sock = ns_checkfd(L, 1);
 	lua_Integer n = luaL_optinteger(L, 2, 4096);
@@ -95,13 +122,15 @@ static int ns_socket_recvfd(lua_State *L)
 	return 2;
 }
 
-static const luaL_Reg socket_funcs[] = {
-	{"recvfd", ns_socket_recvfd},
-	{"sendfd", ns_socket_sendfd},
+static const luaL_Reg io_funcs[] = {
+	{"pipe", ns_io_pipe},
+	{"recvfd", ns_io_recvfd},
+	{"sendfd", ns_io_sendfd},
+	{"socketpair", ns_io_socketpair},
 	{NULL, NULL}
 };
 
-void ns_open_socket(lua_State *L)
+void ns_open_io(lua_State *L)
 {
-	luaL_setfuncs(L, socket_funcs, 0);
+	luaL_setfuncs(L, io_funcs, 0);
 }
