@@ -70,11 +70,10 @@ function M.root()
   return (r and r ~= "") and r or "/var/lib/luactr"
 end
 
---- The state root (running containers): $LUACTR_STATE, or /run/luactr.
-function M.state()
-  local s = getenv("LUACTR_STATE")
-  return (s and s ~= "") and s or "/run/luactr"
-end
+--- The state root (running containers): ns.util.state_root(), the one
+-- rule for it ($LUACTR_STATE, else /run/luactr for root, else a per-user
+-- runtime directory).
+function M.state() return require("ns.util").state_root() end
 
 --- A new directory /tmp/luactr-<prefix>-XXXXXX; returns its path.
 function M.tempdir(prefix)

@@ -90,7 +90,7 @@ end
 -- /tmp/luactr-UID/luactr.
 function M.state_root()
   local state = os.getenv("LUACTR_STATE")
-  if state then return state end
+  if state and state ~= "" then return state end
   if select(2, ns.getuid()) == 0 then return "/run/luactr" end
   return (os.getenv("XDG_RUNTIME_DIR") or ("/tmp/luactr-" .. select(1, ns.getuid()))) .. "/luactr"
 end
