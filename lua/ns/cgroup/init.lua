@@ -40,12 +40,12 @@
 -- a group that a start has made and not yet filled.
 local ns = require "ns.core"
 local layout = require "ns.cgroup.layout"
+local lim = require "ns.cgroup.limits"
 
 local readfile, writefile, listdir, stat = ns.readfile, ns.writefile, ns.listdir, ns.stat
 local mkdir, rmdir, open, kill = ns.mkdir, ns.rmdir, ns.open, ns.kill
 local sleep, clock, getpid = ns.sleep, ns.clock, ns.getpid
-local fmt, concat, sort, floor = string.format, table.concat, table.sort, math.floor
-local tointeger = math.tointeger
+local fmt, concat, sort = string.format, table.concat, table.sort
 local ENOENT, EEXIST, EBUSY = ns.E.ENOENT, ns.E.EEXIST, ns.E.EBUSY
 
 local M = {}
@@ -54,11 +54,6 @@ local M = {}
 -- enabled for every group (for stats) when the tree has them.
 M.v1_controllers = layout.v1_controllers
 local V2_STAT_CONTROLLERS = { "cpu", "memory", "pids" }
-
-local LIMIT_KEYS = { "cpu", "cpu_period", "cpu_weight", "cpuset", "devices", "io_weight", "memory", "memory_swap", "pids" }
-local RULE_KEYS = { type = true, major = true, minor = true, access = true, allow = true }
-local IS_LIMIT = {}
-for _, k in ipairs(LIMIT_KEYS) do IS_LIMIT[k] = true end
 
 local WAIT = 2 -- seconds that freeze, kill and remove wait for the kernel
 
@@ -103,53 +98,9 @@ local function check_component(what, s)
   end
 end
 
---- parse_size(v) -> bytes. v: a non-negative integer, or a string "512",
--- "512K", "64M", "1G", "2T" (binary multiples, case-insensitive, optional
--- "B" or "iB", decimals allowed: "1.5G"). Raises on bad input.
-local UNITS = { [""] = 1, k = 1024, m = 1024 ^ 2, g = 1024 ^ 3, t = 1024 ^ 4 }
-
-local function size(v)
-  if math.type(v) == "integer" then
-    if v < 0 then return nil, fmt("negative size %d", v) end
-    return v
-  end
-  if type(v) == "number" then
-    local i = tointeger(v)
-    if i and i >= 0 then return i end
-    return nil, fmt("size %s is not a whole number of bytes", tostring(v))
-  end
-  if type(v) ~= "string" then return nil, fmt("size must be a number or a string, got %s", type(v)) end
-  local num, unit, suffix = v:match("^%s*(%d+%.?%d*)%s*([KkMmGgTt]?)(%a*)%s*$")
-  local ok = num and (suffix == "" or suffix == "B" or suffix == "b" or (unit ~= "" and (suffix == "iB" or suffix == "ib")))
-  if not ok then
-    return nil, fmt("bad size %q (bytes, or a number with K, M, G or T, e.g. \"64M\")", v)
-  end
-  local bytes = tointeger(floor(tonumber(num) * UNITS[unit:lower()]))
-  if not bytes then return nil, fmt("size %q is too large", v) end
-  return bytes
-end
-
-function M.parse_size(v)
-  local n, err = size(v)
-  if not n then error("parse_size: " .. err, 2) end
-  return n
-end
-
--- CPU lists ("0-2,4") as a set; nil when malformed.
-local function cpulist(s)
-  if type(s) ~= "string" or s == "" then return nil end
-  local set = {}
-  for part in (s .. ","):gmatch("([^,]*),") do
-    local a, b = part:match("^(%d+)%-(%d+)$")
-    a, b = tonumber(a or part:match("^(%d+)$")), tonumber(b)
-    if not a or (b and b < a) or (b or a) > 65535 then return nil end
-    for c = a, b or a do set[c] = true end
-  end
-  return set
-end
-
 -- Layout ------------------------------------------------------------------
 
+M.parse_size = lim.parse_size
 M.parse_mountinfo = layout.parse_mountinfo
 M.layout = layout.layout
 local hierarchies = layout.hierarchies
@@ -158,221 +109,6 @@ local function parent_name(opts)
   local p = opts and opts.parent or os.getenv("LUACTR_CGROUP_PARENT") or "luactr"
   check_component("parent", p)
   return p
-end
-
--- Planning limits -----------------------------------------------------------
-
--- Turns limits (the changed keys) into an ordered list of writes for the
--- layout: {ctrl = v1 controller or "v2", file, value} or, where the host
--- decides the file, {ctrl, alts = {{file, value}, ...}, what}. merged holds
--- every limit in force (for keys that depend on each other). cur reads a
--- live group's file (for write order), or is nil on create.
-local function plan(name, l, changes, merged, cur)
-  local function fail(f, ...) error(fmt('cgroup "%s": ', name) .. fmt(f, ...), 0) end
-  for k in pairs(changes) do
-    if not IS_LIMIT[k] then
-      fail("unknown limit '%s' (valid: %s)", tostring(k), concat(LIMIT_KEYS, ", "))
-    end
-  end
-  local v2ok = l.v2 and l.v2_controllers or {}
-  local function missing(v1ctrl, v2ctrl)
-    if l.v2 then
-      local have = #v2ok > 0 and "cgroup.controllers: " .. concat(v2ok, " ") or "cgroup.controllers is empty"
-      if l.mode == "v2" then return fmt("controller %s not available in the v2 tree (%s)", v2ctrl, have) end
-      return fmt("controller %s is not mounted (v1) and %s is not available in the v2 tree (%s)", v1ctrl, v2ctrl, have)
-    end
-    return fmt("controller %s is not mounted", v1ctrl)
-  end
-  -- Where a limit goes: "v1", v1 file, or "v2", v2 file, or nil, the file
-  -- it would be (v2's when there is a v2 tree), why not.
-  local function where(v1ctrl, v1file, v2ctrl, v2file)
-    if l.v1 and l.v1[v1ctrl] then return "v1", v1file end
-    if has(v2ok, v2ctrl) then return "v2", v2file end
-    return nil, l.v2 and v2file or v1file, missing(v1ctrl, v2ctrl)
-  end
-  local out = {}
-  local function emit(kind, ctrl, file, value, why)
-    if not kind then fail("%s \"%s\": %s", file, tostring(value), why) end
-    out[#out + 1] = { ctrl = kind == "v1" and ctrl or "v2", file = file, value = tostring(value) }
-  end
-  local function bytes(key, file)
-    local v = merged[key]
-    if v == "max" then return "max" end
-    local n, err = size(v)
-    if not n then fail("%s: %s: %s", file, key, err) end
-    if n <= 0 then fail("%s: %s must be positive, got %s", file, key, tostring(v)) end
-    return n
-  end
-
-  if changes.cpu ~= nil or changes.cpu_period ~= nil then
-    local kind, file, why = where("cpu", "cpu.cfs_quota_us", "cpu", "cpu.max")
-    local pfile = kind == "v1" and "cpu.cfs_period_us" or file
-    local period = tointeger(merged.cpu_period or 100000)
-    if not period then
-      fail("%s: cpu_period must be an integer number of µs, got %s", pfile, tostring(merged.cpu_period))
-    end
-    if period < 1000 or period > 1000000 then
-      fail("%s: cpu_period %d out of range (1000..1000000 µs)", pfile, period)
-    end
-    local cpu, quota = merged.cpu, nil
-    if cpu == nil or cpu == "max" then
-      quota = nil
-    elseif type(cpu) ~= "number" or cpu ~= cpu or cpu <= 0 or cpu == math.huge then
-      fail("%s: cpu must be a positive fraction of one CPU (0.2 = 20%%) or \"max\", got %s", file, tostring(cpu))
-    else
-      quota = floor(cpu * period + 0.5)
-      if quota < 1000 then
-        fail("%s: cpu %s gives a quota of %d µs, below the kernel's minimum of 1000 (raise cpu or cpu_period)", file, tostring(cpu), quota)
-      end
-    end
-    if kind == "v2" or (not kind and l.v2) then
-      emit(kind, "cpu", file, fmt("%s %d", quota and tostring(quota) or "max", period), why)
-    elseif not kind then
-      emit(kind, "cpu", file, quota or -1, why)
-    else
-      emit(kind, "cpu", "cpu.cfs_period_us", period)
-      emit(kind, "cpu", "cpu.cfs_quota_us", quota or -1)
-    end
-  end
-
-  if changes.cpu_weight ~= nil then
-    local kind, file, why = where("cpu", "cpu.shares", "cpu", "cpu.weight")
-    local w = tointeger(merged.cpu_weight)
-    if not w or w < 1 or w > 10000 then
-      fail("%s: cpu_weight must be an integer 1..10000, got %s", file, tostring(merged.cpu_weight))
-    end
-    if kind == "v1" then w = math.max(2, math.min(262144, 1024 * w // 100)) end
-    emit(kind, "cpu", file, w, why)
-  end
-
-  if changes.cpuset ~= nil then
-    local kind, file, why = where("cpuset", "cpuset.cpus", "cpuset", "cpuset.cpus")
-    local v = merged.cpuset
-    local want = cpulist(v)
-    if not want then fail("%s: cpuset must be a CPU list like \"0\" or \"0-1,3\", got %s", file, tostring(v)) end
-    -- The CPUs the host offers: the hierarchy root's, else sysfs's.
-    local avail
-    if kind == "v1" then avail = readfile(l.v1.cpuset .. "/cpuset.effective_cpus") or readfile(l.v1.cpuset .. "/cpuset.cpus")
-    elseif kind == "v2" then avail = readfile(l.v2 .. "/cpuset.cpus.effective") end
-    avail = avail or readfile("/sys/devices/system/cpu/online") or ""
-    avail = avail:match("^%s*(.-)%s*$")
-    local have = cpulist(avail)
-    if have then
-      for c in pairs(want) do
-        if not have[c] then fail("%s %q: the host has no CPU %d (it has %s)", file, v, c, avail) end
-      end
-    end
-    emit(kind, "cpuset", file, v, why)
-  end
-
-  if changes.memory ~= nil or (changes.memory_swap ~= nil and merged.memory_swap ~= nil) then
-    local mkind, mfile, mwhy = where("memory", "memory.limit_in_bytes", "memory", "memory.max")
-    local writes = {}
-    if changes.memory ~= nil then
-      local n = bytes("memory", mfile)
-      if mkind == "v1" and n == "max" then n = -1 end
-      writes[#writes + 1] = { mkind, mfile, n, mwhy }
-    end
-    if merged.memory_swap ~= nil then
-      local skind, sfile, swhy = where("memory", "memory.memsw.limit_in_bytes", "memory", "memory.swap.max")
-      if skind == "v1" and not stat(l.v1.memory .. "/memory.memsw.limit_in_bytes") then
-        fail("%s %s: the host lacks it (swap accounting is off; boot with swapaccount=1)", sfile, tostring(merged.memory_swap))
-      end
-      local total = bytes("memory_swap", sfile)
-      local mem = merged.memory ~= nil and bytes("memory", mfile) or nil
-      local n = total
-      if total ~= "max" then
-        if mem == nil or mem == "max" then
-          fail("%s %s: memory_swap (memory plus swap) needs a memory limit", sfile, tostring(merged.memory_swap))
-        end
-        if total < mem then
-          fail("%s %s: memory_swap is memory plus swap and must be >= memory (%d)", sfile, tostring(merged.memory_swap), mem)
-        end
-        if skind ~= "v1" then n = total - mem end
-      elseif skind == "v1" then
-        n = -1
-      end
-      local w = { skind, sfile, n, swhy }
-      -- v1 keeps limit_in_bytes <= memsw.limit_in_bytes at every step:
-      -- memsw goes first when the new memory limit exceeds the current memsw.
-      local first = false
-      if skind == "v1" and cur and writes[1] then
-        local now = tonumber(cur("memory", "memory.memsw.limit_in_bytes"))
-        local m = writes[1][3]
-        first = now and (m == -1 or m > now) or false
-      end
-      table.insert(writes, first and 1 or #writes + 1, w)
-    end
-    for _, w in ipairs(writes) do emit(w[1], "memory", w[2], w[3], w[4]) end
-  end
-
-  if changes.pids ~= nil then
-    local kind, file, why = where("pids", "pids.max", "pids", "pids.max")
-    local v = merged.pids
-    if v ~= "max" then
-      v = tointeger(v)
-      if not v or v <= 0 then fail("%s: pids must be a positive integer or \"max\", got %s", file, tostring(merged.pids)) end
-    end
-    emit(kind, "pids", file, v, why)
-  end
-
-  if changes.io_weight ~= nil then
-    local kind, file, why = where("blkio", "blkio.weight", "io", "io.weight")
-    local w = tointeger(merged.io_weight)
-    if not w or w < 1 or w > 10000 then
-      fail("%s: io_weight must be an integer 1..10000, got %s", file, tostring(merged.io_weight))
-    end
-    if not kind then fail("%s \"%d\": %s", file, w, why) end
-    local bfq = math.max(1, math.min(1000, w))
-    local alts = kind == "v1"
-      and { { "blkio.weight", math.max(10, math.min(1000, 5 * w)) }, { "blkio.bfq.weight", bfq } }
-      or { { "io.weight", w }, { "io.bfq.weight", bfq } }
-    for _, a in ipairs(alts) do a[2] = tostring(a[2]) end
-    out[#out + 1] = { ctrl = kind == "v1" and "blkio" or "v2", alts = alts, what = fmt("io_weight %d", w) }
-  end
-
-  if changes.devices ~= nil then
-    local rules = merged.devices
-    if type(rules) ~= "table" then fail("devices must be a list of rules, got %s", type(rules)) end
-    local n = #rules
-    for k, r in pairs(rules) do
-      if math.type(k) ~= "integer" or k < 1 or k > n then fail("devices must be a list (no holes), but has key %s", tostring(k)) end
-      local what = fmt("devices[%d]", k)
-      if type(r) ~= "table" then fail("%s must be a table", what) end
-      for rk in pairs(r) do
-        if not RULE_KEYS[rk] then fail("%s: unknown key '%s' (valid: access, allow, major, minor, type)", what, tostring(rk)) end
-      end
-      if r.type ~= "c" and r.type ~= "b" and r.type ~= "a" then fail("%s: type must be \"c\", \"b\" or \"a\", got %s", what, tostring(r.type)) end
-      for _, f in ipairs({ "major", "minor" }) do
-        if r[f] ~= nil and (math.type(r[f]) ~= "integer" or r[f] < 0) then fail("%s: %s must be a number >= 0 or nil (any)", what, f) end
-      end
-      if r.access ~= nil and (type(r.access) ~= "string" or r.access == "" or r.access:find("[^rwm]")) then
-        fail("%s: access must be letters of \"rwm\", got %s", what, tostring(r.access))
-      end
-      if type(r.allow) ~= "boolean" then fail("%s: allow must be true or false", what) end
-    end
-    if l.v1 and l.v1.devices then
-      out[#out + 1] = { ctrl = "devices", file = "devices.deny", value = "a" }
-      for _, r in ipairs(rules) do
-        local line = r.type == "a" and "a" or fmt("%s %s:%s %s", r.type, r.major or "*", r.minor or "*", r.access or "rwm")
-        out[#out + 1] = { ctrl = "devices", file = r.allow and "devices.allow" or "devices.deny", value = line }
-      end
-    elseif l.v2 then
-      out[#out + 1] = { ctrl = "v2", devices = rules, what = "devices" }
-    else
-      fail("devices: %s", missing("devices", "devices"))
-    end
-  end
-
-  -- v2 controllers the writes need enabled in the parents' subtree_control.
-  local need = {}
-  for _, w in ipairs(out) do
-    if w.ctrl == "v2" and not w.devices then
-      local f = w.file or w.alts[1][1]
-      need[f:match("^(%w+)%.")] = true
-    end
-  end
-  return out, need
 end
 
 -- Groups ----------------------------------------------------------------------
@@ -576,7 +312,7 @@ function M.create(name, limits, opts)
   local l = opts.layout or M.layout()
   local parent = parent_name(opts)
   local merged = copy(limits)
-  local writes, need = plan(name, l, merged, merged, nil)
+  local writes, need = lim.plan(name, l, merged, merged, nil)
   local v2need = {}
   if l.v2 then
     for _, c in ipairs(V2_STAT_CONTROLLERS) do
@@ -682,7 +418,7 @@ function Group:set(limits)
   if type(limits) ~= "table" then error("cgroup: set: limits must be a table", 2) end
   local merged = copy(self.limits)
   for k, v in pairs(limits) do merged[k] = v end
-  local writes, need = plan(self.name, self.layout, limits, merged, function(c, f) return read_in(self, c, f) end)
+  local writes, need = lim.plan(self.name, self.layout, limits, merged, function(c, f) return read_in(self, c, f) end)
   local d2 = dir_of(self, "v2")
   if d2 and next(need) then
     local list = {}
