@@ -8,6 +8,8 @@
 local ns = require "ns.core"
 local layout = require "ns.cgroup.layout"
 local lim = require "ns.cgroup.limits"
+local v1 = require "ns.cgroup.v1"
+local v2 = require "ns.cgroup.v2"
 
 local readfile, writefile, listdir, stat = ns.readfile, ns.writefile, ns.listdir, ns.stat
 local mkdir, rmdir, open, kill = ns.mkdir, ns.rmdir, ns.open, ns.kill
@@ -17,21 +19,11 @@ local ENOENT, EEXIST, EBUSY = ns.E.ENOENT, ns.E.EEXIST, ns.E.EBUSY
 
 local M = {}
 
--- The v2 controllers enabled for every group (for stats) when the tree
--- has them.
-local V2_STAT_CONTROLLERS = { "cpu", "memory", "pids" }
-
 local WAIT = 2 -- seconds that freeze, kill and remove wait for the kernel
 
 local function has(list, x)
   for _, v in ipairs(list or {}) do if v == x then return true end end
   return false
-end
-
-local function words(s)
-  local t = {}
-  for w in (s or ""):gmatch("%S+") do t[#t + 1] = w end
-  return t
 end
 
 -- "key value" lines (cpu.stat, memory.events, memory.oom_control) as a map.
@@ -89,57 +81,28 @@ local function read_in(g, ctrl, file)
   return readfile(d.fd, file)
 end
 
+-- Make the writes that ns.cgroup.limits planned, in order.
 local function apply(g, writes)
   for _, w in ipairs(writes) do
     local d = dir_of(g, w.ctrl)
     if not d then gfail(g, "write %s: no %s hierarchy for the group", w.file or w.what, w.ctrl) end
-    local file, value = w.file, w.value
     if w.devices then
-      -- BPF_PROG_ATTACH wants a real (not O_PATH) fd of the directory.
-      local dfd <close>, derr = open(d.dir, { "rdonly", "directory" })
-      if not dfd then gfail(g, "devices: %s", reason(derr)) end
-      local prog, perr = ns.devices_filter(w.devices)
-      if not prog then gfail(g, "devices: %s", reason(perr)) end
-      local ok, aerr = ns.devices_attach(dfd, prog)
-      if not ok then prog:close() gfail(g, "devices: %s", reason(aerr)) end
-      if g._devprog then
-        ns.devices_detach(dfd, g._devprog)
-        g._devprog:close()
+      v2.attach_devices(g, d, w.devices)
+    else
+      local file, value = w.file, w.value
+      if w.alts then
+        for _, a in ipairs(w.alts) do
+          if stat(d.fd, a[1]) then file, value = a[1], a[2] break end
+        end
+        if not file then
+          local names = {}
+          for i, a in ipairs(w.alts) do names[i] = a[1] end
+          gfail(g, "%s: the host lacks %s (in %s)", w.what, concat(names, " and "), d.dir)
+        end
       end
-      g._devprog = prog
-      goto next
-    end
-    if w.alts then
-      for _, a in ipairs(w.alts) do
-        if stat(d.fd, a[1]) then file, value = a[1], a[2] break end
-      end
-      if not file then
-        local names = {}
-        for i, a in ipairs(w.alts) do names[i] = a[1] end
-        gfail(g, "%s: the host lacks %s (in %s)", w.what, concat(names, " and "), d.dir)
-      end
-    end
-    do
       local ok, err = writefile(d.fd, file, value)
       if not ok then gfail(g, "write %s %q: %s", file, value, reason(err)) end
     end
-    ::next::
-  end
-end
-
--- Enable v2 controllers for children of dir (cgroup.subtree_control),
--- those not yet on.
-local function enable(g, dir, ctrls)
-  local now = words(readfile(dir .. "/cgroup.subtree_control"))
-  local add = {}
-  for _, c in ipairs(ctrls) do
-    if not has(now, c) then add[#add + 1] = "+" .. c end
-  end
-  if #add == 0 then return end
-  local ok, err, errno = writefile(dir .. "/cgroup.subtree_control", concat(add, " "))
-  if not ok then
-    local hint = errno == EBUSY and " (the cgroup holds processes: v2 lets only leaves hold them)" or ""
-    gfail(g, "write %s/cgroup.subtree_control %q: %s%s", dir, concat(add, " "), reason(err), hint)
   end
 end
 
@@ -148,22 +111,8 @@ end
 local function prepare_parent(g, d, pdir, v2need)
   local ok, err, errno = mkdir(pdir, 493)
   if not ok and errno ~= EEXIST then gfail(g, "mkdir %s: %s", pdir, reason(err)) end
-  if has(d.ctrls, "cpuset") then
-    -- A new v1 cpuset is empty, and adding a task to it fails (ENOSPC):
-    -- copy the hierarchy root's values into the parent.
-    for _, f in ipairs { "cpuset.cpus", "cpuset.mems" } do
-      local v = readfile(pdir .. "/" .. f)
-      if v and v:match("^%s*$") then
-        local from = (readfile(d.mount .. "/" .. f) or ""):match("^%s*(.-)%s*$")
-        local wok, werr = writefile(pdir .. "/" .. f, from)
-        if not wok then gfail(g, "write %s/%s %q: %s", pdir, f, from, reason(werr)) end
-      end
-    end
-  end
-  if d.v2 and #v2need > 0 then
-    enable(g, d.mount, v2need)
-    enable(g, pdir, v2need)
-  end
+  if has(d.ctrls, "cpuset") then v1.fill_cpuset(g, d.mount, pdir) end
+  if d.v2 then v2.delegate(g, d.mount, pdir, v2need) end
 end
 
 -- Remove a directory tree of cgroups (children first); true, or nil and
@@ -272,15 +221,7 @@ function M.create(name, limits, opts)
   local parent = parent_name(opts)
   local merged = copy(limits)
   local writes, need = lim.plan(name, l, merged, merged, nil)
-  local v2need = {}
-  if l.v2 then
-    for _, c in ipairs(V2_STAT_CONTROLLERS) do
-      if has(l.v2_controllers, c) then v2need[#v2need + 1] = c end
-    end
-    for c in pairs(need) do
-      if not has(v2need, c) then v2need[#v2need + 1] = c end
-    end
-  end
+  local v2need = v2.controllers(l, need)
   local g = new_group(name, l, parent)
   g.limits = merged
   local made = {}
@@ -302,13 +243,7 @@ function M.create(name, limits, opts)
       local fd, ferr = open(d.dir, { "path", "directory" })
       if not fd then gfail(g, "%s", ferr) end
       d.fd = fd
-      if has(d.ctrls, "cpuset") then
-        for _, f in ipairs { "cpuset.cpus", "cpuset.mems" } do
-          local v = (readfile(pdir .. "/" .. f) or ""):match("^%s*(.-)%s*$")
-          local wok, werr = writefile(fd, f, v)
-          if not wok then gfail(g, "write %s %q: %s", f, v, reason(werr)) end
-        end
-      end
+      if has(d.ctrls, "cpuset") then v1.copy_cpuset(g, fd, pdir) end
     end
     apply(g, writes)
   end)
@@ -379,11 +314,10 @@ function Group:set(limits)
   for k, v in pairs(limits) do merged[k] = v end
   local writes, need = lim.plan(self.name, self.layout, limits, merged, function(c, f) return read_in(self, c, f) end)
   local d2 = dir_of(self, "v2")
-  if d2 and next(need) then
+  if d2 then
     local list = {}
     for c in pairs(need) do list[#list + 1] = c end
-    enable(self, d2.mount, list)
-    enable(self, d2.mount .. "/" .. self.parent, list)
+    v2.delegate(self, d2.mount, d2.mount .. "/" .. self.parent, list)
   end
   apply(self, writes)
   self.limits = merged
@@ -408,33 +342,33 @@ local function num(s) return s and tonumber((s:match("%-?%d+"))) end
 function Group:stats()
   live(self, "stats")
   local s = {}
-  local v1 = self.layout.v1 or {}
-  local function v2(file) return read_in(self, "v2", file) end
-  if v1.cpuacct then
+  local mounted = self.layout.v1 or {}
+  local function in_v2(file) return read_in(self, "v2", file) end
+  if mounted.cpuacct then
     s.cpu_usage = (num(read_in(self, "cpuacct", "cpuacct.usage")) or 0) / 1e9
   else
-    s.cpu_usage = (keyed(v2("cpu.stat")).usage_usec or 0) / 1e6
+    s.cpu_usage = (keyed(in_v2("cpu.stat")).usage_usec or 0) / 1e6
   end
-  if v1.cpu then
+  if mounted.cpu then
     local st = keyed(read_in(self, "cpu", "cpu.stat"))
     s.throttled = st.throttled_time and st.throttled_time / 1e9 or (st.throttled_usec or 0) / 1e6
     s.nr_throttled = st.nr_throttled or 0
   else
-    local st = keyed(v2("cpu.stat"))
+    local st = keyed(in_v2("cpu.stat"))
     s.throttled = st.throttled_usec and st.throttled_usec / 1e6
     s.nr_throttled = st.nr_throttled
   end
-  if v1.memory then
+  if mounted.memory then
     s.memory_current = num(read_in(self, "memory", "memory.usage_in_bytes"))
     s.memory_peak = num(read_in(self, "memory", "memory.max_usage_in_bytes"))
     s.oom_kills = keyed(read_in(self, "memory", "memory.oom_control")).oom_kill or 0
   else
-    s.memory_current = num(v2("memory.current"))
-    s.memory_peak = num(v2("memory.peak"))
-    local ev = v2("memory.events")
+    s.memory_current = num(in_v2("memory.current"))
+    s.memory_peak = num(in_v2("memory.peak"))
+    local ev = in_v2("memory.events")
     s.oom_kills = ev and keyed(ev).oom_kill or nil
   end
-  s.pids_current = num(v1.pids and read_in(self, "pids", "pids.current") or v2("pids.current"))
+  s.pids_current = num(mounted.pids and read_in(self, "pids", "pids.current") or in_v2("pids.current"))
   return s
 end
 
@@ -450,30 +384,20 @@ local function v2_with(g, file)
   if d and d.fd and stat(d.fd, file) then return d end
 end
 
+-- Freeze (on) or thaw the group, through its v2 directory where that
+-- has cgroup.freeze, else its v1 freezer; waits until the kernel says so.
 local function set_frozen(g, on)
+  local what = on and "freeze" or "thaw"
+  local done, said
   local d = v2_with(g, "cgroup.freeze")
   if d then
-    local ok, err = writefile(d.fd, "cgroup.freeze", on and "1" or "0")
-    if not ok then gfail(g, "write cgroup.freeze %q: %s", on and "1" or "0", reason(err)) end
-    local want = on and "frozen 1" or "frozen 0"
-    if not wait_for(function() return (readfile(d.fd, "cgroup.events") or ""):find(want, 1, true) end, WAIT) then
-      gfail(g, "%s: cgroup.events did not say %q within %d s", on and "freeze" or "thaw", want, WAIT)
-    end
-    return "v2"
+    done, said = v2.freeze(g, d, on)
+  else
+    d = dir_of(g, "freezer")
+    if not d then gfail(g, "%s: no v2 tree and no v1 freezer hierarchy", what) end
+    done, said = v1.freeze(g, d, on)
   end
-  d = dir_of(g, "freezer")
-  if not d then gfail(g, "%s: no v2 tree and no v1 freezer hierarchy", on and "freeze" or "thaw") end
-  local state = on and "FROZEN" or "THAWED"
-  local ok, err = writefile(d.fd, "freezer.state", state)
-  if not ok then gfail(g, "write freezer.state %q: %s", state, reason(err)) end
-  if not wait_for(function()
-    if (readfile(d.fd, "freezer.state") or ""):match("^%s*(%u+)") == state then return true end
-    -- The kernel retries a FREEZING group only when asked again.
-    writefile(d.fd, "freezer.state", state)
-  end, WAIT) then
-    gfail(g, "%s: freezer.state did not read %s within %d s", on and "freeze" or "thaw", state, WAIT)
-  end
-  return "v1"
+  if not wait_for(done, WAIT) then gfail(g, "%s: %s within %d s", what, said, WAIT) end
 end
 
 --- g:freeze() -> true once every process is frozen (v2 cgroup.freeze and
@@ -502,7 +426,7 @@ end
 function Group:kill()
   if self._removed then return true end
   local d = v2_with(self, "cgroup.kill")
-  local ok = d and writefile(d.fd, "cgroup.kill", "1")
+  local ok = d and v2.kill(d)
   if not ok and #self:procs() > 0 then
     local frozen = pcall(set_frozen, self, true)
     signal_all(self)

@@ -6,6 +6,7 @@
 -- order; ns.cgroup's header lists the limits and the files they become.
 -- See Documentation/admin-guide/cgroup-v2.rst and cgroup-v1/.
 local ns = require "ns.core"
+local v1 = require "ns.cgroup.v1"
 
 local readfile, stat = ns.readfile, ns.stat
 local fmt, concat, sort, floor = string.format, table.concat, table.sort, math.floor
@@ -276,11 +277,7 @@ function T.devices(p)
     if type(r.allow) ~= "boolean" then fail(p, "%s: allow must be true or false", what) end
   end
   if l.v1 and l.v1.devices then
-    p.out[#p.out + 1] = { ctrl = "devices", file = "devices.deny", value = "a" }
-    for _, r in ipairs(rules) do
-      local line = r.type == "a" and "a" or fmt("%s %s:%s %s", r.type, r.major or "*", r.minor or "*", r.access or "rwm")
-      p.out[#p.out + 1] = { ctrl = "devices", file = r.allow and "devices.allow" or "devices.deny", value = line }
-    end
+    for _, w in ipairs(v1.device_writes(rules)) do p.out[#p.out + 1] = w end
   elseif l.v2 then
     p.out[#p.out + 1] = { ctrl = "v2", devices = rules, what = "devices" }
   else
