@@ -38,6 +38,12 @@
 -- makes the group until a process is in it (g:add, or g:unlock after
 -- CLONE_INTO_CGROUP), and gc takes it exclusively, so a gc never removes
 -- a group that a start has made and not yet filled.
+--
+-- This file is the face of lua/ns/cgroup/: layout.lua (mountinfo, the
+-- hierarchies), limits.lua (one translator per controller, limits to
+-- writes), group.lua (create, open, gc and a group's methods: add, unlock,
+-- set, procs, stats, oom_killed, freeze, thaw, kill, remove, detach,
+-- v2_path), v1.lua and v2.lua (what only one version has).
 local layout = require "ns.cgroup.layout"
 local lim = require "ns.cgroup.limits"
 local group = require "ns.cgroup.group"
