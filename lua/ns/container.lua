@@ -685,9 +685,6 @@ local function steps_for(c)
   if c.cgroup then
     step("parent", "cgroup create (with the device allow-list)", function(x)
       local cgroup = require("ns.cgroup")
-      -- Groups a crashed luactr left behind (no process in them) go first,
-      -- unless another start is under way (then the next start's gc).
-      pcall(cgroup.gc, { nowait = true })
       local limits = {}
       for k, v in pairs(c.cgroup) do limits[k] = v end
       if limits.devices == nil then
