@@ -194,9 +194,10 @@ end
 -- g.paths (controller -> directory, co-mounted controllers sharing one, and
 -- "v2" -> the v2 directory), g.parent (the parent group's name).
 
--- The lock that create and gc share (see the header): a flock of the first
--- hierarchy's root directory, which every luactr sees and none removes.
--- how: "sh", "ex" or {"ex", "nb"}. Returns the fd, or nil, message, errno.
+-- The lock that create and gc share (see ns.cgroup's header): a flock of
+-- the first hierarchy's root directory, which every luactr sees and none
+-- removes. how: "sh", "ex" or {"ex", "nb"}. Returns the fd, or nil,
+-- message, errno.
 local function lock(l, how)
   local hs = hierarchies(l)
   if #hs == 0 then return nil, "no cgroup hierarchy", ENOENT end
