@@ -149,11 +149,14 @@ bench: deps
 	$(MAKE) rootfs
 	$(LUA) scripts/bench.lua
 
+# ns.cgroup was lua/ns/cgroup.lua before it became lua/ns/cgroup/; a copy
+# that an older install left would shadow it (?.lua precedes ?/init.lua).
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/$(LUAVER)/ns $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/ns
 	install -m 0755 luactr $(DESTDIR)$(PREFIX)/bin/luactr
 	install -m 0755 $(B)/ns/core.so $(DESTDIR)$(PREFIX)/lib/lua/$(LUAVER)/ns/core.so
 	cp -r lua/ns/. $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/ns/
+	rm -f $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/ns/cgroup.lua
 	[ ! -d lua/luactr ] || { install -d $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/luactr && cp -r lua/luactr/. $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/luactr/; }
 
 uninstall:

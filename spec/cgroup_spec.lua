@@ -1,4 +1,4 @@
--- cgroup_spec.lua: ns.cgroup (lua/ns/cgroup.lua) on this host, which is
+-- cgroup_spec.lua: ns.cgroup (lua/ns/cgroup/) on this host, which is
 -- hybrid (v1 controllers plus a v2 tree without controllers). The pure v2
 -- code paths (group creation, cgroup.procs, cgroup.freeze, cgroup.events,
 -- cgroup.kill) run on the v2 tree here through an injected v2-only layout;

@@ -1,0 +1,327 @@
+--- ns.cgroup.limits: limits given by meaning, planned as file writes.
+-- One translator per controller, in a table keyed by limit (cpu and
+-- cpu_period share one, as do memory and memory_swap): each checks the
+-- limits in force and emits the writes that the layout's v1 or v2 files
+-- need. plan() runs the translators of the changed limits in a fixed
+-- order; ns.cgroup's header lists the limits and the files they become.
+-- See Documentation/admin-guide/cgroup-v2.rst and cgroup-v1/.
+local ns = require "ns.core"
+local v1 = require "ns.cgroup.v1"
+
+local readfile, stat = ns.readfile, ns.stat
+local fmt, concat, sort, floor = string.format, table.concat, table.sort, math.floor
+local tointeger = math.tointeger
+
+local M = {}
+
+local RULE_KEYS = { type = true, major = true, minor = true, access = true, allow = true }
+
+local function has(list, x)
+  for _, v in ipairs(list or {}) do if v == x then return true end end
+  return false
+end
+
+--- parse_size(v) -> bytes. v: a non-negative integer, or a string "512",
+-- "512K", "64M", "1G", "2T" (binary multiples, case-insensitive, optional
+-- "B" or "iB", decimals allowed: "1.5G"). Raises on bad input.
+local UNITS = { [""] = 1, k = 1024, m = 1024 ^ 2, g = 1024 ^ 3, t = 1024 ^ 4 }
+
+local function size(v)
+  if math.type(v) == "integer" then
+    if v < 0 then return nil, fmt("negative size %d", v) end
+    return v
+  end
+  if type(v) == "number" then
+    local i = tointeger(v)
+    if i and i >= 0 then return i end
+    return nil, fmt("size %s is not a whole number of bytes", tostring(v))
+  end
+  if type(v) ~= "string" then return nil, fmt("size must be a number or a string, got %s", type(v)) end
+  local num, unit, suffix = v:match("^%s*(%d+%.?%d*)%s*([KkMmGgTt]?)(%a*)%s*$")
+  local ok = num and (suffix == "" or suffix == "B" or suffix == "b" or (unit ~= "" and (suffix == "iB" or suffix == "ib")))
+  if not ok then
+    return nil, fmt("bad size %q (bytes, or a number with K, M, G or T, e.g. \"64M\")", v)
+  end
+  local bytes = tointeger(floor(tonumber(num) * UNITS[unit:lower()]))
+  if not bytes then return nil, fmt("size %q is too large", v) end
+  return bytes
+end
+
+function M.parse_size(v)
+  local n, err = size(v)
+  if not n then error("parse_size: " .. err, 2) end
+  return n
+end
+
+-- CPU lists ("0-2,4") as a set; nil when malformed.
+local function cpulist(s)
+  if type(s) ~= "string" or s == "" then return nil end
+  local set = {}
+  for part in (s .. ","):gmatch("([^,]*),") do
+    local a, b = part:match("^(%d+)%-(%d+)$")
+    a, b = tonumber(a or part:match("^(%d+)$")), tonumber(b)
+    if not a or (b and b < a) or (b or a) > 65535 then return nil end
+    for c = a, b or a do set[c] = true end
+  end
+  return set
+end
+
+-- The plan under way: p.name, p.l (the layout), p.changes, p.merged (every
+-- limit in force), p.cur (reads a live group's file, or nil on create),
+-- p.v2ok (the v2 tree's controllers) and p.out (the writes so far).
+
+local function fail(p, f, ...) error(fmt('cgroup "%s": ', p.name) .. fmt(f, ...), 0) end
+
+-- Why a controller is unavailable, in the terms of the host's layout.
+local function missing(p, v1ctrl, v2ctrl)
+  local l, v2ok = p.l, p.v2ok
+  if l.v2 then
+    local have = #v2ok > 0 and "cgroup.controllers: " .. concat(v2ok, " ") or "cgroup.controllers is empty"
+    if l.mode == "v2" then return fmt("controller %s not available in the v2 tree (%s)", v2ctrl, have) end
+    return fmt("controller %s is not mounted (v1) and %s is not available in the v2 tree (%s)", v1ctrl, v2ctrl, have)
+  end
+  return fmt("controller %s is not mounted", v1ctrl)
+end
+
+-- Where a limit goes: "v1", v1 file, or "v2", v2 file, or nil, the file
+-- it would be (v2's when there is a v2 tree), why not.
+local function where(p, v1ctrl, v1file, v2ctrl, v2file)
+  local l = p.l
+  if l.v1 and l.v1[v1ctrl] then return "v1", v1file end
+  if has(p.v2ok, v2ctrl) then return "v2", v2file end
+  return nil, l.v2 and v2file or v1file, missing(p, v1ctrl, v2ctrl)
+end
+
+-- One write of value to file for kind ("v1", "v2" or nil: raise why).
+local function emit(p, kind, ctrl, file, value, why)
+  if not kind then fail(p, "%s \"%s\": %s", file, tostring(value), why) end
+  p.out[#p.out + 1] = { ctrl = kind == "v1" and ctrl or "v2", file = file, value = tostring(value) }
+end
+
+-- Limit key as bytes (or "max"), for file; raises unless positive.
+local function bytes(p, key, file)
+  local v = p.merged[key]
+  if v == "max" then return "max" end
+  local n, err = size(v)
+  if not n then fail(p, "%s: %s: %s", file, key, err) end
+  if n <= 0 then fail(p, "%s: %s must be positive, got %s", file, key, tostring(v)) end
+  return n
+end
+
+-- The translators, keyed by limit.
+local T = {}
+
+-- A quota per period: v1 cpu.cfs_period_us and cpu.cfs_quota_us, v2
+-- cpu.max "quota period".
+function T.cpu(p)
+  local m = p.merged
+  local kind, file, why = where(p, "cpu", "cpu.cfs_quota_us", "cpu", "cpu.max")
+  local pfile = kind == "v1" and "cpu.cfs_period_us" or file
+  local period = tointeger(m.cpu_period or 100000)
+  if not period then
+    fail(p, "%s: cpu_period must be an integer number of µs, got %s", pfile, tostring(m.cpu_period))
+  end
+  if period < 1000 or period > 1000000 then
+    fail(p, "%s: cpu_period %d out of range (1000..1000000 µs)", pfile, period)
+  end
+  local cpu, quota = m.cpu, nil
+  if cpu == nil or cpu == "max" then
+    quota = nil
+  elseif type(cpu) ~= "number" or cpu ~= cpu or cpu <= 0 or cpu == math.huge then
+    fail(p, "%s: cpu must be a positive fraction of one CPU (0.2 = 20%%) or \"max\", got %s", file, tostring(cpu))
+  else
+    quota = floor(cpu * period + 0.5)
+    if quota < 1000 then
+      fail(p, "%s: cpu %s gives a quota of %d µs, below the kernel's minimum of 1000 (raise cpu or cpu_period)", file, tostring(cpu), quota)
+    end
+  end
+  if kind == "v2" or (not kind and p.l.v2) then
+    emit(p, kind, "cpu", file, fmt("%s %d", quota and tostring(quota) or "max", period), why)
+  elseif not kind then
+    emit(p, kind, "cpu", file, quota or -1, why)
+  else
+    emit(p, kind, "cpu", "cpu.cfs_period_us", period)
+    emit(p, kind, "cpu", "cpu.cfs_quota_us", quota or -1)
+  end
+end
+T.cpu_period = T.cpu
+
+-- v2 cpu.weight; v1 cpu.shares on its own scale.
+function T.cpu_weight(p)
+  local kind, file, why = where(p, "cpu", "cpu.shares", "cpu", "cpu.weight")
+  local w = tointeger(p.merged.cpu_weight)
+  if not w or w < 1 or w > 10000 then
+    fail(p, "%s: cpu_weight must be an integer 1..10000, got %s", file, tostring(p.merged.cpu_weight))
+  end
+  if kind == "v1" then w = math.max(2, math.min(262144, 1024 * w // 100)) end
+  emit(p, kind, "cpu", file, w, why)
+end
+
+-- cpuset.cpus, every CPU one the host offers.
+function T.cpuset(p)
+  local l = p.l
+  local kind, file, why = where(p, "cpuset", "cpuset.cpus", "cpuset", "cpuset.cpus")
+  local v = p.merged.cpuset
+  local want = cpulist(v)
+  if not want then fail(p, "%s: cpuset must be a CPU list like \"0\" or \"0-1,3\", got %s", file, tostring(v)) end
+  -- The CPUs the host offers: the hierarchy root's, else sysfs's.
+  local avail
+  if kind == "v1" then avail = readfile(l.v1.cpuset .. "/cpuset.effective_cpus") or readfile(l.v1.cpuset .. "/cpuset.cpus")
+  elseif kind == "v2" then avail = readfile(l.v2 .. "/cpuset.cpus.effective") end
+  avail = avail or readfile("/sys/devices/system/cpu/online") or ""
+  avail = avail:match("^%s*(.-)%s*$")
+  local have = cpulist(avail)
+  if have then
+    for c in pairs(want) do
+      if not have[c] then fail(p, "%s %q: the host has no CPU %d (it has %s)", file, v, c, avail) end
+    end
+  end
+  emit(p, kind, "cpuset", file, v, why)
+end
+
+-- memory and memory_swap: v1 memory.limit_in_bytes and
+-- memory.memsw.limit_in_bytes (memory plus swap), v2 memory.max and
+-- memory.swap.max (swap alone).
+function T.memory(p)
+  local l, m = p.l, p.merged
+  local mkind, mfile, mwhy = where(p, "memory", "memory.limit_in_bytes", "memory", "memory.max")
+  local writes = {}
+  if p.changes.memory ~= nil then
+    local n = bytes(p, "memory", mfile)
+    if mkind == "v1" and n == "max" then n = -1 end
+    writes[#writes + 1] = { mkind, mfile, n, mwhy }
+  end
+  if m.memory_swap ~= nil then
+    local skind, sfile, swhy = where(p, "memory", "memory.memsw.limit_in_bytes", "memory", "memory.swap.max")
+    if skind == "v1" and not stat(l.v1.memory .. "/memory.memsw.limit_in_bytes") then
+      fail(p, "%s %s: the host lacks it (swap accounting is off; boot with swapaccount=1)", sfile, tostring(m.memory_swap))
+    end
+    local total = bytes(p, "memory_swap", sfile)
+    local mem = m.memory ~= nil and bytes(p, "memory", mfile) or nil
+    local n = total
+    if total ~= "max" then
+      if mem == nil or mem == "max" then
+        fail(p, "%s %s: memory_swap (memory plus swap) needs a memory limit", sfile, tostring(m.memory_swap))
+      end
+      if total < mem then
+        fail(p, "%s %s: memory_swap is memory plus swap and must be >= memory (%d)", sfile, tostring(m.memory_swap), mem)
+      end
+      if skind ~= "v1" then n = total - mem end
+    elseif skind == "v1" then
+      n = -1
+    end
+    local w = { skind, sfile, n, swhy }
+    -- v1 keeps limit_in_bytes <= memsw.limit_in_bytes at every step:
+    -- memsw goes first when the new memory limit exceeds the current memsw.
+    local first = false
+    if skind == "v1" and p.cur and writes[1] then
+      local now = tonumber(p.cur("memory", "memory.memsw.limit_in_bytes"))
+      local mw = writes[1][3]
+      first = now and (mw == -1 or mw > now) or false
+    end
+    table.insert(writes, first and 1 or #writes + 1, w)
+  end
+  for _, w in ipairs(writes) do emit(p, w[1], "memory", w[2], w[3], w[4]) end
+end
+T.memory_swap = T.memory
+
+-- pids.max, the same on v1 and v2.
+function T.pids(p)
+  local kind, file, why = where(p, "pids", "pids.max", "pids", "pids.max")
+  local v = p.merged.pids
+  if v ~= "max" then
+    v = tointeger(v)
+    if not v or v <= 0 then fail(p, "%s: pids must be a positive integer or \"max\", got %s", file, tostring(p.merged.pids)) end
+  end
+  emit(p, kind, "pids", file, v, why)
+end
+
+-- The first of two files that the group has (the host's I/O scheduler
+-- decides): v2 io.weight or io.bfq.weight, v1 blkio.weight or
+-- blkio.bfq.weight, each on its own scale.
+function T.io_weight(p)
+  local kind, file, why = where(p, "blkio", "blkio.weight", "io", "io.weight")
+  local w = tointeger(p.merged.io_weight)
+  if not w or w < 1 or w > 10000 then
+    fail(p, "%s: io_weight must be an integer 1..10000, got %s", file, tostring(p.merged.io_weight))
+  end
+  if not kind then fail(p, "%s \"%d\": %s", file, w, why) end
+  local bfq = math.max(1, math.min(1000, w))
+  local alts = kind == "v1"
+    and { { "blkio.weight", math.max(10, math.min(1000, 5 * w)) }, { "blkio.bfq.weight", bfq } }
+    or { { "io.weight", w }, { "io.bfq.weight", bfq } }
+  for _, a in ipairs(alts) do a[2] = tostring(a[2]) end
+  p.out[#p.out + 1] = { ctrl = kind == "v1" and "blkio" or "v2", alts = alts, what = fmt("io_weight %d", w) }
+end
+
+-- A device allow-list: v1 devices.deny and devices.allow lines, or on v2
+-- one write that stands for the BPF program built from the rules.
+function T.devices(p)
+  local l, rules = p.l, p.merged.devices
+  if type(rules) ~= "table" then fail(p, "devices must be a list of rules, got %s", type(rules)) end
+  local n = #rules
+  for k, r in pairs(rules) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then fail(p, "devices must be a list (no holes), but has key %s", tostring(k)) end
+    local what = fmt("devices[%d]", k)
+    if type(r) ~= "table" then fail(p, "%s must be a table", what) end
+    for rk in pairs(r) do
+      if not RULE_KEYS[rk] then fail(p, "%s: unknown key '%s' (valid: access, allow, major, minor, type)", what, tostring(rk)) end
+    end
+    if r.type ~= "c" and r.type ~= "b" and r.type ~= "a" then fail(p, "%s: type must be \"c\", \"b\" or \"a\", got %s", what, tostring(r.type)) end
+    for _, f in ipairs({ "major", "minor" }) do
+      if r[f] ~= nil and (math.type(r[f]) ~= "integer" or r[f] < 0) then fail(p, "%s: %s must be a number >= 0 or nil (any)", what, f) end
+    end
+    if r.access ~= nil and (type(r.access) ~= "string" or r.access == "" or r.access:find("[^rwm]")) then
+      fail(p, "%s: access must be letters of \"rwm\", got %s", what, tostring(r.access))
+    end
+    if type(r.allow) ~= "boolean" then fail(p, "%s: allow must be true or false", what) end
+  end
+  if l.v1 and l.v1.devices then
+    for _, w in ipairs(v1.device_writes(rules)) do p.out[#p.out + 1] = w end
+  elseif l.v2 then
+    p.out[#p.out + 1] = { ctrl = "v2", devices = rules, what = "devices" }
+  else
+    fail(p, "devices: %s", missing(p, "devices", "devices"))
+  end
+end
+
+-- The valid limits, sorted (for the message that lists them), and the
+-- order in which the translators run, which is the order of the writes.
+local KEYS = {}
+for k in pairs(T) do KEYS[#KEYS + 1] = k end
+sort(KEYS)
+local ORDER = { "cpu", "cpu_weight", "cpuset", "memory", "pids", "io_weight", "devices" }
+
+--- plan(name, l, changes, merged, cur) -> writes, need. Turns limits (the
+-- changed keys) into an ordered list of writes for layout l: {ctrl = v1
+-- controller or "v2", file, value}, or, where the host decides the file,
+-- {ctrl, alts = {{file, value}, ...}, what}, or the v2 device program
+-- {ctrl = "v2", devices = rules, what}. merged holds every limit in force
+-- (for keys that depend on each other); cur(ctrl, file) reads a live
+-- group's file (for write order), or is nil on create. need: the v2
+-- controllers that the writes need enabled in the parents'
+-- subtree_control, as a set. Raises on an unknown or impossible limit.
+function M.plan(name, l, changes, merged, cur)
+  local p = { name = name, l = l, changes = changes, merged = merged, cur = cur,
+    v2ok = l.v2 and l.v2_controllers or {}, out = {} }
+  for k in pairs(changes) do
+    if not T[k] then
+      fail(p, "unknown limit '%s' (valid: %s)", tostring(k), concat(KEYS, ", "))
+    end
+  end
+  local due = {}
+  for k in pairs(changes) do due[T[k]] = true end
+  for _, k in ipairs(ORDER) do
+    if due[T[k]] then T[k](p) end
+  end
+  local need = {}
+  for _, w in ipairs(p.out) do
+    if w.ctrl == "v2" and not w.devices then
+      local f = w.file or w.alts[1][1]
+      need[f:match("^(%w+)%.")] = true
+    end
+  end
+  return p.out, need
+end
+
+return M
