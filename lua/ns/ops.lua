@@ -23,7 +23,14 @@ M.RUN, M.UNDO = RUN, UNDO
 -- luactr, before clone ----------------------------------------------------
 
 function RUN.image(x, o)
-  x.layers = o.busybox and { require("ns.rootfs").busybox() } or o.layers
+  if o.busybox then
+    -- Made once (ns.rootfs builds it on first use); a start only looks.
+    local p = require("ns.util").busybox_image()
+    local st = ns.stat(p)
+    x.layers = { st and st.type == "dir" and p or require("ns.rootfs").busybox() }
+  else
+    x.layers = o.layers
+  end
   for _, l in ipairs(x.layers) do
     local st, msg, e = ns.stat(l)
     if not st then errors.raise({ call = "stat", errno = e, message = "rootfs " .. msg:gsub("^stat ", "") }) end

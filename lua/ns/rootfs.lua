@@ -65,10 +65,7 @@ local function check_opts(fname, opts, valid)
 end
 
 --- The image root: $LUACTR_ROOT, or /var/lib/luactr.
-function M.root()
-  local r = getenv("LUACTR_ROOT")
-  return (r and r ~= "") and r or "/var/lib/luactr"
-end
+function M.root() return require("ns.util").image_root() end
 
 --- The state root (running containers): ns.util.state_root(), the one
 -- rule for it ($LUACTR_STATE, else /run/luactr for root, else a per-user
@@ -149,8 +146,8 @@ function M.busybox(opts)
   opts = check_opts("busybox rootfs", opts, { root = true, busybox = true })
   local root = opts.root or M.root()
   local busybox = opts.busybox or BUSYBOX
-  local base = root .. "/images/busybox"
-  local final = base .. "/rootfs"
+  local final = require("ns.util").busybox_image(root)
+  local base = final:match("^(.*)/[^/]+$")
   local st = ns.stat(final)
   if st then
     if st.type ~= "dir" then fail("busybox rootfs: " .. final .. " exists and is not a directory") end

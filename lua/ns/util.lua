@@ -85,6 +85,18 @@ function M.has(t, v)
   return false
 end
 
+--- image_root() -> where images live: $LUACTR_ROOT, or /var/lib/luactr.
+function M.image_root()
+  local r = os.getenv("LUACTR_ROOT")
+  return (r and r ~= "") and r or "/var/lib/luactr"
+end
+
+--- busybox_image([root]) -> the busybox image's directory below the image
+-- root: <root>/images/busybox/rootfs (ns.rootfs makes it).
+function M.busybox_image(root)
+  return (root or M.image_root()) .. "/images/busybox/rootfs"
+end
+
 --- state_root() -> where luactr keeps per-container state: $LUACTR_STATE,
 -- else /run/luactr for root, else $XDG_RUNTIME_DIR/luactr, else
 -- /tmp/luactr-UID/luactr.
