@@ -203,7 +203,7 @@ local function main(tmp)
   add { name = "floor cgroup", argv = { "build/floor", "-q", "-c", image, "1" },
         what = "floor -f plus luactr's cgroups: a group (below a parent) in each of the 9 hierarchies, "
           .. "cpuset copied, memory 64M, devices allow-list, joined before go, oom count read, removed; "
-          .. "not luactr's gc scan, flock and 5 stats reads" }
+          .. "not luactr's flock and 5 stats reads" }
   add { name = "luactr", argv = { "./luactr", "scripts/bench-true.lua" }, floor = "floor -f",
         what = "ns.container defaults (bench-true.lua): the same work as floor -f" }
   add { name = "luactr cgroup", argv = { "./luactr", "scripts/bench-cgroup.lua" }, floor = "floor cgroup",
