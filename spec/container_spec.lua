@@ -45,6 +45,12 @@ describe("ns.container", function()
       assert.is_false(ok)
       assert.matches("mnt namespace", err, 1, true)
     end)
+    it("has default capabilities that are all names the kernel knows, in canonical form", function()
+      local known = {}
+      for _, n in ipairs(ns.cap_names()) do known[n] = true end
+      assert.are.equal(14, #container.default_capabilities)
+      for _, n in ipairs(container.default_capabilities) do assert.is_true(known[n], n) end
+    end)
     it("refuses a name that is not one path component", function()
       local ok, err = pcall(container.plan, { name = "../x" })
       assert.is_false(ok)

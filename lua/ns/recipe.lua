@@ -164,6 +164,13 @@ local DEFAULT_CAPS -- the checked copy of M.default_capabilities, made once
 local function check_caps(what, v)
   if v == "all" then return "all" end
   if v == M.default_capabilities and DEFAULT_CAPS then return DEFAULT_CAPS end
+  if v == M.default_capabilities then
+    -- Our own list, in the canonical form already: no need to ask libcap
+    -- for every name (a spec checks that it stays valid).
+    DEFAULT_CAPS = {}
+    for i, n in ipairs(v) do DEFAULT_CAPS[i] = n end
+    return DEFAULT_CAPS
+  end
   if v == "none" then return {} end
   if type(v) == "string" then bad(what, "capabilities must be \"all\", \"none\" or a list of names, not %s", show(v)) end
   local names = str_list(what, "capabilities", v)
@@ -178,7 +185,6 @@ local function check_caps(what, v)
     end
     names[i] = k
   end
-  if v == M.default_capabilities then DEFAULT_CAPS = names end
   return names
 end
 
