@@ -9,7 +9,9 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <linux/close_range.h>
 
@@ -125,13 +127,18 @@ static int fd_read(lua_State *L)
 }
 
 /* fd:write(s) -> bytes written (all of s, unless the call fails). */
+/* h:write(s) -> bytes written (all of s). On a socket it is a send with
+ * MSG_NOSIGNAL: a peer that has gone gives EPIPE, never SIGPIPE, so a
+ * supervisor does not die of its container's death. */
 static int fd_write(lua_State *L)
 {
 	int fd = ns_checkfd(L, 1);
 	size_t len, done = 0;
 	const char *s = luaL_checklstring(L, 2, &len);
+	ns_fd *h = ns_tofd(L, 1);
+	int sock = h && h->kind && strcmp(h->kind, "socket") == 0;
 	while (done < len) {
-		ssize_t w = write(fd, s + done, len - done);
+		ssize_t w = sock ? send(fd, s + done, len - done, MSG_NOSIGNAL) : write(fd, s + done, len - done);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;

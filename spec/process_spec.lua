@@ -314,6 +314,16 @@ describe("ns.core", function()
       assert.are.equal("from child", table.concat(got))
     end)
 
+    it("writes to a peer that has gone fail with EPIPE, not SIGPIPE", function()
+      -- In a child: were SIGPIPE raised, it would end the child, not fail.
+      H.in_child(function()
+        local a, b = assert(ns.socketpair())
+        b:close()
+        H.fails_with(ns.E.EPIPE, a:write("g"))
+        a:close()
+      end)
+    end)
+
     it("fails with EMFILE when no fd is left", function()
       H.in_child(function()
         assert(ns.setrlimit("nofile", 0))

@@ -80,7 +80,9 @@ local function child_main(x, list, first)
   local o = list[last]
   x.step = last
   report[#report + 1] = fmt("X%.9f\n", ns.clock())
-  sock:write(concat(report))
+  -- A parent that has gone (EPIPE) gets no container: nothing would
+  -- supervise it.
+  must("report to luactr", sock:write(concat(report)))
   local _, msg, e = ns.exec(o.path, o.argv, o.env)
   sock:write(fmt("E%d\t%d\t%s\n", last, e or 0, oneline(tostring(msg))))
   ns._exit(e == ns.E.ENOENT and 127 or 126)
@@ -177,6 +179,8 @@ function M.start(c, list, h)
     local ok, err = pcall(ops.run, x, list, i)
     if not ok then abort(err) end
   end
+  -- A child that died already makes this fail with EPIPE (sockets never
+  -- raise SIGPIPE): its report, or none, tells what happened.
   psock:write("g")
   -- Read the child's reports until exec closes the socket.
   local buf, master = "", nil
