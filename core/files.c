@@ -70,7 +70,10 @@ static const ns_name flock_ops[] = {
  * the path. */
 static int at_args(lua_State *L, const char **path, int *next)
 {
-	if (ns_tofd(L, 1)) {
+	/* A leading handle or fd number is the dirfd (a path is a string:
+	 * taking 3 as the path "3" would act on the wrong file and ignore the
+	 * path that follows). */
+	if (ns_tofd(L, 1) || lua_type(L, 1) == LUA_TNUMBER) {
 		int dfd = ns_checkfd(L, 1);
 		*path = ns_checkstring(L, 2);
 		*next = 3;
@@ -228,7 +231,7 @@ static int ns_files_writefile(lua_State *L)
  * mkdir(dirfd, path [, mode]) -> true: mkdirat, without parents. */
 static int ns_files_mkdir(lua_State *L)
 {
-	if (ns_tofd(L, 1)) {
+	if (ns_tofd(L, 1) || lua_type(L, 1) == LUA_TNUMBER) {
 		int dfd = ns_checkfd(L, 1);
 		const char *name = ns_checkstring(L, 2);
 		mode_t dmode = check_mode(L, 3, 0755);
