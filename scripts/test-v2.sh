@@ -71,9 +71,17 @@ guest() {
   mountpoint -q /dev || must mount -t devtmpfs devtmpfs /dev
   mkdir -p /dev/pts /dev/shm
   must mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
+  # The tree may lie below one of the tmpfs mounts to come (a clone in
+  # /tmp): hold it open, and bind it back at its path if they hide it.
+  exec 9<"$V2_TREE" || { say "@@v2 setup failed: open $V2_TREE"; off; }
   must mount -t tmpfs -o mode=1777 tmpfs /dev/shm
   must mount -t tmpfs -o mode=1777 tmpfs /tmp
   must mount -t tmpfs -o mode=0755 tmpfs /run
+  if [ ! -f "$V2_TREE/scripts/test-v2.sh" ]; then
+    must mkdir -p "$V2_TREE"
+    must mount --bind /proc/self/fd/9 "$V2_TREE"
+  fi
+  exec 9<&-
   if ! grep -qw overlay /proc/filesystems; then
     must busybox insmod "$V2_MODULES/kernel/fs/overlayfs/overlay.ko"
   fi
