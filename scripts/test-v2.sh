@@ -79,7 +79,9 @@ guest() {
   must mount -t tmpfs -o mode=0755 tmpfs /run
   if [ ! -f "$V2_TREE/scripts/test-v2.sh" ]; then
     must mkdir -p "$V2_TREE"
-    must mount --bind /proc/self/fd/9 "$V2_TREE"
+    # -c: mount(8) would otherwise resolve the fd's link to the path,
+    # which now names the empty directory just made.
+    must mount -c --bind /proc/self/fd/9 "$V2_TREE"
   fi
   exec 9<&-
   if ! grep -qw overlay /proc/filesystems; then
