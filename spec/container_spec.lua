@@ -116,6 +116,18 @@ describe("ns.container", function()
       local ok, err = pcall(container.run_plan, { { op = "mount", where = "child" } })
       assert.is_false(ok)
       assert.matches("not an op list from container.plan", err, 1, true)
+      -- an edit that breaks the list's shape is refused before anything runs
+      local ops = container.plan{ args = { "/bin/true" } }
+      local child = table.remove(ops, #ops - 1)
+      table.insert(ops, 1, child)
+      ok, err = pcall(container.run_plan, ops)
+      assert.is_false(ok)
+      assert.matches("the child's ops come after \"clone\"", err, 1, true)
+      ops = container.plan{ args = { "/bin/true" } }
+      ops[#ops].where = "parent"
+      ok, err = pcall(container.run_plan, ops)
+      assert.is_false(ok)
+      assert.matches("\"exec\" is the child's last op", err, 1, true)
     end)
     it("luactr --plan --json prints every op with its arguments, hooks as <lua function file:line>", function()
       local path = H.tmpfile([[require("ns.container").run{ hostname = "j", inside = function() end, args = { "/bin/true" } }]])

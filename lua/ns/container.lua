@@ -62,6 +62,26 @@ function M.run_plan(list)
       error(("%s: op %d (%s): where must be \"parent\" or \"child\""):format(c.what, i, tostring(o.op)), 2)
     end
   end
+  -- The shape launch relies on: the parent's ops, "clone", more of the
+  -- parent's, then the child's, ending with "exec".
+  local seen_clone, in_child = false, false
+  for i, o in ipairs(list) do
+    local bad
+    if o.op == "clone" then
+      bad = (seen_clone or o.where ~= "parent") and "one \"clone\" op, in the parent"
+      seen_clone = true
+    elseif o.where == "child" then
+      bad = not seen_clone and "the child's ops come after \"clone\""
+      in_child = true
+    elseif in_child then
+      bad = "the parent's ops come before the child's"
+    end
+    if o.op == "exec" and (i ~= #list or o.where ~= "child") then bad = "\"exec\" is the child's last op" end
+    if bad then error(("%s: op %d (%s): %s"):format(c.what, i, tostring(o.op), bad), 2) end
+  end
+  if not seen_clone or list[#list].op ~= "exec" then
+    error(c.what .. ": an op list needs a \"clone\" op and ends with an \"exec\" op", 2)
+  end
   if M.hooks.plan then M.hooks.plan(c, list) end
   local h = setmetatable({ c = c, ops = list, times = {}, name = c.name, t_start = ns.clock(),
     on_finish = M.hooks.finished }, Handle)

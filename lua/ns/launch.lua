@@ -176,8 +176,10 @@ function M.start(c, list, h)
   end
   -- What luactr does while the child waits.
   for i = clone_i + 1, first_child - 1 do
+    local t1 = ns.clock()
     local ok, err = pcall(ops.run, x, list, i)
     if not ok then abort(err) end
+    times[i] = ns.clock() - t1
   end
   -- A child that died already makes this fail with EPIPE (sockets never
   -- raise SIGPIPE): its report, or none, tells what happened.
