@@ -35,7 +35,6 @@ local function report_error(i, e)
   local w = errors.wrap(e, {})
   return fmt("E%d\t%d\t%s\n", i, math.tointeger(w.errno) or 0, oneline(w.message))
 end
-M.report_error = report_error
 
 -- The child's ops, then exec. Returns only by raising: the caller ends the
 -- child, so that it never returns into the recipe.

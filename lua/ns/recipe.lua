@@ -8,9 +8,9 @@ local util = require "ns.util"
 
 local M = {}
 
-local fmt, concat = string.format, table.concat
+local fmt = string.format
 local getenv = os.getenv
-local sorted_keys, show, quoted, choices, check_keys = util.sorted_keys, util.show, util.quoted, util.choices, util.check_keys
+local show, quoted, choices, check_keys = util.show, util.quoted, util.choices, util.check_keys
 
 -- The capabilities docker keeps by default.
 M.default_capabilities = {
@@ -237,8 +237,6 @@ local function check_device(what, i, d)
   return { source = src, path = path, access = access, type = st.type == "chr" and "c" or "b",
     major = st.rdev_major, minor = st.rdev_minor }
 end
-
-local function is_root_user() return select(2, ns.getuid()) == 0 end
 
 local function random_id()
   local f = io.open("/dev/urandom", "rb")

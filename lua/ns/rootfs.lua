@@ -11,7 +11,6 @@ local ns = require "ns"
 
 local error, ipairs, pairs, type, tostring = error, ipairs, pairs, type, tostring
 local concat, sort = table.concat, table.sort
-local getenv = os.getenv
 
 local M = {}
 

@@ -146,13 +146,19 @@ function T.cpu(p)
 end
 T.cpu_period = T.cpu
 
+-- The weight limit key as an integer 1..10000 (v2's scale), or fail.
+local function weight(p, key, file)
+  local w = tointeger(p.merged[key])
+  if not w or w < 1 or w > 10000 then
+    fail(p, "%s: %s must be an integer 1..10000, got %s", file, key, tostring(p.merged[key]))
+  end
+  return w
+end
+
 -- v2 cpu.weight; v1 cpu.shares on its own scale.
 function T.cpu_weight(p)
   local kind, file, why = where(p, "cpu", "cpu.shares", "cpu", "cpu.weight")
-  local w = tointeger(p.merged.cpu_weight)
-  if not w or w < 1 or w > 10000 then
-    fail(p, "%s: cpu_weight must be an integer 1..10000, got %s", file, tostring(p.merged.cpu_weight))
-  end
+  local w = weight(p, "cpu_weight", file)
   if kind == "v1" then w = math.max(2, math.min(262144, 1024 * w // 100)) end
   emit(p, kind, "cpu", file, w, why)
 end
@@ -241,10 +247,7 @@ end
 -- blkio.bfq.weight, each on its own scale.
 function T.io_weight(p)
   local kind, file, why = where(p, "blkio", "blkio.weight", "io", "io.weight")
-  local w = tointeger(p.merged.io_weight)
-  if not w or w < 1 or w > 10000 then
-    fail(p, "%s: io_weight must be an integer 1..10000, got %s", file, tostring(p.merged.io_weight))
-  end
+  local w = weight(p, "io_weight", file)
   if not kind then fail(p, "%s \"%d\": %s", file, w, why) end
   local bfq = math.max(1, math.min(1000, w))
   local alts = kind == "v1"
