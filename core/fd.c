@@ -56,23 +56,35 @@ int ns_popfd(lua_State *L, int arg, const char *what)
 	return (int)v;
 }
 
+int ns_spawn_active;
+
+static int self_pid(void)
+{
+	return (int)syscall(SYS_getpid);
+}
+
 ns_fd *ns_pushfd(lua_State *L, int fd, const char *kind)
 {
 	ns_fd *h = lua_newuserdatauv(L, sizeof *h, 0);
 	h->fd = fd;
+	h->owner = self_pid();
+	h->spawned = ns_spawn_active;
 	h->kind = kind;
 	luaL_setmetatable(L, NS_FD_MT);
 	return h;
 }
 
-/* Idempotent: __gc, __close and :close() all land here. */
+/* Idempotent: __close and :close() land here. In ns.spawn's child, a
+ * handle of luactr's is closed in the child's fd table only: marked
+ * closed, it would read as closed to luactr too, whose fd stays open. */
 static int fd_close(lua_State *L)
 {
 	ns_fd *h = luaL_checkudata(L, 1, NS_FD_MT);
 	if (h->fd < 0)
 		return lua_pushboolean(L, 1), 1;
 	int fd = h->fd;
-	h->fd = -1;
+	if (!ns_spawn_active || h->owner == self_pid())
+		h->fd = -1;
 	/* close(2): the fd is gone even when close reports EINTR. */
 	if (close(fd) < 0 && errno != EINTR)
 		return ns_fail(L, "close", h->kind);
@@ -83,7 +95,9 @@ static int fd_close(lua_State *L)
 static int fd_gc(lua_State *L)
 {
 	ns_fd *h = luaL_checkudata(L, 1, NS_FD_MT);
-	if (h->fd >= 0) {
+	/* What ns.spawn's child opened is luactr's garbage once the child has
+	 * gone, and its number names some fd of luactr's own: leave it. */
+	if (h->fd >= 0 && (!h->spawned || h->owner == self_pid())) {
 		close(h->fd);
 		h->fd = -1;
 	}

@@ -13,14 +13,17 @@
  *                    overlay, /proc, pivot_root, exec; the parent waits.
  *   floor -f ...     the work of luactr's default container (`./luactr
  *                    scripts/bench-true.lua`), syscall for syscall, in its
- *                    order: a socketpair and a start signal, clone3 with a
- *                    pidfd (cgroup namespace unshared after "go"), keyring,
+ *                    order: a socketpair for the child's report, clone3
+ *                    with a pidfd (cgroup namespace unshared by the
+ *                    child), no start signal (luactr has nothing to do
+ *                    between clone and the child's work), keyring,
  *                    nodev overlay, proc, sysfs ro, the minimal /dev,
  *                    read-only and masked paths, pivot_root, hostname,
  *                    close_range, docker's 14 capabilities, no_new_privs.
  *   floor -c ...     -f plus the cgroups luactr makes for `cgroup = {
  *                    memory = "64M" }`: a group in every mounted hierarchy
- *                    (see cg_create), joined before "go", removed after.
+ *                    (see cg_create), which the child joins itself first
+ *                    ("0" to cgroup.procs), removed after.
  *
  * Usage: floor [-q] [-f | -c] LOWERDIR [N]
  * See clone(2), clone3(2), mount(2), mount_setattr(2), pivot_root(2),
@@ -31,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -242,19 +246,24 @@ static void child_plain(void)
 	child_exec();
 }
 
+static void cg_join(void);
+
 /* luactr's default container, step for step (see `luactr --plan`). */
 static void child_full(int sock)
 {
 	const unsigned long nse = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-	char go;
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		child_die("prctl PR_SET_PDEATHSIG", NULL);
-	if (read(sock, &go, 1) != 1 || go != 'g')
-		child_die("wait for parent", NULL);
+	/* A parent gone before the prctl has closed its end. */
+	struct pollfd pfd = {.fd = sock, .events = POLLIN};
+	if (poll(&pfd, 1, 0) != 0)
+		child_die("parent went away", NULL);
+	if (mode == CGROUP)
+		cg_join();
 	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0)
 		child_die("keyctl join", NULL);
-	/* Only now that the parent has put us in our groups, so that the
-	 * namespace's root is the group. */
+	/* Only now that we are in our groups, so that the namespace's root
+	 * is the group. */
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		child_die("unshare", "cgroup");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -420,12 +429,15 @@ static void cg_create(void)
 	}
 }
 
-static void cg_join(pid_t pid)
+/* The calling process (the child) into every group. */
+static void cg_join(void)
 {
-	char s[16];
-	snprintf(s, sizeof s, "%d", (int)pid);
-	for (int i = 0; i < nhier; i++)
-		write_at(hiers[i].fd, hiers[i].mount, "cgroup.procs", s);
+	for (int i = 0; i < nhier; i++) {
+		int fd = openat(hiers[i].fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) < 0)
+			child_die("join", hiers[i].mount);
+		close(fd);
+	}
 }
 
 /* rmdir, again while the kernel still counts the ended child (EBUSY). */
@@ -558,10 +570,6 @@ static double run_full(void)
 	}
 	child_pidfd = pidfd;
 	close(sv[1]);
-	if (mode == CGROUP)
-		cg_join(pid);
-	if (write(sv[0], "g", 1) != 1)
-		die("write", "start signal");
 	char buf[512];
 	ssize_t n;
 	while ((n = read(sv[0], buf, sizeof buf)) != 0)

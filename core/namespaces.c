@@ -1,5 +1,6 @@
 /*
- * namespaces.c - clone (fork-like, clone3 with a pidfd), unshare, setns,
+ * namespaces.c - clone (fork-like, clone3 with a pidfd), spawn (vfork-like),
+ * unshare, setns,
  * pidfd_open and namespace ids.
  * See clone(2), clone3 in clone(2), unshare(2), setns(2), pidfd_open(2),
  * namespaces(7).
@@ -13,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -111,9 +113,81 @@ static int ns_namespaces_clone(lua_State *L)
 		return ns_fail_errno(L, err, cgfd >= 0 ? "clone3 into cgroup" : "clone", flag_names(L, flags));
 	}
 	if (pid == 0) {
+		/* Memory of its own, even when forked from ns.spawn's child. */
+		ns_spawn_active = 0;
 		lua_pushinteger(L, 0);
 		return 1;
 	}
+	h->fd = pidfd;
+	lua_pushinteger(L, pid);
+	lua_insert(L, -2);
+	return 2;
+}
+
+/* The child's stack for spawn, below it a page that faults: an overflow
+ * ends the child instead of writing over luactr's memory. */
+#define SPAWN_STACK (1 << 20)
+#define SPAWN_GUARD 4096
+
+static int spawn_child(void *arg)
+{
+	lua_State *T = arg;
+	if (lua_pcall(T, 0, 1, 0) != LUA_OK) {
+		size_t n;
+		const char *msg = lua_tolstring(T, -1, &n);
+		if (!msg)
+			msg = "(error object is not a string)", n = strlen(msg);
+		if (write(2, "luactr: spawn: ", 15) > 0 && write(2, msg, n) > 0 && write(2, "\n", 1) > 0) {
+		}
+		_exit(127);
+	}
+	_exit(lua_isinteger(T, -1) ? (int)(lua_tointeger(T, -1) & 0xff) : 0);
+}
+
+/* spawn(types, fn) -> pid, pidfd. A vfork-like clone (CLONE_VM |
+ * CLONE_VFORK) into new namespaces of the given types: the child runs fn
+ * on a stack and a Lua thread of its own, in luactr's memory, and luactr
+ * goes on only when the child has exec'd or ended. That spares the copy of
+ * luactr's page tables and every copy-on-write fault that a fork-like
+ * clone costs both sides. fn should end in exec or _exit; if it returns,
+ * the child exits with its integer result (or 0), and if it raises, with
+ * 127 after writing the error to stderr.
+ * What the child changes in Lua is luactr's: the collector is stopped
+ * while it runs (a collection in the child would run luactr's finalizers
+ * there), the fds it opens are its own (the fd table is not shared), and
+ * see fd.c for how handles behave across the two. */
+static int ns_namespaces_spawn(lua_State *L)
+{
+	long long flags = ns_checkflags(L, 1, ns_types, "namespace");
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	ns_fd *h = ns_pushfd(L, -1, "pidfd");
+	lua_State *T = lua_newthread(L);
+	lua_pushvalue(L, 2);
+	lua_xmove(L, T, 1);
+	char *stack = mmap(NULL, SPAWN_STACK + SPAWN_GUARD, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return ns_fail(L, "mmap", "spawn stack");
+	if (mprotect(stack, SPAWN_GUARD, PROT_NONE) < 0) {
+		int err = errno;
+		munmap(stack, SPAWN_STACK + SPAWN_GUARD);
+		return ns_fail_errno(L, err, "mprotect", "spawn stack");
+	}
+	int collecting = lua_gc(L, LUA_GCISRUNNING);
+	lua_gc(L, LUA_GCSTOP);
+	int pidfd = -1;
+	fflush(NULL);
+	ns_spawn_active = 1;
+	pid_t pid = clone(spawn_child, stack + SPAWN_STACK + SPAWN_GUARD,
+			  (int)flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, T, &pidfd);
+	int err = errno;
+	ns_spawn_active = 0;
+	if (collecting)
+		lua_gc(L, LUA_GCRESTART);
+	munmap(stack, SPAWN_STACK + SPAWN_GUARD);
+	lua_pop(L, 1); /* the thread */
+	if (pid < 0)
+		return ns_fail_errno(L, err, "clone", flag_names(L, flags));
 	h->fd = pidfd;
 	lua_pushinteger(L, pid);
 	lua_insert(L, -2);
@@ -230,6 +304,7 @@ static int ns_namespaces_nsid(lua_State *L)
 
 static const luaL_Reg namespaces_funcs[] = {
 	{"clone", ns_namespaces_clone},
+	{"spawn", ns_namespaces_spawn},
 	{"nsid", ns_namespaces_nsid},
 	{"pidfd_open", ns_namespaces_pidfd_open},
 	{"setns", ns_namespaces_setns},

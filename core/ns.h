@@ -47,12 +47,20 @@ NS_HIDDEN const char *ns_signame(int sig);
 NS_HIDDEN extern const ns_name ns_signals[];
 
 /* fd userdata: "ns.fd". kind is a short label for __tostring ("pipe",
- * "pidfd", "pty", "dir", "signalfd", ...); it must be a static string. */
+ * "pidfd", "pty", "dir", "signalfd", ...); it must be a static string.
+ * owner and spawned say which process made it and whether that was
+ * ns.spawn's child, which shares luactr's memory but not its fd table
+ * (see fd.c for what that changes). */
 typedef struct ns_fd {
 	int fd;
+	int owner;
+	int spawned;
 	const char *kind;
 } ns_fd;
 #define NS_FD_MT "ns.fd"
+/* Set while ns.spawn's child runs (it is luactr's memory, so the parent
+ * clears it when the child has gone). */
+NS_HIDDEN extern int ns_spawn_active;
 /* Push a new fd userdata owning fd (fd < 0 pushes a closed handle). */
 NS_HIDDEN ns_fd *ns_pushfd(lua_State *L, int fd, const char *kind);
 /* An fd userdata or a plain integer; raises when closed or wrong type. */

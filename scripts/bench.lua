@@ -197,12 +197,13 @@ local function main(tmp)
   add { name = "floor", argv = { "build/floor", "-q", image, "1" },
         what = "C, the least: clone 6 ns, tmpfs on the state dir, overlay, /proc, pivot_root" }
   add { name = "floor -f", argv = { "build/floor", "-q", "-f", image, "1" },
-        what = "C, luactr's default work: go-signal socketpair, clone3 5 ns + cgroup ns after go, keyring, "
+        what = "C, luactr's default work: report socketpair, clone3 5 ns (fork of a small C process; luactr's is "
+          .. "a vfork), cgroup ns unshared by the child, keyring, "
           .. "nodev overlay on a tmpfs, /proc, /sys ro, /dev, 5 ro + 12 masked paths, pivot_root, "
           .. "hostname, close_range, 14 caps, no_new_privs" }
   add { name = "floor cgroup", argv = { "build/floor", "-q", "-c", image, "1" },
         what = "floor -f plus luactr's cgroups: a group (below a parent) in each of the 9 hierarchies, "
-          .. "cpuset copied, memory 64M, devices allow-list, joined before go, oom count read, removed; "
+          .. "cpuset copied, memory 64M, devices allow-list, joined by the child first, oom count read, removed; "
           .. "not luactr's flock and 5 stats reads" }
   add { name = "luactr", argv = { "./luactr", "scripts/bench-true.lua" }, floor = "floor -f",
         what = "ns.container defaults (bench-true.lua): the same work as floor -f" }

@@ -487,16 +487,34 @@ describe("ns.container edge cases", function()
     assert.is_true(tonumber(up) >= 86400, out)
   end)
 
-  it("starts the child straight in its v2 group with CLONE_INTO_CGROUP on a v2-only layout", function()
-    local out, code = H.run_luactr([[-e '
-      local h = require("ns.container").start{ name = "v2spec", cgroup = {},
-        args = {"/bin/sh", "-c", "grep ^0:: /proc/self/cgroup; sleep 0.3"} }
-      print("mode", h.cgroup.mode, "into", h.cloned_into_cgroup)
-      print("host view", require("ns").readfile("/proc/" .. h.pid .. "/cgroup"):match("0::(%S+)"))
-      os.exit(h:wait().status)']], { env = "LUACTR_CGROUP_MODE=v2" })
-    assert.are.equal(0, code, out)
-    assert.matches("mode\tv2\tinto\ttrue", out, 1, true)
-    assert.matches("host view\t/luactr/v2spec", out, 1, true)
-    assert.matches("0::/\n", out, 1, true) -- the group is the container's cgroup root
+  -- The default (vfork) child moves itself into its group first; a forked
+  -- one (init = true) is cloned into it with CLONE_INTO_CGROUP.
+  for _, case in ipairs({ { "", "false" }, { "init = true,", "true" } }) do
+    it("starts the child in its v2 group on a v2-only layout" .. (case[1] ~= "" and " (" .. case[1] .. ")" or ""), function()
+      local out, code = H.run_luactr(([[-e '
+        local h = require("ns.container").start{ name = "v2spec", cgroup = {}, %s
+          args = {"/bin/sh", "-c", "grep ^0:: /proc/self/cgroup; sleep 0.3"} }
+        print("mode", h.cgroup.mode, "into", h.cloned_into_cgroup)
+        print("host view", require("ns").readfile("/proc/" .. h.pid .. "/cgroup"):match("0::(%%S+)"))
+        os.exit(h:wait().status)']]):format(case[1]), { env = "LUACTR_CGROUP_MODE=v2" })
+      assert.are.equal(0, code, out)
+      assert.matches("mode\tv2\tinto\t" .. case[2], out, 1, true)
+      assert.matches("host view\t/luactr/v2spec", out, 1, true)
+      assert.matches("0::/\n", out, 1, true) -- the group is the container's cgroup root
+    end)
+  end
+
+  it("a container with hooks in the child, a user namespace or init forks; the default vforks", function()
+    local container = require "ns.container"
+    local function clone_of(t)
+      for _, o in ipairs(container.plan(t)) do if o.op == "clone" then return o end end
+    end
+    assert.is_true(clone_of { args = { "/bin/true" } }.vfork)
+    assert.is_true(clone_of { args = { "/bin/true" }, cgroup = { memory = "64M" } }.vfork)
+    assert.is_nil(clone_of { args = { "/bin/true" }, cgroup = { memory = "4M" } }.vfork)
+    assert.is_nil(clone_of { args = { "/bin/true" }, user = true }.vfork)
+    assert.is_nil(clone_of { args = { "/bin/true" }, init = true }.vfork)
+    assert.is_nil(clone_of { args = { "/bin/true" }, inside = function() end }.vfork)
+    assert.is_nil(clone_of { args = { "/bin/true" }, parent = function() end }.vfork)
   end)
 end)

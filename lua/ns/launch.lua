@@ -4,11 +4,20 @@
 -- child's first op (id maps, cgroup join, parent hooks) and then tells it
 -- to go.
 --
--- Parent and child synchronise over a socketpair: the child waits for "g",
--- then runs its ops and sends, in one write, each op's time ("T<i>\t<s>")
--- and the exec mark ("X<clock>"), or a failure ("E<i>\t<errno>\t<text>");
--- the socket is close-on-exec, so end-of-file means the exec succeeded. A
--- child that dies without a report failed during setup.
+-- When luactr has nothing to do between the clone and the child's ops
+-- (the plan marks the clone op vfork), the child is a vfork child
+-- (ns.spawn): it shares luactr's memory, which spares the copy that a
+-- fork costs both sides, and luactr waits in the clone until it has
+-- exec'd. It works on a context of its own (a table over luactr's, so that
+-- what it finds stays out of luactr's) and runs no recipe code: a plan
+-- with hooks in the child forks.
+--
+-- Parent and child talk over a socketpair. A forked child with luactr's
+-- work to wait for waits for "g" (the wait_go op). The child sends, in one
+-- write, its start ("S<clock>"), each op's time ("T<i>\t<s>") and the exec
+-- mark ("X<clock>"), or a failure ("E<i>\t<errno>\t<text>"); the socket is
+-- close-on-exec, so end-of-file means the exec succeeded. A child that
+-- dies without a report failed during setup.
 local ns = require "ns.core"
 local errors = require "ns.errors"
 local ops = require "ns.ops"
@@ -38,10 +47,11 @@ end
 
 -- The child's ops, then exec. Returns only by raising: the caller ends the
 -- child, so that it never returns into the recipe.
-local function child_main(x, list, first)
+local function child_main(x, list, first, go)
   local sock = x.sock
   -- A parent that dies before this is seen by "wait for parent" (its end
-  -- of the socket closes); after it, pdeathsig ends the child.
+  -- of the socket closes), or without one by the check below; after it,
+  -- pdeathsig ends the child.
   must("prctl", ns.prctl("pdeathsig", "KILL"))
   x.wait_go = function()
     local b = sock:read(1)
@@ -54,6 +64,7 @@ local function child_main(x, list, first)
     must("prctl", ns.prctl("pdeathsig", "KILL"))
     if #ns.poll({ sock }, 0) > 0 then error("parent went away during setup", 0) end
   end
+  if not go and #ns.poll({ sock }, 0) > 0 then error("parent went away before setup", 0) end
   x.start_init = function()
     local pid, pidfd = ns.clone({})
     if not pid then error(pidfd, 0) end
@@ -85,6 +96,18 @@ local function child_main(x, list, first)
   local _, msg, e = ns.exec(o.path, o.argv, o.env)
   sock:write(fmt("E%d\t%d\t%s\n", last, e or 0, oneline(tostring(msg))))
   ns._exit(e == ns.E.ENOENT and 127 or 126)
+end
+
+-- The child's life from the clone on: its ops, then exec; it never returns.
+local function child_entry(x, sock, list, first, go, shared)
+  if shared then x = setmetatable({}, { __index = x }) end
+  x.sock = sock
+  x.step = first
+  x.report = { fmt("S%.9f\n", ns.clock()) }
+  local _, err = pcall(child_main, x, list, first, go)
+  x.report[#x.report + 1] = report_error(x.step, err)
+  pcall(sock.write, sock, concat(x.report))
+  ns._exit(127)
 end
 
 -- Index of the op named name in list, or nil.
@@ -125,28 +148,38 @@ function M.start(c, list, h)
   local sigfd = supervise.forwarding_on(c.tty)
   h.sigfd = sigfd
 
+  -- Recipe code in the child, or a child that stays (the init reaper),
+  -- needs a fork, whatever the clone op says.
+  local clone, go, fork = list[clone_i], false, false
+  for i = first_child, exec_i do
+    local op = list[i].op
+    if op == "wait_go" then go = true end
+    if op == "hook" or op == "init" then fork = true end
+  end
+  local vfork = clone.vfork and first_child == clone_i + 1 and not go and not fork
   local opts
-  local v2 = x.cg and x.cg.v2_path and x.cg:v2_path()
+  local v2 = not vfork and x.cg and x.cg.v2_path and x.cg:v2_path()
   if v2 and x.cg.mode == "v2" then
     x.cgfd = ns.open(v2, { "path", "directory" })
     opts = x.cgfd and { cgroup = x.cgfd } or nil
   end
   local t0 = ns.clock()
-  local pid, pidfd, cerrno = ns.clone(list[clone_i].types, opts)
-  if pid == 0 then
-    -- The child: it never returns from here, whatever fails. It lives a
-    -- few hundred microseconds until exec: no collector in it, whose
-    -- marking would write to, and so copy, every page of the heap it
-    -- shares with luactr.
-    collectgarbage("stop")
-    psock:close()
-    x.sock = csock
-    x.step = first_child
-    x.report = {}
-    local _, err = pcall(child_main, x, list, first_child)
-    x.report[#x.report + 1] = report_error(x.step, err)
-    pcall(csock.write, csock, concat(x.report))
-    ns._exit(127)
+  local pid, pidfd, cerrno
+  if vfork then
+    pid, pidfd, cerrno = ns.spawn(clone.types, function() child_entry(x, csock, list, first_child, false, true) end)
+    -- The child is in its groups, or failed before: gc may judge them.
+    if x.cg then x.cg:unlock() end
+  else
+    pid, pidfd, cerrno = ns.clone(clone.types, opts)
+    if pid == 0 then
+      -- The child: it never returns from here, whatever fails. It lives
+      -- a few hundred microseconds until exec: no collector in it, whose
+      -- marking would write to, and so copy, every page of the heap it
+      -- shares with luactr.
+      collectgarbage("stop")
+      psock:close()
+      child_entry(x, csock, list, first_child, go, false)
+    end
   end
   if x.cgfd then x.cgfd:close() end
   csock:close()
@@ -182,7 +215,7 @@ function M.start(c, list, h)
   end
   -- A child that died already makes this fail with EPIPE (sockets never
   -- raise SIGPIPE): its report, or none, tells what happened.
-  psock:write("g")
+  if go then psock:write("g") end
   -- Read the child's reports until exec closes the socket.
   local buf, master = "", nil
   while true do
@@ -207,8 +240,8 @@ function M.start(c, list, h)
       local errno, text = rest:match("^(%d+)\t(.*)$")
       failed = failed or { tonumber(i), M.unline(text or rest), tonumber(errno) }
     else
-      local xt = line:match("^X(.*)$")
-      if xt then h.t_exec = tonumber(xt) end
+      local mark, t = line:match("^([SX])(.*)$")
+      if mark == "X" then h.t_exec = tonumber(t) elseif mark == "S" then h.t_child = tonumber(t) end
     end
   end
   if not failed and not h.t_exec then
@@ -228,6 +261,9 @@ function M.start(c, list, h)
     fail(step_error(failed[1], msg, failed[3] ~= 0 and failed[3] or nil), clone_i)
   end
   times[exec_i] = h.t_exec and (ns.clock() - h.t_exec) or nil
+  -- luactr came back from a vfork clone only after the exec: the clone
+  -- took until the child started.
+  if vfork and h.t_child then times[clone_i] = h.t_child - t0 end
   return h
 end
 

@@ -76,9 +76,16 @@ function RUN.setgroups_deny(x) must("setgroups deny", ns.setgroups_deny(x.pid)) 
 function RUN.gid_map(x, o) must("gid_map", ns.gid_map(x.pid, o.ranges)) end
 function RUN.uid_map(x, o) must("uid_map", ns.uid_map(x.pid, o.ranges)) end
 
-function RUN.cgroup_join(x)
-  -- With CLONE_INTO_CGROUP the child is in its group already.
-  if x.cloned_into_cgroup then x.cg:unlock() else x.cg:add(x.pid) end
+function RUN.cgroup_join(x, o)
+  if o.where == "child" then
+    -- A vfork child: it moves itself; luactr lets go of the group's
+    -- lock once the child has exec'd (ns.launch).
+    x.cg:enter()
+  elseif x.cloned_into_cgroup then
+    x.cg:unlock() -- with CLONE_INTO_CGROUP the child is in its group already
+  else
+    x.cg:add(x.pid)
+  end
 end
 
 -- the child ----------------------------------------------------------------

@@ -78,6 +78,28 @@ function M.identity(c, t, out)
   return out
 end
 
+-- Below this memory limit a container is forked, not vforked: its setup
+-- is charged to its group, and an OOM kill in the middle of the ops would
+-- leave luactr's memory, which a vfork child shares, half changed.
+M.VFORK_MIN_MEMORY = 16 * 1024 * 1024
+
+--- vfork(c) -> whether the container's child can be a vfork child
+-- (ns.spawn: no copy of luactr's memory, luactr waits until exec): when
+-- luactr has nothing to do between clone and the child's ops (no user
+-- namespace to map, no parent hooks), no recipe code runs in the child
+-- (hooks see a copy of luactr's memory, as with fork), the child execs
+-- (with init = true it stays on as the reaper) and a memory limit, if
+-- any, leaves room for the setup.
+function M.vfork(c)
+  if c.user or #c.parent > 0 or #c.inside > 0 or c.init then return false end
+  local mem = c.cgroup and c.cgroup.memory
+  if mem ~= nil then
+    local ok, n = pcall(require("ns.cgroup.limits").parse_size, mem)
+    if not ok or n < M.VFORK_MIN_MEMORY then return false end
+  end
+  return true
+end
+
 --- ops(c) -> the op list for the canonical table c.
 function M.ops(c)
   local out = {}
@@ -113,19 +135,27 @@ function M.ops(c)
     add("parent", { op = "cgroup_create", name = "cgroup create (with the device allow-list)", group = c.name, limits = limits })
   end
   local types = clone_types(c)
-  add("parent", { op = "clone", name = "clone " .. concat(types, ","), types = types, into_cgroup = c.cgroup ~= nil })
+  local vfork = M.vfork(c)
+  add("parent", { op = "clone", name = "clone " .. concat(types, ","), types = types,
+    into_cgroup = (c.cgroup ~= nil and not vfork) or nil, vfork = vfork or nil })
 
-  -- luactr, after clone, while the child waits
-  if c.user then
-    if not is_root then add("parent", { op = "setgroups_deny", name = "setgroups deny" }) end
-    add("parent", { op = "gid_map", name = "gid_map", ranges = c.user.gid_map })
-    add("parent", { op = "uid_map", name = "uid_map", ranges = c.user.uid_map })
+  if vfork then
+    -- luactr waits in the clone until the child has exec'd: the child
+    -- puts itself in its groups, first of all.
+    if c.cgroup then add("child", { op = "cgroup_join", name = "cgroup join (itself)" }) end
+  else
+    -- luactr, after clone, while the child waits
+    if c.user then
+      if not is_root then add("parent", { op = "setgroups_deny", name = "setgroups deny" }) end
+      add("parent", { op = "gid_map", name = "gid_map", ranges = c.user.gid_map })
+      add("parent", { op = "uid_map", name = "uid_map", ranges = c.user.uid_map })
+    end
+    if c.cgroup then add("parent", { op = "cgroup_join", name = "cgroup join" }) end
+    for i, fn in ipairs(c.parent) do add("parent", { op = "hook", name = "parent hook " .. i, fn = fn, parent = true }) end
+    add("child", { op = "wait_go", name = "wait for parent" })
   end
-  if c.cgroup then add("parent", { op = "cgroup_join", name = "cgroup join" }) end
-  for i, fn in ipairs(c.parent) do add("parent", { op = "hook", name = "parent hook " .. i, fn = fn, parent = true }) end
 
   -- the child
-  add("child", { op = "wait_go", name = "wait for parent" })
   add("child", { op = "keyring", name = "session keyring (new, empty)" })
   if c.nsset.cgroup then add("child", { op = "unshare", name = "cgroup namespace", types = { "cgroup" } }) end
   if c.user then

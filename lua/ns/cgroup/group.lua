@@ -298,6 +298,19 @@ function Group:add(pid)
   return true
 end
 
+--- g:enter() -> true. Moves the calling process into the group, in every
+-- hierarchy ("0" to cgroup.procs), and leaves the lock that create() took
+-- to whoever made the group (it may be another process that shares this
+-- memory: ns.spawn's child).
+function Group:enter()
+  live(self, "enter")
+  for _, d in ipairs(self._dirs) do
+    local ok, err = writefile(d.fd, "cgroup.procs", "0")
+    if not ok then gfail(self, "enter %s (%s/cgroup.procs): %s", d.key, d.dir, reason(err)) end
+  end
+  return true
+end
+
 --- g:unlock() -> true. Says that the group holds its process now (after
 -- CLONE_INTO_CGROUP; g:add does it itself), so gc may judge it by its
 -- processes again.
