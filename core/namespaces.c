@@ -21,6 +21,21 @@
 
 #include "ns.h"
 
+/* AddressSanitizer follows a switch of stacks only when told (see
+ * sanitizer/common_interface_defs.h): spawn's child runs on a stack of its
+ * own, in the same thread state as its parent. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#define FIBER_START(save, bottom, size) __sanitizer_start_switch_fiber(save, bottom, size)
+#define FIBER_FINISH(save, bottom, size) __sanitizer_finish_switch_fiber(save, bottom, size)
+#else
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#define FIBER_START(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
+#define FIBER_FINISH(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
+#endif
+
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
@@ -129,9 +144,20 @@ static int ns_namespaces_clone(lua_State *L)
 #define SPAWN_STACK (1 << 20)
 #define SPAWN_GUARD 4096
 
-static int spawn_child(void *arg)
+struct spawn_arg {
+	lua_State *T;
+	char *stack;                /* its lowest usable byte */
+	const void *parent_bottom;  /* for AddressSanitizer only */
+	size_t parent_size;
+};
+
+static int spawn_child(void *p)
 {
-	lua_State *T = arg;
+	struct spawn_arg *a = p;
+	lua_State *T = a->T;
+	/* Now on the new stack, which this child never leaves. */
+	FIBER_START(NULL, a->stack, SPAWN_STACK);
+	FIBER_FINISH(NULL, &a->parent_bottom, &a->parent_size);
 	if (lua_pcall(T, 0, 1, 0) != LUA_OK) {
 		size_t n;
 		const char *msg = lua_tolstring(T, -1, &n);
@@ -176,11 +202,21 @@ static int ns_namespaces_spawn(lua_State *L)
 	int collecting = lua_gc(L, LUA_GCISRUNNING);
 	lua_gc(L, LUA_GCSTOP);
 	int pidfd = -1;
+	/* A child that _exits leaves its frames' redzones marked in the
+	 * shadow of an address range that the next mmap may hand out again. */
+	UNPOISON(stack + SPAWN_GUARD, SPAWN_STACK);
+	struct spawn_arg a = {.T = T, .stack = stack + SPAWN_GUARD};
 	fflush(NULL);
 	ns_spawn_active = 1;
 	pid_t pid = clone(spawn_child, stack + SPAWN_STACK + SPAWN_GUARD,
-			  (int)flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, T, &pidfd);
+			  (int)flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &pidfd);
 	int err = errno;
+	/* The child ran in our thread state: say that we are back on our own
+	 * stack, as it found it. */
+	if (a.parent_bottom) {
+		FIBER_START(NULL, a.parent_bottom, a.parent_size);
+		FIBER_FINISH(NULL, NULL, NULL);
+	}
 	ns_spawn_active = 0;
 	if (collecting)
 		lua_gc(L, LUA_GCRESTART);
