@@ -311,6 +311,80 @@ describe("ns.container", function()
   end)
 end)
 
+describe("ns.container user ids", function()
+  H.guard()
+
+  -- A layer over busybox with a user and groups of its own.
+  local layer
+  setup(function()
+    layer = H.tmpdir("ids")
+    assert(ns.chmod(layer, "0755")) -- the root of the container's root: root inside a user namespace is not its owner
+    assert(ns.mkdir(layer .. "/etc", "0755"))
+    assert(ns.writefile(layer .. "/etc/passwd",
+      "root:x:0:0:root:/root:/bin/sh\njudge:x:1234:2345:the judge:/home/judge:/bin/sh\n", { create = true }))
+    assert(ns.writefile(layer .. "/etc/group",
+      "root:x:0:\njudges:x:2345:\nextra:x:3456:other,judge\nnone:x:4567:\n", { create = true }))
+  end)
+  teardown(function() H.rmrf(layer) end)
+
+  local function run(user, cmd)
+    return H.recipe(([[
+      local busybox = require("ns.util").busybox_image()
+      local st = require("ns.container").run{ rootfs = { %q, busybox }, user = %s,
+        args = { "/bin/sh", "-c", %q } }
+      os.exit(st.status)]]):format(layer, user, cmd))
+  end
+
+  it("switch ids without a user namespace, as docker's --user does", function()
+    local host_userns = ns.readlink("/proc/self/ns/user")
+    local out, code = run("{ uid = 1000 }", "id; grep CapEff /proc/self/status; readlink /proc/self/ns/user; echo HOME=$HOME")
+    assert.are.equal(0, code, out)
+    assert.matches("uid=1000 gid=0(root)", out, 1, true) -- a uid /etc/passwd does not list: gid 0
+    assert.matches("CapEff:\t0000000000000000", out, 1, true)
+    assert.matches(host_userns, out, 1, true)
+    assert.matches("HOME=/root", out, 1, true)
+  end)
+
+  it("take a name's uid, gid, home and groups from the container's /etc/passwd and /etc/group", function()
+    local out, code = run('"judge"', "id; echo HOME=$HOME")
+    assert.are.equal(0, code, out)
+    assert.matches("uid=1234(judge) gid=2345(judges) groups=3456(extra)", out, 1, true)
+    assert.matches("HOME=/home/judge", out, 1, true)
+    out, code = run('"judge:none"', "id -g")
+    assert.are.equal(0, code, out)
+    assert.matches("^4567\n", out)
+    out, code = run('{ uid = "judge", groups = { "none", 99 } }', "id -G")
+    assert.are.equal(0, code, out)
+    assert.matches("^2345 99 4567\n$", out)
+  end)
+
+  it("work inside a user namespace too, the setup done as its root", function()
+    local out, code = run("{ uid = 1234, gid = 2345, uid_map = { { 0, 100000, 65536 } }, gid_map = { { 0, 100000, 65536 } } }",
+      "id -u; id -g; cat /proc/self/uid_map")
+    assert.are.equal(0, code, out)
+    assert.matches("^1234\n2345\n%s*0%s+100000%s+65536\n$", out)
+  end)
+
+  it("name a user the image does not have, and a bad one before anything runs", function()
+    local out, code = run('"nosuch"', "true")
+    assert.are.equal(1, code, out)
+    assert.matches("user nosuch: no such user in the container's /etc/passwd", out, 1, true)
+    local ok, err = pcall(container.plan, { user = "a b" })
+    assert.is_false(ok)
+    assert.matches("user.uid \"a b\" is not a user or group name", tostring(err), 1, true)
+  end)
+
+  it("h:exec runs as the container's user", function()
+    local out, code = H.recipe(([[
+      local busybox = require("ns.util").busybox_image()
+      local h = require("ns.container").start{ rootfs = { %q, busybox }, user = "judge", args = { "/bin/sleep", "30" } }
+      local st = h:exec({ "/bin/sh", "-c", "id -u; echo $HOME" })
+      h:kill("KILL"); h:wait(); os.exit(st.status)]]):format(layer))
+    assert.are.equal(0, code, out)
+    assert.matches("^1234\n/home/judge\n$", out)
+  end)
+end)
+
 describe("ns.container with a terminal", function()
   H.guard()
 

@@ -34,11 +34,7 @@ function M.exec(h, args, opts)
   for k, v in pairs(c.environ) do env[k] = v end
   for _, kv in ipairs(recipe.check_env(what, opts.env or {})) do env[kv[1]] = kv[2] end
   local cwd = recipe.str(what, "cwd", opts.cwd or c.cwd)
-  local list = {}
-  if c.user then
-    list[1] = { op = "become", where = "child", name = "become " .. (c.user.uid or 0) .. ":" .. (c.user.gid or 0),
-      uid = c.user.uid or 0, gid = c.user.gid or 0 }
-  end
+  local list = { plan.become(c) }
   plan.identity(c, { args = args, env = env, cwd = cwd, stdio = false }, list)
   local types = {}
   for n in pairs(c.nsset) do types[#types + 1] = n end
@@ -71,7 +67,7 @@ function M.exec(h, args, opts)
         local _, err = pcall(function()
           for i = 1, #list - 1 do ops.run(x, list, i) end
           local o = list[#list]
-          local _, emsg, e = ns.exec(o.path, o.argv, o.env)
+          local _, emsg, e = ns.exec(o.path, o.argv, ops.exec_env(x, o))
           errors.raise({ call = "exec", errno = e, message = emsg })
         end)
         pcall(w.write, w, launch.oneline(tostring(errors.wrap(err, {}).message)))

@@ -93,7 +93,7 @@ local function child_main(x, list, first, go)
   -- A parent that has gone (EPIPE) gets no container: nothing would
   -- supervise it.
   must("report to luactr", sock:write(concat(report)))
-  local _, msg, e = ns.exec(o.path, o.argv, o.env)
+  local _, msg, e = ns.exec(o.path, o.argv, ops.exec_env(x, o))
   sock:write(fmt("E%d\t%d\t%s\n", last, e or 0, oneline(tostring(msg))))
   ns._exit(e == ns.E.ENOENT and 127 or 126)
 end

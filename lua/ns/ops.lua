@@ -303,15 +303,98 @@ function RUN.hook(x, o)
   if o.parent then o.fn(x.handle, x.pid) else o.fn(x.handle) end
 end
 
--- Drop every capability but those kept, from the bounding set too.
-function RUN.caps(_, o)
-  local keep = {}
-  for _, n in ipairs(o.keep) do keep[n] = true end
+local function set_of(list)
+  local s = {}
+  for _, n in ipairs(list) do s[n] = true end
+  return s
+end
+
+-- Drop every capability but those kept from the bounding set (it needs
+-- CAP_SETPCAP, so it comes before the ids change).
+function RUN.bounding(_, o)
+  local keep = set_of(o.keep)
   local drop = {}
   for _, n in ipairs(ns.cap_names()) do
     if not keep[n] then drop[#drop + 1] = n end
   end
   must("cap_drop_bound", ns.cap_drop_bound(drop))
+end
+
+-- The entry for name or id in the colon-separated file (passwd, group) of
+-- the container's root: its fields, or nil.
+local function db_entry(file, key)
+  local st = ns.stat(file)
+  if not st or st.type ~= "file" then return nil end
+  local text = ns.readfile(file)
+  if not text then return nil end
+  for line in text:gmatch("[^\n]+") do
+    local f = {}
+    for v in (line .. ":"):gmatch("([^:]*):") do f[#f + 1] = v end
+    if f[1] == key or (math.type(key) == "integer" and tonumber(f[3]) == key) then return f end
+  end
+end
+
+-- The groups of /etc/group that list name as a member.
+local function member_of(name)
+  local gids = {}
+  local text = ns.stat("/etc/group") and ns.readfile("/etc/group")
+  for line in (text or ""):gmatch("[^\n]+") do
+    local gname, gid, members = line:match("^([^:]*):[^:]*:(%d+):(.*)$")
+    if gname then
+      for m in members:gmatch("[^,%s]+") do
+        if m == name then gids[#gids + 1] = math.tointeger(tonumber(gid)) end
+      end
+    end
+  end
+  return gids
+end
+
+-- The container's ids, as docker's --user: a name (or a uid that /etc/passwd
+-- lists) takes its gid, home and groups from the container's /etc/passwd and
+-- /etc/group; an unlisted uid gets gid 0. The permitted capabilities are
+-- kept across the change for the caps op; the effective ids' change clears
+-- the parent-death signal, so it is set again.
+function RUN.setids(x, o)
+  local uid, gid, groups = o.uid, o.gid, o.groups
+  local pw = db_entry("/etc/passwd", uid)
+  if type(uid) == "string" then
+    if not pw then errors.raise({ message = fmt("user %s: no such user in the container's /etc/passwd", uid) }) end
+    uid = math.tointeger(tonumber(pw[3]))
+  end
+  if gid == nil then gid = pw and math.tointeger(tonumber(pw[4])) or 0 end
+  if type(gid) == "string" then
+    local gr = db_entry("/etc/group", gid)
+    if not gr then errors.raise({ message = fmt("group %s: no such group in the container's /etc/group", gid) }) end
+    gid = math.tointeger(tonumber(gr[3]))
+  end
+  if groups == nil then
+    groups = pw and member_of(pw[1]) or {}
+  else
+    local list = {}
+    for i, g in ipairs(groups) do
+      if type(g) == "string" then
+        local gr = db_entry("/etc/group", g)
+        if not gr then errors.raise({ message = fmt("group %s: no such group in the container's /etc/group", g) }) end
+        g = math.tointeger(tonumber(gr[3]))
+      end
+      list[i] = g
+    end
+    groups = list
+  end
+  if pw and pw[6] and pw[6] ~= "" then x.home = pw[6] end
+  must("prctl", ns.prctl("keepcaps", true))
+  -- A user namespace whose setgroups is denied (unprivileged) allows no
+  -- change of the groups, and none is needed to keep an empty list.
+  local ok, msg, e = ns.setgroups(groups)
+  if not ok and not (#groups == 0 and e == ns.E.EPERM) then must("setgroups", ok, msg, e) end
+  must("setresgid", ns.setresgid(gid))
+  must("setresuid", ns.setresuid(uid))
+  if x.rearm then x.rearm() end
+end
+
+-- The effective, permitted and inheritable sets: the kept capabilities.
+function RUN.caps(_, o)
+  local keep = set_of(o.keep)
   -- Root holds every capability, so the kept ones are all permitted; only
   -- when that fails (a kept one we do not hold) read the permitted set,
   -- which costs a prctl a capability.
@@ -328,6 +411,16 @@ function RUN.no_new_privs() must("prctl", ns.prctl("no_new_privs", true)) end
 function RUN.init(x) x.start_init() end
 
 ---------------------------------------------------------------------------
+
+--- exec_env(x, o) -> the environment of the exec op o: its env, with HOME
+-- from the container's /etc/passwd when setids found one (o.passwd_home).
+function M.exec_env(x, o)
+  if not (o.passwd_home and x.home) then return o.env end
+  local env = {}
+  for k, v in pairs(o.env) do env[k] = v end
+  env.HOME = x.home
+  return env
+end
 
 --- known(name) -> whether ops has an op of that name.
 function M.known(name) return RUN[name] ~= nil or name == "clone" or name == "exec" end

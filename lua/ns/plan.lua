@@ -47,6 +47,24 @@ local function device_rules(c)
   return rules
 end
 
+-- Whether the id maps map id 0.
+local function maps_root(map)
+  for _, r in ipairs(map) do
+    if r[1] <= 0 and 0 < r[1] + r[3] then return true end
+  end
+  return false
+end
+
+--- become(c) -> the op that makes the child root of its user namespace,
+-- for the setup (mounts made as root inside), or nil: without a user
+-- namespace, or when the maps leave root inside unmapped. The container's
+-- own ids come last (identity's setids).
+function M.become(c)
+  if c.user and maps_root(c.user.uid_map) and maps_root(c.user.gid_map) then
+    return { op = "become", where = "child", name = "become root of the user namespace", uid = 0, gid = 0 }
+  end
+end
+
 --- identity(c, t) -> the ops that give a process the container's identity
 -- and privileges, from its ids to exec: what start and h:exec share.
 -- t: {args, env (a map), cwd, fds = preserve list}.
@@ -69,12 +87,26 @@ function M.identity(c, t, out)
       #(t.fds or {}) > 0 and fmt(" and %d preserved as 3-%d", #t.fds, 2 + #t.fds) or "") }
   add { op = "chdir", name = "cwd " .. t.cwd, path = t.cwd }
   for i, fn in ipairs(t.hooks or {}) do add { op = "hook", name = "inside hook " .. i, fn = fn } end
-  if c.capabilities ~= "all" then
+  -- runc's order: the bounding set while we may still drop from it, the
+  -- ids (keeping the permitted set across a uid change), then the other
+  -- sets, then no_new_privs.
+  local caps = c.capabilities ~= "all"
+  if caps then
+    add { op = "bounding", name = "bounding set (" .. #c.capabilities .. " kept)", keep = c.capabilities }
+  end
+  if c.ids then
+    local ids = c.ids
+    local label = tostring(ids.uid) .. (ids.gid ~= nil and (":" .. tostring(ids.gid)) or "")
+    add { op = "setids", name = "user " .. label, uid = ids.uid, gid = ids.gid, groups = ids.groups }
+  end
+  if caps then
     add { op = "caps", name = "capabilities (" .. #c.capabilities .. " kept)", keep = c.capabilities }
   end
   if c.no_new_privs then add { op = "no_new_privs", name = "no_new_privs" } end
   if t.init then add { op = "init", name = "init (reaper)" } end
-  add { op = "exec", name = "exec " .. t.args[1], path = t.args[1], argv = t.args, env = t.env }
+  add { op = "exec", name = "exec " .. t.args[1], path = t.args[1], argv = t.args, env = t.env,
+    -- docker's: HOME from the container's /etc/passwd for a user it lists
+    passwd_home = (c.ids and not c.env_home) or nil }
   return out
 end
 
@@ -158,10 +190,8 @@ function M.ops(c)
   -- the child
   add("child", { op = "keyring", name = "session keyring (new, empty)" })
   if c.nsset.cgroup then add("child", { op = "unshare", name = "cgroup namespace", types = { "cgroup" } }) end
-  if c.user then
-    add("child", { op = "become", name = "become " .. (c.user.uid or 0) .. ":" .. (c.user.gid or 0),
-      uid = c.user.uid or 0, gid = c.user.gid or 0 })
-  end
+  local become = M.become(c)
+  if become then add("child", become) end
   if c.time then
     add("child", { op = "timens", name = "time offsets", monotonic = c.time.monotonic or 0, boottime = c.time.boottime or 0 })
   end

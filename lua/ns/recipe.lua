@@ -24,7 +24,7 @@ M.default_namespaces = { "pid", "mnt", "uts", "ipc", "net", "cgroup" }
 local KEYS = {
   name = "string", rootfs = "string|table|boolean", overlay = "boolean",
   keep_upper = "boolean", chroot = "boolean", hostname = "string",
-  namespaces = "table", user = "table|boolean", mounts = "table",
+  namespaces = "table", user = "table|boolean|string|number", mounts = "table",
   proc = "boolean", sys = "boolean", dev = "boolean", env = "table",
   cwd = "string", args = "table", tty = "boolean", capabilities = "table|string",
   no_new_privs = "boolean", inside = "function|table", parent = "function|table",
@@ -36,7 +36,7 @@ local KEYS = {
 }
 
 local MOUNT_KEYS = { source = true, target = true, type = true, flags = true, data = true, mkdir = true, dev = true }
-local USER_KEYS = { uid_map = true, gid_map = true, uid = true, gid = true }
+local USER_KEYS = { uid_map = true, gid_map = true, uid = true, gid = true, groups = true }
 local TIME_KEYS = { monotonic = true, boottime = true }
 local DEVICE_KEYS = { path = true, source = true, access = true }
 local NAMESPACES = { cgroup = true, ipc = true, mnt = true, net = true, pid = true, time = true, user = true, uts = true }
@@ -128,6 +128,48 @@ local function check_mount(what, i, m)
     if not MS_NAMES[f] then bad(w, "unknown mount flag %s (%s)", quoted(f), choices(f, MS_NAMES, "ns.MS")) end
   end
   return out
+end
+
+-- A uid or gid: a number, or a name that the container's /etc/passwd or
+-- /etc/group resolves when it starts.
+local function id_or_name(what, key, v)
+  if type(v) == "string" and v:match("^%d+$") then v = math.tointeger(tonumber(v)) end
+  if type(v) == "string" then
+    str(what, key, v)
+    if v == "" or v:find("[:/%s]") then bad(what, "%s %s is not a user or group name", key, show(v)) end
+    return v
+  end
+  return int(what, key, v, 0)
+end
+
+--- user(what, v, userns) -> the user namespace's config (or nil), the
+-- container's ids (or nil). v is the recipe's user: true (a user
+-- namespace, root inside), "name|uid[:group|gid]" (docker's --user: ids,
+-- no user namespace), or {uid, gid, groups, uid_map, gid_map}: ids, and a
+-- user namespace when maps are given (or userns: "user" is in namespaces).
+function M.user(what, v, userns)
+  if v == nil or v == false then return userns and {} or nil, nil end
+  if v == true then return {}, nil end
+  if type(v) == "number" then v = tostring(v) end
+  if type(v) == "string" then
+    local u, g = v:match("^([^:]*):?(.*)$")
+    if u == "" then bad(what, "user %s has no user before ':'", show(v)) end
+    v = { uid = u, gid = g ~= "" and g or nil }
+  end
+  check_keys(what .. ": user", v, USER_KEYS)
+  local ns_conf
+  if v.uid_map ~= nil or v.gid_map ~= nil or userns then ns_conf = { uid_map = v.uid_map, gid_map = v.gid_map } end
+  local ids
+  if v.uid ~= nil or v.gid ~= nil or v.groups ~= nil then
+    ids = { uid = v.uid ~= nil and id_or_name(what, "user.uid", v.uid) or 0 }
+    if v.gid ~= nil then ids.gid = id_or_name(what, "user.gid", v.gid) end
+    if v.groups ~= nil then
+      local gs = check_list(what, "user.groups", v.groups)
+      ids.groups = {}
+      for i, g in ipairs(gs) do ids.groups[i] = id_or_name(what, fmt("user.groups[%d]", i), g) end
+    end
+  end
+  return ns_conf, ids
 end
 
 local function check_idmap(what, key, map)
@@ -256,7 +298,10 @@ local function environment(c, list)
     env.PATH = getenv("PATH") or env.PATH
     env.HOME = getenv("HOME") or env.HOME
   end
-  for _, kv in ipairs(list) do env[kv[1]] = kv[2] end
+  for _, kv in ipairs(list) do
+    env[kv[1]] = kv[2]
+    if kv[1] == "HOME" then c.env_home = true end
+  end
   return env
 end
 
@@ -288,7 +333,8 @@ function M.check(t)
     if not NAMESPACES[n] then bad(what, "unknown namespace %s (%s)", quoted(n), choices(n, NAMESPACES)) end
     set[n] = true
   end
-  if c.user and not set.user then set.user = true end
+  c.user, c.ids = M.user(what, c.user, set.user)
+  if c.user then set.user = true end
   if c.time and not set.time then set.time = true end
   c.nsset = set
   c.hostname = c.hostname or (set.uts and c.name or nil)
@@ -322,19 +368,13 @@ function M.check(t)
   end
   if c.chroot and c.rootfs == false then bad(what, "chroot needs a rootfs") end
   if c.user then
-    if c.user == true then c.user = {} end
-    check_keys(what .. ": user", c.user, USER_KEYS)
     -- Default maps: root inside is you outside; run as root, it is uid
     -- 100000 with 65536 ids, the usual first subordinate range, so that
     -- root inside is nobody on the host.
-    local u = {}
-    for k, v in pairs(c.user) do u[k] = v end
+    local u = c.user
     local uid, gid = select(2, ns.getuid()), select(2, ns.getgid())
     u.uid_map = check_idmap(what, "user.uid_map", u.uid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, uid, 1 } }))
     u.gid_map = check_idmap(what, "user.gid_map", u.gid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, gid, 1 } }))
-    if u.uid ~= nil then int(what, "user.uid", u.uid, 0) end
-    if u.gid ~= nil then int(what, "user.gid", u.gid, 0) end
-    c.user = u
   end
   if c.time then
     check_keys(what .. ": time", c.time, TIME_KEYS)
