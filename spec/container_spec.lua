@@ -311,6 +311,120 @@ describe("ns.container", function()
   end)
 end)
 
+describe("ns.container stopping, capture and deadlines", function()
+  H.guard()
+
+  it("a forwarded SIGTERM that PID 1 ignores ends the container after stop_timeout", function()
+    local t0 = ns.clock()
+    local st = term_when_ready({ "luactr", "-e", [[
+      local st = require("ns.container").run{ stop_timeout = 1,
+        args = {"/bin/sh", "-c", "echo ready; exec sleep 30"} }
+      print("status", st.status, st.signal)
+      os.exit(0)]] })
+    local dt = ns.clock() - t0
+    assert.are.equal(0, st.code)
+    assert.is_true(dt >= 1 and dt < 5, "ended after " .. dt .. " s")
+  end)
+
+  it("h:stop(seconds): SIGTERM, then SIGKILL for a PID 1 that ignores it; at once for one that handles it", function()
+    local h = container.start { args = { "/bin/sleep", "30" } }
+    local t0 = ns.clock()
+    local st = h:stop(0.5)
+    assert.is_true(st.killed)
+    assert.are.equal("KILL", st.signal)
+    assert.is_true(ns.clock() - t0 < 5)
+    h = container.start { args = { "/bin/sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done" } }
+    ns.sleep(0.3)
+    st = h:stop(20)
+    assert.are.equal(7, st.code)
+  end)
+
+  it("with init = true, the reaper says how its child ended: an OOM kill stays an OOM kill", function()
+    local st = container.start { init = true, cgroup = { memory = "32M" },
+      args = { "/bin/sh", "-c", "x=aaaaaaaa; while true; do x=$x$x; done" } }:wait()
+    assert.is_true(st.killed)
+    assert.are.equal("KILL", st.signal)
+    assert.are.equal(137, st.status)
+    assert.is_true(st.oom)
+    st = container.run { init = true, args = { "/bin/sh", "-c", "exit 3" } }
+    assert.are.equal(3, st.code)
+    assert.is_nil(st.oom)
+  end)
+
+  it("capture = true reads stdout and stderr while it runs, past a pipe's 64 KiB", function()
+    local st = container.run { capture = true,
+      args = { "/bin/sh", "-c", "head -c 300000 /dev/zero | tr '\\0' a; echo oops >&2; exit 4" } }
+    assert.are.equal(4, st.code)
+    assert.are.equal(300000, #st.stdout)
+    assert.are.equal(string.rep("a", 300000), st.stdout)
+    assert.are.equal("oops\n", st.stderr)
+    assert.is_nil(st.stdout_truncated)
+  end)
+
+  it("capture_limit keeps that much and drains the rest, so the command never blocks", function()
+    local st = container.run { capture = true, capture_limit = "1K",
+      args = { "/bin/sh", "-c", "head -c 500000 /dev/zero; echo done >&2" } }
+    assert.are.equal(0, st.code)
+    assert.are.equal(1024, #st.stdout)
+    assert.is_true(st.stdout_truncated)
+    assert.are.equal("done\n", st.stderr)
+  end)
+
+  it("timeout = SECONDS stops the container by the wall clock and says so", function()
+    local t0 = ns.clock()
+    local st = container.start { timeout = 1, stop_timeout = 0.5, args = { "/bin/sleep", "30" } }:wait()
+    local dt = ns.clock() - t0
+    assert.is_true(st.timeout)
+    assert.is_true(st.killed)
+    assert.is_true(dt >= 1 and dt < 5, "ended after " .. dt .. " s")
+    st = container.run { timeout = 5, args = { "/bin/true" } }
+    assert.is_nil(st.timeout)
+    assert.are.equal(0, st.code)
+  end)
+
+  it("h:wait{nohang = true} and h:poll() return nil while it runs, the status after", function()
+    local h = container.start { capture = true, args = { "/bin/sh", "-c", "sleep 0.5; echo late" } }
+    assert.is_nil(h:wait({ nohang = true }))
+    assert.is_nil(h:poll())
+    local st
+    for _ = 1, 100 do
+      st = h:poll()
+      if st then break end
+      ns.poll({ h.pidfd }, 100)
+    end
+    assert.are.equal(0, st.code)
+    assert.are.equal("late\n", st.stdout)
+    assert.are.equal(st, h:wait())
+    h = container.start { args = { "/bin/true" } }
+    local ok, err = pcall(h.wait, h, { nohangs = true })
+    assert.is_false(ok)
+    assert.matches("unknown key 'nohangs'", tostring(err), 1, true)
+    assert.are.equal(0, h:wait().code)
+  end)
+
+  it("says that pids.max refused a fork", function()
+    local st = container.run { cgroup = { pids = 8 }, capture = true,
+      args = { "/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done; wait" } }
+    assert.is_true(st.pids_limited)
+    st = container.run { cgroup = { pids = 8 }, args = { "/bin/true" } }
+    assert.is_nil(st.pids_limited)
+  end)
+
+  it("refuses capture with a terminal or with stdout, and a timeout that is not a positive number", function()
+    for _, case in ipairs({
+      { { capture = true, tty = true }, "capture needs tty = false" },
+      { { capture = true, stdout = 1 }, "capture takes stdout and stderr" },
+      { { timeout = 0 }, "timeout must be a number of seconds above 0" },
+      { { stop_timeout = -1 }, "stop_timeout must be a number of seconds, 0 or more" },
+      { { capture = true, capture_limit = "lots" }, "capture_limit: bad size" },
+    }) do
+      local ok, err = pcall(container.plan, case[1])
+      assert.is_false(ok)
+      assert.matches(case[2], tostring(err), 1, true)
+    end
+  end)
+end)
+
 describe("ns.container user ids", function()
   H.guard()
 

@@ -28,6 +28,20 @@ describe("examples", function()
     assert.is_true(tonumber(out) >= 10, out)
   end)
 
+  it("judge.lua: the verdicts ok, cpu, timeout, oom and pids, with the output captured", function()
+    for _, case in ipairs({
+      { "ok", [[sh -c 'head -c 300000 /dev/zero | tr "\\0" x']], "stdout 300000 bytes" },
+      { "cpu", [[sh -c 'while true; do :; done']] },
+      { "timeout", "sleep 5" },
+      { "oom", [[sh -c 'x=aaaaaaaa; while true; do x=$x$x; done']] },
+      { "pids", [[sh -c 'while true; do sleep 10 & done']] },
+    }) do
+      local out = run("judge", case[2])
+      assert.matches("^verdict: " .. case[1] .. " ", out)
+      if case[3] then assert.matches(case[3], out, 1, true) end
+    end
+  end)
+
   it("pid.lua: PID 1 in a pid namespace whose id differs from the host's", function()
     local out, code = run("pid")
     assert.are.equal(0, code, out)

@@ -86,7 +86,14 @@ function M.run_plan(list)
   local h = setmetatable({ c = c, ops = list, times = {}, name = c.name, t_start = ns.clock(),
     on_finish = M.hooks.finished }, Handle)
   h.x = { c = c, handle = h }
-  return launch.start(c, list, h)
+  launch.start(c, list, h)
+  local cap = h.x.capture
+  if cap then
+    h.capture = { stdout = cap.stdout, stderr = cap.stderr, buf = { stdout = {}, stderr = {} },
+      size = { stdout = 0, stderr = 0 }, truncated = {} }
+  end
+  if c.timeout then h.timeout_at = ns.clock() + c.timeout end
+  return h
 end
 
 --- start(t) -> a handle for a running container: h.pid, h.pidfd, h.name,
@@ -95,12 +102,34 @@ function M.start(t)
   return M.run_plan(M.plan(t))
 end
 
---- h:wait() -> status {exited, code | killed, signal, signo; status; oom}
--- Relays the terminal (tty mode) or forwards signals until the container
--- ends, then undoes the parent's ops (cgroup, upper layer).
-function Handle:wait()
+--- h:wait([{nohang = true}]) -> status {exited, code | killed, signal,
+-- signo; status; oom, pids_limited, timeout, stdout, stderr, message}.
+-- Relays the terminal (tty mode), or forwards signals and reads captured
+-- output, until the container ends, then undoes the parent's ops (cgroup,
+-- upper layer). With nohang, nil at once while it runs.
+function Handle:wait(opts)
   if self.status then return self.status end
-  return supervise.wait(self)
+  local nohang = opts == "nohang"
+  if type(opts) == "table" then
+    require("ns.util").check_keys(self.c.what .. ": wait", opts, { nohang = true })
+    nohang = opts.nohang == true
+  elseif opts ~= nil and not nohang then
+    error(self.c.what .. ": wait: options must be a table ({nohang = true})", 2)
+  end
+  return supervise.wait(self, nohang)
+end
+
+--- h:poll() -> status, or nil while the container runs (h:wait{nohang =
+-- true}). h.pidfd becomes readable when it ends: select on it.
+function Handle:poll() return self:wait({ nohang = true }) end
+
+--- h:stop([seconds]) -> status: SIGTERM, then SIGKILL when it still runs
+-- after seconds (default: the recipe's stop_timeout), as docker stop.
+function Handle:stop(seconds)
+  if seconds ~= nil and (type(seconds) ~= "number" or seconds < 0) then
+    error(self.c.what .. ": stop: seconds must be a number, 0 or more", 2)
+  end
+  return supervise.stop(self, seconds)
 end
 
 function Handle:_finish(st) supervise.finish(self, st) end

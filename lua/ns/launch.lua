@@ -66,15 +66,20 @@ local function child_main(x, list, first, go)
   end
   if not go and #ns.poll({ sock }, 0) > 0 then error("parent went away before setup", 0) end
   x.start_init = function()
+    -- The read end goes to luactr, for the reaper to say how its child ended.
+    local r, w = must("pipe", ns.pipe())
+    must("sendfd", ns.sendfd(sock, r, "I\n"))
+    r:close()
     local pid, pidfd = ns.clone({})
     if not pid then error(pidfd, 0) end
     if pid ~= 0 then
       sock:close()
-      local _, err = pcall(supervise.reaper, pid, pidfd)
+      local _, err = pcall(supervise.reaper, pid, pidfd, w)
       io.stderr:write("luactr: init: ", oneline(tostring(err)), "\n")
       ns.kill(pidfd, "KILL")
       ns._exit(125)
     end
+    w:close()
   end
   must("sigmask", ns.sigmask("set", {}))
   -- Op times are kept here and go to the parent in one write, with the
@@ -183,6 +188,9 @@ function M.start(c, list, h)
   end
   if x.cgfd then x.cgfd:close() end
   csock:close()
+  -- What only the child needed open (the capture pipes' write ends):
+  -- luactr's copies would keep the pipes from ever ending.
+  for _, fd in ipairs(x.close_after_clone or {}) do fd:close() end
   if not pid then
     psock:close()
     supervise.forwarding_off(sigfd)
@@ -220,7 +228,9 @@ function M.start(c, list, h)
   local buf, master = "", nil
   while true do
     local s, fd = ns.recvfd(psock)
-    if fd then master = fd end
+    if fd then
+      if s and s:sub(1, 2) == "I\n" then h.init_status = fd else master = fd end
+    end
     if not s or s == "" then break end
     buf = buf .. s
   end
@@ -251,6 +261,7 @@ function M.start(c, list, h)
   if failed then
     local st = ns.wait(pidfd)
     pidfd:close()
+    if h.init_status then h.init_status:close(); h.init_status = nil end
     supervise.forwarding_off(sigfd)
     if master then master:close(); h.master = nil end
     h.pidfd = nil

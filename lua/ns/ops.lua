@@ -66,6 +66,22 @@ end
 
 function RUN.root_dir(x) x.root = x.lower:match("^[^:]+") end
 
+-- Pipes for the container's stdout and stderr, read by luactr while it
+-- runs (ns.supervise); the write ends are closed in luactr after clone.
+function RUN.capture(x)
+  local cap = {}
+  x.capture = cap
+  cap.stdout, cap.stdout_w = must("pipe", ns.pipe())
+  cap.stderr, cap.stderr_w = must("pipe", ns.pipe())
+  x.close_after_clone = { cap.stdout_w, cap.stderr_w }
+end
+
+function UNDO.capture(x)
+  for _, k in ipairs({ "stdout", "stdout_w", "stderr", "stderr_w" }) do
+    if x.capture and x.capture[k] then x.capture[k]:close() end
+  end
+end
+
 function RUN.cgroup_create(x, o) x.cg = require("ns.cgroup").create(o.group, o.limits) end
 
 function UNDO.cgroup_create(x) if x.cg then x.cg:remove() end end
@@ -274,7 +290,11 @@ function RUN.tty(x)
   slave:close()
 end
 
-function RUN.stdio(_, o)
+function RUN.stdio(x, o)
+  if o.capture then
+    must("dup2", ns.dup2(x.capture.stdout_w, 1))
+    must("dup2", ns.dup2(x.capture.stderr_w, 2))
+  end
   if o.stdin then must("dup2", ns.dup2(o.stdin, 0)) end
   if o.stdout then must("dup2", ns.dup2(o.stdout, 1)) end
   if o.stderr then must("dup2", ns.dup2(o.stderr, 2)) end

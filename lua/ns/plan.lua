@@ -79,7 +79,8 @@ function M.identity(c, t, out)
     if c.tty then
       add { op = "tty", name = "terminal (pty in the container's devpts)" }
     else
-      add { op = "stdio", name = "stdio", stdin = c.stdin, stdout = c.stdout, stderr = c.stderr }
+      add { op = "stdio", name = c.capture and "stdio (stdout and stderr captured)" or "stdio", stdin = c.stdin,
+        stdout = c.stdout, stderr = c.stderr, capture = (c.capture and t.capture ~= false) or nil }
     end
   end
   add { op = "fds", fds = t.fds or {},
@@ -166,6 +167,7 @@ function M.ops(c)
     if limits.devices == nil then limits.devices = device_rules(c) end
     add("parent", { op = "cgroup_create", name = "cgroup create (with the device allow-list)", group = c.name, limits = limits })
   end
+  if c.capture then add("parent", { op = "capture", name = "capture pipes (stdout, stderr)" }) end
   local types = clone_types(c)
   local vfork = M.vfork(c)
   add("parent", { op = "clone", name = "clone " .. concat(types, ","), types = types,

@@ -32,7 +32,8 @@ local KEYS = {
   readonly = "boolean", domainname = "string", stdin = "userdata|number",
   stdout = "userdata|number", stderr = "userdata|number",
   masked_paths = "table", readonly_paths = "table", preserve_fds = "table",
-  devices = "table",
+  devices = "table", capture = "boolean", capture_limit = "number|string", timeout = "number",
+  stop_timeout = "number",
 }
 
 local MOUNT_KEYS = { source = true, target = true, type = true, flags = true, data = true, mkdir = true, dev = true }
@@ -140,6 +141,13 @@ local function id_or_name(what, key, v)
     return v
   end
   return int(what, key, v, 0)
+end
+
+--- size(what, key, v) -> bytes: a number, or a string such as "64M".
+function M.size(what, key, v)
+  local ok, n = pcall(require("ns.cgroup.limits").parse_size, v)
+  if not ok then bad(what, "%s: %s", key, (tostring(n):gsub("^parse_size: ", ""))) end
+  return n
 end
 
 --- user(what, v, userns) -> the user namespace's config (or nil), the
@@ -379,6 +387,18 @@ function M.check(t)
   if c.time then
     check_keys(what .. ": time", c.time, TIME_KEYS)
     for k, v in pairs(c.time) do int(what, "time." .. k, v) end
+  end
+  if c.capture then
+    if c.tty then bad(what, "capture needs tty = false (a terminal has no separate stdout and stderr)") end
+    if c.stdout ~= nil or c.stderr ~= nil then bad(what, "capture takes stdout and stderr: leave those keys out") end
+  end
+  c.capture_limit = M.size(what, "capture_limit", c.capture_limit or 16 * 1024 * 1024)
+  if c.timeout ~= nil and not (c.timeout > 0 and c.timeout < math.huge) then
+    bad(what, "timeout must be a number of seconds above 0, not %s", show(c.timeout))
+  end
+  c.stop_timeout = c.stop_timeout or 10
+  if not (c.stop_timeout >= 0 and c.stop_timeout < math.huge) then
+    bad(what, "stop_timeout must be a number of seconds, 0 or more, not %s", show(c.stop_timeout))
   end
   c.args = str_list(what, "args", c.args or { "/bin/sh" })
   if #c.args == 0 then bad(what, "args is empty") end

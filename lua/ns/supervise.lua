@@ -37,8 +37,7 @@ function M.forwarding_off(fd)
   if forwarding == 0 then ns.sigmask("unblock", FORWARD_TTY) end
 end
 
--- Pass every pending signal of sigfd to pidfd; returns whether one was
--- other than those skipped.
+-- Pass every pending signal of sigfd to pidfd, but skip.
 local function forward(sigfd, pidfd, skip)
   local s = ns.sigread(sigfd)
   while s do
@@ -52,7 +51,7 @@ end
 -- that child, reaps every orphan, and ends with the child's status. It is
 -- not dumpable, so nothing in the container can ptrace it or open its
 -- /proc/1/exe (the host's luactr binary). Never returns.
-function M.reaper(pid, pidfd)
+function M.reaper(pid, pidfd, report)
   collectgarbage("restart") -- it lives as long as the container
   must("prctl", ns.prctl("dumpable", false))
   local sigs = { "CHLD" } -- wakes the reaper for orphans that end
@@ -68,35 +67,140 @@ function M.reaper(pid, pidfd)
     while true do
       local st = ns.wait(-1, "nohang")
       if not st then break end
-      if st.pid == pid then code = st.status end
+      if st.pid == pid then
+        code = st.status
+        -- PID 1 cannot die of a signal it sends itself: say how the
+        -- child ended, for luactr's verdict (an OOM kill, say).
+        if report then
+          report:write(st.killed and fmt("killed %d %s\n", st.signo, st.signal) or fmt("exited %d x\n", st.code))
+        end
+      end
     end
     if code then ns._exit(code) end
   end
 end
 
---- wait(h) -> status: relay the terminal (tty mode) or forward signals
--- until the container ends, then finish(h, status).
-function M.wait(h)
-  local pidfd, sigfd = h.pidfd, h.sigfd
-  if h.master then
-    local restore = ns.rawmode(0)
-    local ok, msg = ns.relay(h.master, { pidfd = pidfd, sigfd = sigfd })
-    if restore then restore:restore() end
-    if not ok then io.stderr:write("luactr: relay: ", tostring(msg), "\n") end
-  else
-    while true do
-      local r = ns.poll({ pidfd, sigfd }, -1)
-      local ended = false
-      for _, i in ipairs(r) do
-        if i == 1 then ended = true end
-        if i == 2 then forward(sigfd, pidfd) end
-      end
-      if ended then break end
+-- The signals whose forwarding starts the grace period: a container
+-- whose PID 1 has no handler for them (PID 1 of a pid namespace ignores
+-- those) is killed when stop_timeout runs out, as docker stop does.
+local STOP = { TERM = true, INT = true }
+
+-- Arm the kill: stop_timeout seconds from now, unless armed already.
+local function arm_kill(h)
+  if not h.kill_at then h.kill_at = ns.clock() + h.c.stop_timeout end
+end
+
+-- Pass every pending signal of h.sigfd to the container.
+local function forward_all(h)
+  local s = ns.sigread(h.sigfd)
+  while s do
+    ns.kill(h.pidfd, s)
+    if STOP[s] then arm_kill(h) end
+    s = ns.sigread(h.sigfd)
+  end
+end
+
+-- Read what one capture pipe has (it is readable), up to capture_limit
+-- kept; the rest is read and dropped, so that the container never blocks
+-- on a full pipe. Returns false at end of file.
+local function take(h, k)
+  local cap = h.capture
+  local s = cap[k]:read(65536)
+  if not s or s == "" then
+    cap[k]:close()
+    cap[k] = nil
+    return false
+  end
+  local room = h.c.capture_limit - cap.size[k]
+  if #s > room then
+    s = s:sub(1, math.max(room, 0))
+    cap.truncated[k] = true
+  end
+  if #s > 0 then
+    local buf = cap.buf[k]
+    buf[#buf + 1] = s
+    cap.size[k] = cap.size[k] + #s
+  end
+  return true
+end
+
+-- One round: wait up to ms (-1: until something happens, bounded by the
+-- deadlines) for the container's end, a signal to forward, output to
+-- capture or a deadline. Returns whether the container has ended.
+local function step(h, ms)
+  local fds, keys = { h.pidfd, h.sigfd }, {}
+  if h.capture then
+    for _, k in ipairs({ "stdout", "stderr" }) do
+      if h.capture[k] then fds[#fds + 1] = h.capture[k]; keys[#fds] = k end
     end
   end
+  local now = ns.clock()
+  for _, at in ipairs({ h.timeout_at or math.huge, h.kill_at or math.huge }) do
+    if at < math.huge then
+      local left = math.max(0, math.ceil((at - now) * 1000))
+      if ms < 0 or left < ms then ms = left end
+    end
+  end
+  local r = ns.poll(fds, ms)
+  local ended = false
+  for _, i in ipairs(r or {}) do
+    if i == 1 then ended = true elseif i == 2 then forward_all(h) else take(h, keys[i]) end
+  end
+  if ended then return true end
+  now = ns.clock()
+  if h.timeout_at and now >= h.timeout_at then
+    -- The wall clock ran out: stop it, then kill it.
+    h.timeout_at, h.timed_out = nil, true
+    ns.kill(h.pidfd, "TERM")
+    arm_kill(h)
+  end
+  if h.kill_at and now >= h.kill_at then
+    h.kill_at = math.huge -- once
+    ns.kill(h.pidfd, "KILL")
+  end
+  return false
+end
+
+-- What the capture pipes still hold once the container has ended; a
+-- process that outlived it and holds a pipe open is not waited for.
+local function drain(h)
+  local cap = h.capture
+  for _, k in ipairs({ "stdout", "stderr" }) do
+    while cap[k] and #ns.poll({ cap[k] }, 0) > 0 and take(h, k) do end
+    if cap[k] then cap[k]:close(); cap[k] = nil end
+  end
+end
+
+--- wait(h [, nohang]) -> status: relay the terminal (tty mode), or forward
+-- signals and read captured output, until the container ends, then
+-- finish(h, status). With nohang, one round that does not block: nil
+-- while the container runs.
+function M.wait(h, nohang)
+  local pidfd = h.pidfd
+  if h.master then
+    local restore = ns.rawmode(0)
+    local ok, msg = ns.relay(h.master, { pidfd = pidfd, sigfd = h.sigfd })
+    if restore then restore:restore() end
+    if not ok then io.stderr:write("luactr: relay: ", tostring(msg), "\n") end
+  elseif nohang then
+    if not step(h, 0) then return nil end
+  else
+    while not step(h, -1) do end
+  end
   local st = assert(ns.wait(pidfd))
+  if h.capture then drain(h) end
   M.finish(h, st)
   return st
+end
+
+--- stop(h [, seconds]) -> status: SIGTERM, then SIGKILL after seconds
+-- (default the recipe's stop_timeout) if the container is still running,
+-- as docker stop does; waits for the end.
+function M.stop(h, seconds)
+  if h.status then return h.status end
+  ns.kill(h.pidfd, "TERM")
+  h.kill_at = ns.clock() + (seconds or h.c.stop_timeout)
+  return M.wait(h)
 end
 
 --- finish(h, st): the container has ended with status st: the OOM
@@ -104,11 +208,37 @@ end
 -- Raises when an undo failed, after doing all of them.
 function M.finish(h, st)
   local x, c = h.x, h.c
+  if h.init_status then
+    -- The reaper (PID 1) exits with its child's code; how the child
+    -- really ended comes over this pipe.
+    local how = h.init_status:read(64) or ""
+    h.init_status:close()
+    h.init_status = nil
+    local kind, n, name = how:match("^(%a+) (%d+) (%S+)")
+    n = math.tointeger(tonumber(n))
+    if kind == "killed" and n then
+      for k in pairs(st) do if k ~= "pid" then st[k] = nil end end
+      st.killed, st.signo, st.signal, st.status = true, n, name, 128 + n
+    end
+  end
   if x.cg then
-    local ok, n = pcall(x.cg.oom_killed, x.cg)
-    if ok and n and n > 0 and st.killed then
+    local ok, s = pcall(x.cg.stats, x.cg)
+    if ok and (s.oom_kills or 0) > 0 and st.killed then
       st.oom = true
       st.message = fmt("killed by the OOM killer: memory limit %s", tostring(c.cgroup.memory))
+    end
+    if ok and (s.pids_limit_hits or 0) > 0 then st.pids_limited = true end
+  end
+  if h.timed_out then
+    st.timeout = true
+    st.message = st.message or fmt("stopped after its timeout of %s s", tostring(c.timeout))
+  end
+  if h.capture then
+    local cap = h.capture
+    for _, k in ipairs({ "stdout", "stderr" }) do
+      if cap[k] then cap[k]:close(); cap[k] = nil end
+      st[k] = concat(cap.buf[k])
+      if cap.truncated[k] then st[k .. "_truncated"] = true end
     end
   end
   if h.pidfd then h.pidfd:close() end

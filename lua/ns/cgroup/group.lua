@@ -383,6 +383,9 @@ function Group:stats()
     s.oom_kills = ev and keyed(ev).oom_kill or nil
   end
   s.pids_current = num(mounted.pids and read_in(self, "pids", "pids.current") or in_v2("pids.current"))
+  -- How many forks pids.max refused ("max N" in pids.events, v1 and v2).
+  local pev = mounted.pids and read_in(self, "pids", "pids.events") or in_v2("pids.events")
+  s.pids_limit_hits = pev and keyed(pev).max or nil
   return s
 end
 
