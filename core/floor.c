@@ -4,9 +4,10 @@
  * wall time in microseconds, one per line (nothing with -q).
  *
  * Every mode keeps the overlay's upper, work and merged dirs on a tmpfs
- * mounted over the state dir (/run/luactr, as luactr's default) inside the
- * container's own mount namespace: nothing is made on disk, and nothing is
- * left to remove when the container ends.
+ * mounted on the state dir's .tmpfs (/run/luactr/.tmpfs, as luactr's
+ * default) inside the container's own mount namespace: nothing is made on
+ * disk but that empty directory, and nothing is left to remove when the
+ * container ends.
  *
  *   floor LOWERDIR   the least: clone into new pid, mnt, uts, ipc, net and
  *                    cgroup namespaces; make / rprivate, the tmpfs, the
@@ -56,7 +57,8 @@
 
 #define NS_FLAGS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP)
 #define STATE "/run/luactr"
-#define ROOT STATE "/merged"
+#define TMPFS STATE "/.tmpfs"
+#define ROOT TMPFS "/merged"
 
 enum { PLAIN, FULL, CGROUP };
 static int mode = PLAIN;
@@ -102,15 +104,15 @@ static void child_mount(const char *src, const char *dst, const char *type,
 		child_die("mount on", path);
 }
 
-/* The state dir's tmpfs, the overlay's three dirs on it, the overlay. */
+/* The tmpfs, the overlay's three dirs on it, the overlay. */
 static void child_overlay(unsigned long flags)
 {
-	if (mount("tmpfs", STATE, "tmpfs", flags, "mode=0755") < 0)
-		child_die("mount tmpfs on", STATE);
-	if (mkdir(STATE "/upper", 0755) < 0)
-		child_die("mkdir", STATE "/upper");
-	if (mkdir(STATE "/work", 0700) < 0)
-		child_die("mkdir", STATE "/work");
+	if (mount("tmpfs", TMPFS, "tmpfs", flags, "mode=0755") < 0)
+		child_die("mount tmpfs on", TMPFS);
+	if (mkdir(TMPFS "/upper", 0755) < 0)
+		child_die("mkdir", TMPFS "/upper");
+	if (mkdir(TMPFS "/work", 0700) < 0)
+		child_die("mkdir", TMPFS "/work");
 	if (mkdir(ROOT, 0755) < 0)
 		child_die("mkdir", ROOT);
 	if (mount("overlay", ROOT, "overlay", flags, options) < 0)
@@ -516,13 +518,23 @@ static long cg_oom_kills(void)
 	return 0;
 }
 
+/* The tmpfs's mount point, made when missing (luactr's "state dir" op). */
+static void state_dir(void)
+{
+	struct stat st;
+	if (stat(TMPFS, &st) == 0)
+		return;
+	if (mkdir(STATE, 0755) < 0 && errno != EEXIST)
+		die("mkdir", STATE);
+	if (mkdir(TMPFS, 0755) < 0 && errno != EEXIST)
+		die("mkdir", TMPFS);
+}
+
 /* One start to exit of the least container; its wall time in µs. */
 static double run_plain(void)
 {
 	double t0 = now_us();
-	struct stat st;
-	if (stat(STATE, &st) < 0 && mkdir(STATE, 0755) < 0)
-		die("mkdir", STATE);
+	state_dir();
 	pid_t pid = (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid < 0)
 		die("clone", NULL);
@@ -547,9 +559,7 @@ static double run_plain(void)
 static double run_full(void)
 {
 	double t0 = now_us();
-	struct stat st;
-	if (stat(STATE, &st) < 0 && mkdir(STATE, 0755) < 0)
-		die("mkdir", STATE);
+	state_dir();
 	if (mode == CGROUP)
 		cg_create();
 	int sv[2];
@@ -628,7 +638,7 @@ int main(int argc, char **argv)
 	struct stat st;
 	if (stat(lower, &st) < 0)
 		die("stat", lower);
-	snprintf(options, sizeof options, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, STATE, STATE);
+	snprintf(options, sizeof options, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, TMPFS, TMPFS);
 	if (mode == CGROUP) {
 		cg_layout();
 		if (atexit(cg_cleanup) != 0)

@@ -611,6 +611,41 @@ describe("ns.container with a cgroup", function()
   end)
 end)
 
+describe("ns.container with a kept upper layer", function()
+  H.guard()
+
+  -- A state dir of the spec's own, so that gc --uppers judges only its
+  -- layers; then a container named name with keep_upper that writes
+  -- /kept.txt. Returns its upper layer's path.
+  local state, env
+  local function keep(name)
+    state = H.tmpdir("state")
+    env = { env = "LUACTR_STATE=" .. state }
+    finally(function() H.rmrf(state) end)
+    local out, code = H.recipe(([[
+      local st = require("ns.container").run{ name = %q, keep_upper = true,
+        args = {"/bin/sh", "-c", "echo from-the-first > /kept.txt"} }
+      print("upper", st.upper)
+      os.exit(st.status)]]):format(name), env)
+    assert.are.equal(0, code, out)
+    local upper = state .. "/" .. name .. "/upper"
+    assert.are.equal("upper\t" .. upper .. "\n", out)
+    return upper
+  end
+
+  it("is a lower layer, where it is, of a later container (its tmpfs hides nothing)", function()
+    local upper = keep("kept")
+    -- The default container (upper layer on a tmpfs), and one that keeps its own.
+    for _, extra in ipairs({ "", "name = \"again\", keep_upper = true," }) do
+      local out, code = H.recipe(([[
+        os.exit(require("ns.container").run{ %s rootfs = { %q, require("ns.util").busybox_image() },
+          args = {"/bin/cat", "/kept.txt"} }.status)]]):format(extra, upper), env)
+      assert.are.equal(0, code, out)
+      assert.are.equal("from-the-first\n", out)
+    end
+  end)
+end)
+
 describe("ns.container edge cases", function()
   H.guard()
 

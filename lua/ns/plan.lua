@@ -145,10 +145,13 @@ function M.ops(c)
       busybox = c.rootfs == "busybox" or nil, layers = c.rootfs ~= "busybox" and list(c.rootfs) or nil })
     if c.overlay and not c.keep_upper then
       -- The upper layer lives on a tmpfs mounted in the container's own
-      -- mount namespace (over the state dir, which only serves as a mount
-      -- point): the kernel discards it with the namespace, so nothing is
-      -- left on the host even if luactr is killed.
-      add("parent", { op = "state_dir", name = "state dir", path = util.state_root() })
+      -- mount namespace: the kernel discards it with the namespace, so
+      -- nothing is left on the host even if luactr is killed. Its mount
+      -- point is an empty directory of the state dir's own, not the state
+      -- dir: a tmpfs there would hide the kept upper layers below it, which
+      -- a recipe may list among its layers.
+      add("parent", { op = "state_dir", name = "state dir (the private tmpfs's mount point)",
+        path = util.state_root() .. "/" .. util.TMPFS_DIR })
     elseif c.overlay then
       local o = { op = "overlay_dirs", name = "overlay dirs", state = util.state_root(), container = c.name, keep_upper = c.keep_upper }
       if c.user and is_root then

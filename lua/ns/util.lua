@@ -97,6 +97,11 @@ function M.busybox_image(root)
   return (root or M.image_root()) .. "/images/busybox/rootfs"
 end
 
+--- TMPFS_DIR: the directory of the state root on which a container
+-- mounts the private tmpfs of its upper layer (in its own mount
+-- namespace); no container's name, which starts with a letter or digit.
+M.TMPFS_DIR = ".tmpfs"
+
 --- state_root() -> where luactr keeps per-container state: $LUACTR_STATE,
 -- else /run/luactr for root, else $XDG_RUNTIME_DIR/luactr, else
 -- /tmp/luactr-UID/luactr.

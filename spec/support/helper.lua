@@ -85,8 +85,13 @@ local function netns()
   return ns.listdir("/run/netns") or {}
 end
 
+-- The state dir's entries but its fixed ones (".tmpfs", made once).
 local function states()
-  return ns.listdir(os.getenv("LUACTR_STATE") or "/run/luactr") or {}
+  local t = {}
+  for _, name in ipairs(ns.listdir(os.getenv("LUACTR_STATE") or "/run/luactr") or {}) do
+    if name:sub(1, 1) ~= "." then t[#t + 1] = name end
+  end
+  return t
 end
 
 H.probes = { fd = fds, mount = mounts, process = children, cgroup = cgroups, tmp = tmpdirs, netns = netns, state = states }
