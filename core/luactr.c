@@ -40,7 +40,8 @@ static void usage(FILE *f)
 	        "  --version    print the version\n"
 	        "  --help       print this help\n"
 	        "  -            read the recipe from standard input\n"
-	        "Commands shipped in lua/luactr/: gc (remove leftover cgroups).\n"
+	        "Commands shipped in lua/luactr/: gc (remove leftover cgroups; with --uppers,\n"
+	        "also the kept upper layers that no container uses).\n"
 	        "Environment: LUACTR_DEBUG=1 prints tracebacks; LUACTR_ROOT, LUACTR_STATE\n"
 	        "set where images and running state live.\n",
 	        progname);

@@ -644,6 +644,69 @@ describe("ns.container with a kept upper layer", function()
       assert.are.equal("from-the-first\n", out)
     end
   end)
+
+  it("is removed by luactr gc --uppers once unused, and only with --uppers", function()
+    local upper = keep("kept")
+    local out, code = H.run_luactr("gc", env)
+    assert.are.equal(0, code, out)
+    assert.is_table(ns.stat(upper))
+    out, code = H.run_luactr("gc --uppers", env)
+    assert.are.equal(0, code, out)
+    assert.matches("removed upper layer " .. H.esc(upper) .. "\n", out)
+    assert.is_nil(ns.stat(state .. "/kept"))
+    out, code = H.run_luactr("gc --uppers", env)
+    assert.are.equal(0, code, out)
+    assert.matches("luactr gc: no unused upper layer under " .. H.esc(state), out)
+    out, code = H.run_luactr("gc --bogus", env)
+    assert.are.equal(2, code, out)
+    assert.matches("unknown argument '--bogus'", out, 1, true)
+  end)
+
+  it("is kept by gc --uppers while a container uses it: its own upper layer, or a lower one", function()
+    local upper = keep("kept")
+    local out, code = H.recipe(([[
+      local container = require "ns.container"
+      local bb = require("ns.util").busybox_image()
+      local a = container.start{ name = "running", keep_upper = true, args = {"/bin/sleep", "30"} }
+      local b = container.start{ rootfs = { %q, bb }, args = {"/bin/sleep", "30"} }
+      print("removed", #require("ns.rootfs").gc_uppers())
+      a:kill("KILL"); a:wait(); b:kill("KILL"); b:wait()
+      print("removed", table.concat(require("ns.rootfs").gc_uppers(), " "))]]):format(upper), env)
+    assert.are.equal(0, code, out)
+    assert.are.equal(("removed\t0\nremoved\t%s %s\n"):format(upper, state .. "/running/upper"), out)
+  end)
+
+  it("is kept by gc --uppers while any mount namespace has it in an overlay", function()
+    local upper = keep("kept")
+    -- An overlay that luactr did not make: only the mount table tells.
+    local options = "lowerdir=" .. upper .. ":" .. require("ns.util").busybox_image()
+    local r, w = assert(ns.pipe())
+    local pid, pidfd = assert(ns.clone({ "mnt" }))
+    if pid == 0 then
+      pcall(function()
+        r:close()
+        local ok, msg = ns.mount("none", "/", nil, { "rec", "private" })
+        if ok then ok, msg = ns.mount("tmpfs", "/mnt", "tmpfs") end
+        if ok then ok, msg = ns.mkdir("/mnt/m", "0755") end
+        if ok then ok, msg = ns.mount("overlay", "/mnt/m", "overlay", { "rdonly" }, options) end
+        w:write(ok and "y" or tostring(msg))
+        w:close()
+        ns.sleep(30)
+      end)
+      ns._exit(0)
+    end
+    w:close()
+    local said = r:read(4096)
+    r:close()
+    local ok, removed = pcall(require("ns.rootfs").gc_uppers, state)
+    ns.kill(pidfd, "KILL")
+    ns.wait(pidfd)
+    pidfd:close()
+    assert.are.equal("y", said)
+    assert(ok, removed)
+    assert.are.same({}, removed)
+    assert.are.same({ upper }, require("ns.rootfs").gc_uppers(state))
+  end)
 end)
 
 describe("ns.container edge cases", function()

@@ -396,4 +396,39 @@ describe("ns.rootfs", function()
       end, { "mnt" })
     end)
   end)
+
+  describe("hold() and gc_uppers()", function()
+    -- A state dir with kept upper layers for names, each with a file.
+    local function state_with(names)
+      local state = tempdir()
+      for _, n in ipairs(names) do
+        assert(ns.mkdir(state .. "/" .. n .. "/upper", oct"755", true))
+        assert(ns.writefile(state .. "/" .. n .. "/upper/f", "x", { create = true }))
+      end
+      return state
+    end
+
+    it("removes the kept upper layers that nothing holds, and nothing else", function()
+      local state = state_with({ "a", "b" })
+      assert(ns.mkdir(state .. "/.tmpfs", oct"755"))
+      assert(ns.mkdir(state .. "/noupper", oct"755"))
+      assert(ns.writefile(state .. "/file", "", { create = true }))
+      assert.are.same({ state .. "/a/upper", state .. "/b/upper" }, R.gc_uppers(state))
+      assert.are.same({ ".tmpfs", "file", "noupper" }, H.sorted(ns.listdir(state)))
+      assert.are.same({}, R.gc_uppers(state))
+      assert.are.same({}, R.gc_uppers(state .. "/missing"))
+    end)
+
+    it("keeps a layer while a hold on it is open, whatever process holds it", function()
+      local state = state_with({ "a", "b" })
+      local fds, made = R.hold(state, { state .. "/a", state .. "/gone" }, function() return "made" end)
+      assert.are.equal("made", made)
+      assert.are.equal(1, #fds)
+      assert.are.same({ state .. "/b/upper" }, R.gc_uppers(state))
+      -- From another process too (flock: one lock an open file).
+      assert.are.equal("0", H.child_value(function() return tostring(#R.gc_uppers(state)) end))
+      fds[1]:close()
+      assert.are.same({ state .. "/a/upper" }, R.gc_uppers(state))
+    end)
+  end)
 end)

@@ -31,6 +31,11 @@ function RUN.image(x, o)
   else
     x.layers = o.layers
   end
+  if o.hold then
+    -- Kept upper layers among them: held against luactr gc --uppers
+    -- until the container ends.
+    x.holds = require("ns.rootfs").hold(o.state, o.hold)
+  end
   for _, l in ipairs(x.layers) do
     local st, msg, e = ns.stat(l)
     if not st then errors.raise({ call = "stat", errno = e, message = "rootfs " .. msg:gsub("^stat ", "") }) end
@@ -39,14 +44,23 @@ function RUN.image(x, o)
   x.lower = concat(x.layers, ":")
 end
 
+local function let_go(fds)
+  for _, fd in ipairs(fds or {}) do fd:close() end
+end
+
+function UNDO.image(x) let_go(x.holds) end
+
 function RUN.state_dir(x, o)
   x.state = o.path
   if not ns.stat(x.state) then must("mkdir", ns.mkdir(x.state, "0755", true)) end
 end
 
 function RUN.overlay_dirs(x, o)
+  local rootfs = require "ns.rootfs"
   x.state = o.state
-  x.ov = require("ns.rootfs").overlay_dirs(x.layers, o.state, o.container)
+  -- Its directory is held from the moment it is made (see ns.rootfs.hold).
+  x.ov_hold, x.ov = rootfs.hold(o.state, { o.state .. "/" .. o.container },
+    function() return rootfs.overlay_dirs(x.layers, o.state, o.container) end)
   x.root = x.ov.merged
   if o.chown then
     for _, d in ipairs({ x.ov.upper, x.ov.work }) do must("chown", ns.chown(d, o.chown[1], o.chown[2])) end
@@ -62,6 +76,7 @@ function UNDO.overlay_dirs(x, o)
   else
     remove_tree(x.ov.dir)
   end
+  let_go(x.ov_hold)
 end
 
 function RUN.root_dir(x) x.root = x.lower:match("^[^:]+") end

@@ -133,6 +133,23 @@ function M.vfork(c)
   return true
 end
 
+-- The directories (<state>/<name>) of the kept upper layers among layers
+-- (<state>/<name>/upper, or a directory below one), which a start holds
+-- against luactr gc --uppers; nil when there are none.
+local function kept_uppers(layers)
+  local state = util.state_root() .. "/"
+  local out, seen = {}, {}
+  for _, l in ipairs(layers) do
+    local name, rest
+    if l:sub(1, #state) == state then name, rest = l:sub(#state + 1):match("^([%w][%w_.%-]*)/upper(.*)$") end
+    if name and (rest == "" or rest:sub(1, 1) == "/") and not seen[name] then
+      seen[name] = true
+      out[#out + 1] = state .. name
+    end
+  end
+  return #out > 0 and out or nil
+end
+
 --- ops(c) -> the op list for the canonical table c.
 function M.ops(c)
   local out = {}
@@ -141,8 +158,10 @@ function M.ops(c)
 
   -- luactr, before clone
   if c.rootfs ~= false then
-    add("parent", { op = "image", name = c.rootfs == "busybox" and "image busybox" or ("image " .. concat(list(c.rootfs), ":")),
-      busybox = c.rootfs == "busybox" or nil, layers = c.rootfs ~= "busybox" and list(c.rootfs) or nil })
+    local layers = c.rootfs ~= "busybox" and list(c.rootfs) or nil
+    local hold = layers and kept_uppers(layers)
+    add("parent", { op = "image", name = layers and ("image " .. concat(layers, ":")) or "image busybox",
+      busybox = not layers or nil, layers = layers, hold = hold, state = hold and util.state_root() })
     if c.overlay and not c.keep_upper then
       -- The upper layer lives on a tmpfs mounted in the container's own
       -- mount namespace: the kernel discards it with the namespace, so

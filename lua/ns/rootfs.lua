@@ -1,12 +1,13 @@
 --- ns.rootfs: root filesystems for containers.
 -- The busybox image (the embedded default, made from Debian's
 -- busybox-static on first use), the directories of a container's overlay
--- (a private upper layer over read-only image layers), and a careful
--- recursive remove for discarding that upper layer.
+-- (a private upper layer over read-only image layers), a careful
+-- recursive remove for discarding that upper layer, and the collection
+-- of kept upper layers that no container uses (gc_uppers).
 -- Pure Lua over the ns.* file bindings; the overlay itself is mounted by
 -- the container's child, in its own mount namespace.
 -- See overlayfs (Documentation/filesystems/overlayfs.rst), rename(2),
--- mkdtemp(3), proc(5) (mountinfo).
+-- mkdtemp(3), flock(2), proc(5) (mountinfo).
 local ns = require "ns"
 
 local error, ipairs, pairs, type, tostring = error, ipairs, pairs, type, tostring
@@ -444,6 +445,101 @@ function M.remove_tree(path)
   empty(topfd, path)
   check(what, ns.rmdir(path))
   return true
+end
+
+-- Kept upper layers ---------------------------------------------------------
+--
+-- A container with keep_upper leaves its upper layer at
+-- <state>/<name>/upper, and a later one may list it among its layers.
+-- A start holds a shared flock on <state>/<name> for each such layer it
+-- uses (its own, and the ones among its layers) until its container ends;
+-- gc_uppers removes only what none holds and no mount table names. Both
+-- take the state dir's own flock (starts shared, gc exclusively), so that
+-- a start is never between finding a layer and holding it while gc judges.
+
+local FLOCK_DIR = { "rdonly", "directory" }
+
+--- hold(state_dir, dirs [, make]) -> fds, made: fds hold a shared flock
+-- on each of dirs that exists (close them to let go); make(), when given,
+-- runs first, under the state dir's lock, and made is what it returned
+-- (overlay_dirs: a container's directory made and held in one step).
+-- Raises when the state dir cannot be made or locked.
+function M.hold(state_dir, dirs, make)
+  local what = "hold " .. state_dir
+  check(what, ns.mkdir(state_dir, oct"755", true))
+  local top <close> = check(what, ns.open(state_dir, FLOCK_DIR))
+  check(what, ns.flock(top, "sh"))
+  local made = make and make()
+  local fds = {}
+  for _, d in ipairs(dirs) do
+    local fd = ns.open(d, FLOCK_DIR)
+    if fd and ns.flock(fd, "sh") then fds[#fds + 1] = fd elseif fd then fd:close() end
+  end
+  return fds, made
+end
+
+-- The paths that the overlays of every mount namespace name as layers
+-- (lowerdir, upperdir), as a set, and their files as a set of "dev:ino".
+-- Each namespace's table is read once, from a process in it; a container
+-- whose luactr has gone is seen here too.
+local function overlay_layers()
+  local paths, files, seen = {}, {}, {}
+  for _, pid in ipairs(ns.listdir("/proc") or {}) do
+    local nst = pid:match("^%d+$") and ns.stat("/proc/" .. pid .. "/ns/mnt")
+    local key = nst and nst.dev .. ":" .. nst.ino
+    local text = key and not seen[key] and ns.readfile("/proc/" .. pid .. "/mountinfo")
+    if text then
+      seen[key] = true
+      for opts in text:gmatch(" %- overlay %S+ (%S+)") do
+        for k, v in ("," .. opts):gmatch(",([%w+]+)=([^,]*)") do
+          if k == "lowerdir" or k == "upperdir" or k == "lowerdir+" or k == "datadir+" then
+            for p in unescape(v):gmatch("[^:]+") do
+              paths[p] = true
+              local st = ns.stat(p)
+              if st then files[st.dev .. ":" .. st.ino] = true end
+            end
+          end
+        end
+      end
+    end
+  end
+  return paths, files
+end
+
+--- gc_uppers([state_dir]) -> sorted list of the kept upper layers removed:
+-- each <state_dir>/<name>/upper (default state dir M.state()) that no
+-- start holds and no overlay of any mount namespace has as a layer, with
+-- its directory <name> (and the work and merged dirs a killed luactr
+-- left there). Raises when a removal fails.
+function M.gc_uppers(state_dir)
+  state_dir = state_dir or M.state()
+  local what = "gc_uppers " .. state_dir
+  local top <close>, msg, e = ns.open(state_dir, FLOCK_DIR)
+  if not top and e == ns.E.ENOENT then return {} end
+  check(what, top, msg)
+  check(what, ns.flock(top, "ex"))
+  local paths, files = overlay_layers()
+  local names = check(what, ns.listdir(state_dir))
+  sort(names)
+  local removed = {}
+  for _, name in ipairs(names) do
+    local dir = state_dir .. "/" .. name
+    local upper = dir .. "/upper"
+    local dst = name:match("^[%w][%w_.%-]*$") and ns.stat(dir, "nofollow")
+    local st = dst and dst.type == "dir" and ns.stat(upper, "nofollow")
+    if st and st.type == "dir" and not files[st.dev .. ":" .. st.ino] then
+      local used = false
+      for p in pairs(paths) do
+        if p == upper or p:sub(1, #dir + 1) == dir .. "/" then used = true break end
+      end
+      local d <close> = not used and ns.open(dir, FLOCK_DIR) or nil
+      if d and ns.flock(d, { "ex", "nb" }) then
+        M.remove_tree(dir)
+        removed[#removed + 1] = upper
+      end
+    end
+  end
+  return removed
 end
 
 return M
