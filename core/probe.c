@@ -42,7 +42,7 @@ static int fail(const char *what, const char *arg)
 static int usage(void)
 {
 	fputs("usage: probe ptrace PID\n"
-	      "       probe open PATH [r|w]\n"
+	      "       probe open PATH [r|w|c]\n"
 	      "       probe key-add DESC DATA CMD [ARGS...]\n"
 	      "       probe key-search DESC\n"
 	      "       probe fds\n"
@@ -114,14 +114,17 @@ static int cmd_open(int argc, char **argv)
 {
 	if (argc != 3 && argc != 4)
 		return usage();
-	int wr = 0;
+	/* w: for writing; c: created (or truncated), as the shell's > does. */
+	int wr = 0, flags = O_RDONLY;
 	if (argc == 4) {
 		if (strcmp(argv[3], "w") == 0)
-			wr = 1;
+			wr = 1, flags = O_WRONLY;
+		else if (strcmp(argv[3], "c") == 0)
+			wr = 1, flags = O_WRONLY | O_CREAT | O_TRUNC;
 		else if (strcmp(argv[3], "r") != 0)
 			return usage();
 	}
-	int fd = open(argv[2], (wr ? O_WRONLY : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
+	int fd = open(argv[2], flags | O_CLOEXEC | O_NOCTTY, 0644);
 	if (fd < 0)
 		return fail("open", argv[2]);
 	int r = 0;
