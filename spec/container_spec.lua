@@ -145,6 +145,24 @@ describe("ns.container", function()
       assert.matches("^<lua function .+:1>$", seen.hook.fn)
       assert.are.same({ "/bin/true" }, seen.exec.argv)
     end)
+    it("mounts the cgroup fs, after sysfs, for a container with a cgroup, unless cgroupfs = false", function()
+      local function ops(t)
+        t.args = { "/bin/true" }
+        local by, order = {}, {}
+        for _, o in ipairs(container.plan(t)) do by[o.op] = o; order[#order + 1] = o.op end
+        return by, table.concat(order, " ")
+      end
+      local by, order = ops({ cgroup = { memory = "64M" } })
+      assert.matches("sysfs cgroupfs", order, 1, true)
+      assert.are.same({ "child", true }, { by.cgroupfs.where, by.cgroupfs.cgroupns })
+      assert.is_nil(ops({}).cgroupfs)
+      assert.is_nil(ops({ cgroup = {}, cgroupfs = false }).cgroupfs)
+      assert.is_nil(ops({ cgroup = {}, sys = false }).cgroupfs)
+      assert.is_nil(ops({ cgroup = {}, namespaces = { "pid", "mnt" } }).cgroupfs.cgroupns)
+      local ok, err = pcall(container.plan, { cgroupfs = true })
+      assert.is_false(ok)
+      assert.matches("cgroupfs needs a cgroup of the container's own", err, 1, true)
+    end)
     it("luactr --plan prints the steps and runs nothing", function()
       local out, code = H.run_luactr("--plan examples/busybox.lua")
       assert.are.equal(0, code)
@@ -583,6 +601,68 @@ describe("ns.container with a cgroup", function()
     assert.matches(L.v1.pids and "8:pids:/\n" or "0::/\n", out, 1, true)
     assert.matches("in group:\ttrue", out, 1, true)
     assert.matches("host view:\t/luactr/cgspec", out, 1, true)
+  end)
+
+  -- What /sys/fs/cgroup holds inside: on v1 and hybrid hosts a directory
+  -- for each hierarchy the container has a group in (named as the host
+  -- names them); on pure v2 the group's own files.
+  local VIEWS = {}
+  if L.mode ~= "v2" then
+    for _, h in ipairs(require("ns.cgroup.layout").hierarchies(L)) do
+      VIEWS[#VIEWS + 1] = h.mount:match("[^/]+$")
+    end
+    table.sort(VIEWS)
+  end
+
+  -- A shell command that prints, in order: the memory limit the container
+  -- reads; "in <dir>" for each view whose cgroup.procs lists its PID 1 (a
+  -- view rooted at its own group); what /sys/fs/cgroup lists (v1); how many
+  -- directories lie below the views (groups of others); each mount there
+  -- with its options.
+  local function views_cmd(limit_file)
+    local dirs = #VIEWS > 0 and ("/sys/fs/cgroup/" .. table.concat(VIEWS, " /sys/fs/cgroup/")) or "/sys/fs/cgroup"
+    return ("cat /sys/fs/cgroup/%s; for d in %s; do grep -qx 1 $d/cgroup.procs && echo in $d; done; "
+      .. "echo $(ls /sys/fs/cgroup%s); find /sys/fs/cgroup -mindepth %d -type d | wc -l; "
+      .. "grep ' /sys/fs/cgroup' /proc/self/mountinfo | cut -d' ' -f5,6,9"):format(limit_file, dirs,
+        #VIEWS > 0 and "" or " | grep -c memory", #VIEWS > 0 and 2 or 1)
+  end
+
+  for _, case in ipairs({ { "its cgroup namespace", "" },
+    { "no cgroup namespace", 'namespaces = { "pid", "mnt", "uts", "ipc", "net" },' } }) do
+    it("reads its own memory limit at /sys/fs/cgroup, a read-only view of its group only, with " .. case[1], function()
+      local limit = L.v1.memory and "memory/memory.limit_in_bytes" or "memory.max"
+      local out, code = H.recipe(([[os.exit(require("ns.container").run{ %s cgroup = { memory = "64M" },
+        args = { "/bin/sh", "-c", %q } }.status)]]):format(case[2], views_cmd(limit)))
+      assert.are.equal(0, code, out)
+      local lines = {}
+      for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+      assert.are.equal("67108864", lines[1], out)
+      local n = 1
+      for _, v in ipairs(#VIEWS > 0 and VIEWS or { "" }) do
+        n = n + 1
+        assert.are.equal("in /sys/fs/cgroup" .. (v ~= "" and "/" .. v or ""), lines[n], out)
+      end
+      if #VIEWS > 0 then
+        assert.are.equal(table.concat(VIEWS, " "), lines[n + 1], out) -- the views, nothing else
+      else
+        assert.is_true(tonumber(lines[n + 1]) > 0, out) -- the group's memory files
+      end
+      assert.are.equal("0", lines[n + 2], out)
+      local mounts = { table.unpack(lines, n + 3) }
+      assert.are.equal(1 + #VIEWS, #mounts, out)
+      for _, m in ipairs(mounts) do
+        assert.matches("^/sys/fs/cgroup%S* ro,nosuid,nodev,noexec", m)
+      end
+    end)
+  end
+
+  it("mounts cgroup2 in its cgroup namespace at /sys/fs/cgroup on a v2-only layout", function()
+    local out, code = H.run_luactr([[-e '
+      os.exit(require("ns.container").run{ cgroup = {}, args = { "/bin/sh", "-c",
+        "grep -x 1 /sys/fs/cgroup/cgroup.procs; grep \" /sys/fs/cgroup \" /proc/self/mountinfo | cut -d\" \" -f4,5,6,9" } }.status)']],
+      { env = "LUACTR_CGROUP_MODE=v2" })
+    assert.are.equal(0, code, out)
+    assert.matches("^1\n/ /sys/fs/cgroup ro,nosuid,nodev,noexec%S* cgroup2\n$", out)
   end)
 
   it("removes its group when setup fails half-way", function()

@@ -354,6 +354,36 @@ describe("the default container", function()
   end)
 
   describe("cgroups", function()
+    -- What root inside would write through its view of its group at
+    -- /sys/fs/cgroup: its limits, cgroup.procs (to move a process),
+    -- release_agent (v1 runs it as root on the host when a group empties:
+    -- the classic escape) and a new file there; and mkdir, a new group.
+    local L = require("ns.cgroup").layout()
+    local top = L.mode == "v2" and "" or "memory/"
+    local FILES = { top .. (L.mode == "v2" and "memory.max" or "memory.limit_in_bytes"), top .. "cgroup.procs",
+      top .. "release_agent", top .. "new" }
+    if L.mode == "v2" then FILES[#FILES + 1] = "cgroup.subtree_control" else FILES[#FILES + 1] = "release_agent" end
+    if L.mode == "hybrid" then FILES[#FILES + 1] = "unified/cgroup.procs" end
+    for _, v in ipairs({ { "a cgroup", "" }, { "user = true and a cgroup", "user = true," } }) do
+      it("cannot write a cgroup file through /sys/fs/cgroup, nor see another group, with " .. v[1], function()
+        local cmd = {}
+        for _, f in ipairs(FILES) do cmd[#cmd + 1] = "/opt/luactr/probe open /sys/fs/cgroup/" .. f .. " c" end
+        cmd[#cmd + 1] = "mkdir /sys/fs/cgroup/" .. top .. "evil 2>/dev/null && echo MADE"
+        cmd[#cmd + 1] = "find /sys/fs/cgroup -mindepth " .. (top == "" and 1 or 2) .. " -type d | wc -l"
+        local out = inside(table.concat(cmd, "; "), v[2] .. ' cgroup = { memory = "64M" }')
+        local n = 0
+        for line in out:gmatch("[^\n]+") do
+          n = n + 1
+          if n <= #FILES then
+            assert.matches("^open /sys/fs/cgroup/" .. H.esc(FILES[n]) .. ": ", line)
+            assert.is_truthy(line:match("%(EROFS%)$") or line:match("%(EACCES%)$"), out)
+          end
+        end
+        assert.are.equal(#FILES + 1, n, out)
+        assert.matches("\n0\n$", out) -- no group below the container's own
+      end)
+    end
+
     it("starts 20 containers with limits at once, every one of them, and leaves no group", function()
       local path = H.tmpfile([[os.exit(require("ns.container").run{ cgroup = { pids = 32, memory = "64M" },
         args = { "/bin/true" } }.status)]])

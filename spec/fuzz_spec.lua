@@ -24,7 +24,7 @@ local KEYS = {
   "name", "rootfs", "overlay", "keep_upper", "chroot", "hostname", "namespaces", "user", "mounts", "proc",
   "sys", "dev", "env", "cwd", "args", "tty", "capabilities", "no_new_privs", "inside", "parent", "init",
   "cgroup", "time", "rlimits", "readonly", "domainname", "stdin", "stdout", "stderr", "masked_paths",
-  "readonly_paths", "preserve_fds", "devices",
+  "readonly_paths", "preserve_fds", "devices", "cgroupfs",
 }
 
 -- Tables that are wrong inside: each with the words its error must contain.

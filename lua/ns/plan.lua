@@ -238,6 +238,13 @@ function M.ops(c)
       flags = { "nosuid", "nodev", "noexec" }, ours = "proc" })
   end
   if c.sys then add("child", { op = "sysfs", name = "mount sysfs on /sys (read-only)" }) end
+  if c.cgroupfs then
+    -- What the container reads to size itself (memory.max, cpu.max):
+    -- its own group, read-only, as docker shows it. Without a group of
+    -- its own it would see luactr's, and the groups below: nothing then.
+    add("child", { op = "cgroupfs", name = "cgroup fs on /sys/fs/cgroup (the container's group, read-only)",
+      cgroupns = c.nsset.cgroup or nil })
+  end
   if c.dev then
     add("child", { op = "dev", name = "minimal /dev (nodev tmpfs, host nodes bound in)", nodes = security.dev_nodes,
       devices = c.devices, mqueue = c.nsset.ipc or nil })

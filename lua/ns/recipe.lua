@@ -33,7 +33,7 @@ local KEYS = {
   stdout = "userdata|number", stderr = "userdata|number",
   masked_paths = "table", readonly_paths = "table", preserve_fds = "table",
   devices = "table", capture = "boolean", capture_limit = "number|string", timeout = "number",
-  stop_timeout = "number",
+  stop_timeout = "number", cgroupfs = "boolean",
 }
 
 local MOUNT_KEYS = { source = true, target = true, type = true, flags = true, data = true, mkdir = true, dev = true }
@@ -356,6 +356,14 @@ function M.check(t)
   if c.proc == nil then c.proc = set.pid or c.rootfs ~= false end
   if c.sys == nil then c.sys = c.rootfs ~= false end
   if c.dev == nil then c.dev = c.rootfs ~= false end
+  -- On the host's filesystem (rootfs = false) a new sysfs would cover
+  -- the host's group directories, which cgroupfs binds from.
+  local cgroupfs_ok = c.sys and c.cgroup ~= nil and c.rootfs ~= false
+  if c.cgroupfs == nil then
+    c.cgroupfs = cgroupfs_ok
+  elseif c.cgroupfs and not cgroupfs_ok then
+    bad(what, "cgroupfs needs a cgroup of the container's own (cgroup = {...}), a rootfs and sys")
+  end
   local mounts = check_list(what, "mounts", c.mounts or {})
   c.mounts = {}
   for i, m in ipairs(mounts) do c.mounts[i] = check_mount(what, i, m) end

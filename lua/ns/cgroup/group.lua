@@ -276,6 +276,18 @@ function M.open(name, opts)
   return g
 end
 
+--- g:hierarchies() -> the hierarchies the group is in, in creation order:
+-- {key, mount (the hierarchy's mount point), ctrls, v2 (true for the v2
+-- tree), dir (the group's directory)}, each a copy. The container layer
+-- binds them at its /sys/fs/cgroup.
+function Group:hierarchies()
+  local out = {}
+  for i, d in ipairs(self._dirs) do
+    out[i] = { key = d.key, mount = d.mount, ctrls = d.ctrls, v2 = d.v2, dir = d.dir }
+  end
+  return out
+end
+
 --- g:v2_path() -> the group's v2 directory, or nil (pure v1). The container
 -- layer opens it for CLONE_INTO_CGROUP on pure v2.
 function Group:v2_path() return self.paths.v2 end
