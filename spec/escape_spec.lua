@@ -384,6 +384,21 @@ describe("the default container", function()
       end)
     end
 
+    -- Without a net namespace of its own, a user namespace gets the host's
+    -- /sys bound (the kernel refuses it a new sysfs), with the host's
+    -- cgroup hierarchies mounted in it.
+    for _, v in ipairs({ { "no group", "" }, { "a cgroup", ' cgroup = { memory = "64M" },' } }) do
+      it("sees none of the host's groups through the host's /sys, with user = true, no net namespace and " .. v[1], function()
+        local out, code = inside("find /sys/fs/cgroup -mindepth " .. (top == "" and 1 or 2) .. " -type d | wc -l; "
+          .. "ls /sys/fs/cgroup | wc -l",
+          'user = true, namespaces = { "pid", "mnt", "uts", "ipc", "cgroup" },' .. v[2])
+        assert.are.equal(0, code, out)
+        local below, listed = out:match("^(%d+)\n(%d+)\n$")
+        assert.are.equal("0", below, out)
+        if v[2] == "" then assert.are.equal("0", listed, out) end
+      end)
+    end
+
     it("starts 20 containers with limits at once, every one of them, and leaves no group", function()
       local path = H.tmpfile([[os.exit(require("ns.container").run{ cgroup = { pids = 32, memory = "64M" },
         args = { "/bin/true" } }.status)]])

@@ -193,6 +193,10 @@ function RUN.sysfs(x)
     -- Without our own net namespace the kernel refuses a new sysfs: bind the host's.
     local at = mount_ours(x, "sys", "/sys", nil, { "rbind" })
     must("mount_setattr", ns.mount_setattr(at, RO, nil, "recursive"))
+    -- That brings the host's cgroup hierarchies along, every group in
+    -- them: hide them, as a new sysfs would (the cgroupfs op, if any,
+    -- then shows the container's own group over this).
+    must("mount", ns.mount("tmpfs", at .. "/fs/cgroup", "tmpfs", RO, "size=0,mode=0555"))
   elseif not ok then
     error(err, 0)
   end
