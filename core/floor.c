@@ -24,7 +24,8 @@
  *   floor -c ...     -f plus the cgroups luactr makes for `cgroup = {
  *                    memory = "64M" }`: a group in every mounted hierarchy
  *                    (see cg_create), which the child joins itself first
- *                    ("0" to cgroup.procs), removed after.
+ *                    ("0" to cgroup.procs) and sees, read-only, at its
+ *                    /sys/fs/cgroup (child_cgroupfs), removed after.
  *
  * Usage: floor [-q] [-f | -c] LOWERDIR [N]
  * See clone(2), clone3(2), mount(2), mount_setattr(2), pivot_root(2),
@@ -249,6 +250,7 @@ static void child_plain(void)
 }
 
 static void cg_join(void);
+static void child_cgroupfs(void);
 
 /* luactr's default container, step for step (see `luactr --plan`). */
 static void child_full(int sock)
@@ -273,6 +275,8 @@ static void child_full(int sock)
 	child_overlay(MS_NODEV);
 	child_mount("proc", "/proc", "proc", nse, NULL);
 	child_mount("sysfs", "/sys", "sysfs", nse | MS_RDONLY, NULL);
+	if (mode == CGROUP)
+		child_cgroupfs();
 	child_dev();
 	child_paths();
 	child_pivot();
@@ -300,7 +304,7 @@ static void child_full(int sock)
 struct hier {
 	char mount[256];
 	char parent[PATH_MAX], group[PATH_MAX]; /* luactr-bench-floor-<pid>, its ctr */
-	int cpuset, memory, devices;
+	int cpuset, memory, devices, v2;
 	int fd; /* O_PATH of the group, -1 when not made */
 	int made_parent;
 };
@@ -347,6 +351,7 @@ static void cg_layout(void)
 		h->cpuset = v1 && has_opt(super, "cpuset");
 		h->memory = v1 && has_opt(super, "memory");
 		h->devices = v1 && has_opt(super, "devices");
+		h->v2 = v2;
 		h->fd = -1;
 	}
 	fclose(f);
@@ -354,6 +359,34 @@ static void cg_layout(void)
 		errno = ENOENT;
 		die("cgroup", "no hierarchy mounted");
 	}
+}
+
+/* The group at the child's /sys/fs/cgroup, as luactr's cgroupfs op does
+ * it: on pure v2 a cgroup2 mount in the cgroup namespace; else a tmpfs,
+ * each hierarchy's group bound on a directory named as the host names it
+ * (the v2 tree mounted afresh), all made read-only. */
+static void child_cgroupfs(void)
+{
+	const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	if (nhier == 1 && hiers[0].v2) {
+		child_mount("cgroup2", "/sys/fs/cgroup", "cgroup2", ro, NULL);
+		return;
+	}
+	child_mount("tmpfs", "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
+	char dir[PATH_MAX];
+	for (int i = 0; i < nhier; i++) {
+		const struct hier *h = &hiers[i];
+		const char *name = strrchr(h->mount, '/');
+		int n = snprintf(dir, sizeof dir, "%s/sys/fs/cgroup/%s", ROOT, name ? name + 1 : h->mount);
+		if (n < 0 || (size_t)n >= sizeof dir || mkdir(dir, 0755) < 0)
+			child_die("mkdir", dir);
+		if ((h->v2 ? mount("cgroup2", dir, "cgroup2", ro, NULL) : mount(h->group, dir, NULL, MS_BIND, NULL)) < 0)
+			child_die("mount on", dir);
+	}
+	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
+	const char *top = in_root("/sys/fs/cgroup");
+	if (syscall(SYS_mount_setattr, AT_FDCWD, top, AT_RECURSIVE, &attr, sizeof attr) < 0)
+		child_die("mount_setattr", top);
 }
 
 /* Writes value to file in the directory dirfd (named dir, for errors). */
