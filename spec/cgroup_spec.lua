@@ -207,6 +207,8 @@ describe("ns.cgroup", function()
       assert.are.equal(524288, cgroup.parse_size("512k"))
       assert.are.equal(67108864, cgroup.parse_size("64MiB"))
       assert.are.equal(67108864, cgroup.parse_size("64MB"))
+      assert.are.equal(67108864, cgroup.parse_size("64Mi"))
+      assert.are.equal(67108864, cgroup.parse_size("64m"))
       assert.are.equal(2 * 1024 ^ 4, cgroup.parse_size("2T"))
       assert.are.equal(1610612736, cgroup.parse_size("1.5G"))
       assert.are.equal(4096, cgroup.parse_size("4096"))
@@ -439,6 +441,9 @@ describe("ns.cgroup", function()
       { { memory = "12Q" }, "memory.limit_in_bytes", "memory.max", 'bad size "12Q"' },
       { { memory = -1 }, "memory.limit_in_bytes", "memory.max", "negative size %-1" },
       { { memory = 0 }, "memory.limit_in_bytes", "memory.max", "got 0" },
+      { { memory = 64 }, "memory.limit_in_bytes", "memory.max", 'memory 64 is 64 bytes; for 64 MiB write "64M"' },
+      { { memory = "512" }, "memory.limit_in_bytes", "memory.max", 'for 512 MiB write "512M"' },
+      { { memory = "64M", memory_swap = 100 }, "memory.memsw.limit_in_bytes", "memory.swap.max", "memory_swap 100 is 100 bytes" },
       { { cpuset = "999" }, "cpuset.cpus", "cpuset.cpus", 'cpuset.cpus "999": the host has no CPU 999' },
       { { cpuset = "0-" }, "cpuset.cpus", "cpuset.cpus", "got 0%-" },
       { { pids = 0 }, "pids.max", "pids.max", "got 0" },

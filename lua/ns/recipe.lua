@@ -238,6 +238,20 @@ local function check_device(what, i, d)
     major = st.rdev_major, minor = st.rdev_minor }
 end
 
+-- The cgroup limits, checked as far as no layout is needed (ns.cgroup.limits
+-- checks the rest when it makes the group).
+local LIMIT_NAMES
+local function check_cgroup(what, t)
+  local limits = require "ns.cgroup.limits"
+  if not LIMIT_NAMES then
+    LIMIT_NAMES = {}
+    for _, k in ipairs(limits.names) do LIMIT_NAMES[k] = true end
+  end
+  check_keys(what .. ": cgroup", t, LIMIT_NAMES)
+  local why = limits.check(t)
+  if why then bad(what, "cgroup.%s", why) end
+end
+
 local function random_id()
   local f = io.open("/dev/urandom", "rb")
   local s = f:read(6)
@@ -356,6 +370,7 @@ function M.check(t)
     limits[name] = check_rlimit(what, name, v)
   end
   c.rlimits = limits
+  if c.cgroup then check_cgroup(what, c.cgroup) end
   for _, k in ipairs({ "stdin", "stdout", "stderr" }) do
     if c[k] ~= nil then check_fd(what, k, c[k]) end
   end

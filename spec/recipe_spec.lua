@@ -1,0 +1,55 @@
+-- recipe_spec.lua: ns.recipe, the schema of a container table. A bad
+-- recipe is refused when it is normalised, before anything runs, with one
+-- short line that names the container, the key and the reason; what is
+-- fine in other spellings is accepted.
+local H = require "support.helper"
+local recipe = require "ns.recipe"
+
+-- Each: a recipe (named "bad"), then the whole error it must raise.
+local BAD = {
+  { { cgroup = { memory = 64 } }, 'container "bad": cgroup.memory 64 is 64 bytes; for 64 MiB write "64M"' },
+  { { cgroup = { memory_swap = "1G" } }, 'container "bad": cgroup.memory_swap (memory plus swap) needs a memory limit' },
+  { { cgroup = { memory = "12Q" } },
+    'container "bad": cgroup.memory: bad size "12Q" (bytes, or a number with K, M, G or T, e.g. "64M")' },
+  { { cgroup = { cpu = "20%" } },
+    'container "bad": cgroup.cpu must be a positive fraction of one CPU (0.2 = 20%) or "max", got 20%' },
+  { { cgroup = { pids = 0 } }, 'container "bad": cgroup.pids must be a positive integer or "max", got 0' },
+  { { cgroup = { cpuset = "0-" } }, 'container "bad": cgroup.cpuset must be a CPU list like "0" or "0-1,3", got 0-' },
+  { { cgroup = { devices = { { type = "x", allow = true } } } },
+    'container "bad": cgroup.devices[1]: type must be "c", "b" or "a", got x' },
+  { { cgroup = { pid = 10 } }, "container \"bad\": cgroup: unknown key 'pid' (valid: cpu, cpu_period, cpu_weight, "
+    .. "cpuset, devices, io_weight, memory, memory_swap, pids)" },
+}
+
+-- Recipes that are fine, however they spell it.
+local GOOD = {
+  { cgroup = { memory = "64MB" } }, { cgroup = { memory = "64m" } }, { cgroup = { memory = "64Mi" } },
+  { cgroup = { memory = "64MiB" } }, { cgroup = { memory = 64 * 1024 * 1024 } }, { cgroup = { memory = "max" } },
+}
+
+describe("ns.recipe", function()
+  H.guard()
+
+  it("does not touch the global table", function()
+    H.assert_no_new_globals("ns.recipe")
+  end)
+
+  describe("check()", function()
+    it("refuses each bad recipe with one line naming the container, the key and the reason", function()
+      for _, case in ipairs(BAD) do
+        local t = case[1]
+        t.name = "bad"
+        local ok, err = pcall(recipe.check, t)
+        assert.is_false(ok, case[2])
+        assert.are.equal(case[2], err)
+      end
+    end)
+
+    it("accepts the other spellings of what it means", function()
+      for _, t in ipairs(GOOD) do
+        local ok, err = pcall(recipe.check, t)
+        assert.is_true(ok, tostring(err))
+      end
+    end)
+  end)
+end)
