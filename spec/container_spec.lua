@@ -189,11 +189,11 @@ describe("ns.container", function()
       assert.matches("NoNewPrivs:%s+1", out)
     end)
     it("applies rlimits, a read-only root, env (map and list), cwd and mounts", function()
-      local out, code = H.recipe([[os.exit(require("ns.container").run{ rlimits = { nofile = 256 }, readonly = true,
+      local out, code = H.recipe([[os.exit(require("ns.container").run{ rlimits = { nofile = 256, stack = "8M" }, readonly = true,
         env = { FOO = "bar", "BAZ=qux" }, cwd = "/etc",
         mounts = {{ type = "tmpfs", target = "/scratch", mkdir = true, data = "size=1m" }},
-        args = {"/bin/sh", "-c", "ulimit -n; pwd; echo $FOO $BAZ; touch /x; grep ' /scratch ' /proc/mounts"} }.status)]])
-      assert.matches("^256\n/etc\nbar qux\ntouch: /x: Read%-only file system\ntmpfs /scratch tmpfs rw", out)
+        args = {"/bin/sh", "-c", "ulimit -n; ulimit -s; pwd; echo $FOO $BAZ; touch /x; grep ' /scratch ' /proc/mounts"} }.status)]])
+      assert.matches("^256\n8192\n/etc\nbar qux\ntouch: /x: Read%-only file system\ntmpfs /scratch tmpfs rw", out)
       assert.are.equal(0, code, out)
     end)
     it("passes stdio through without a terminal", function()

@@ -19,12 +19,21 @@ local BAD = {
     'container "bad": cgroup.devices[1]: type must be "c", "b" or "a", got x' },
   { { cgroup = { pid = 10 } }, "container \"bad\": cgroup: unknown key 'pid' (valid: cpu, cpu_period, cpu_weight, "
     .. "cpuset, devices, io_weight, memory, memory_swap, pids)" },
+  { { rlimits = { cpu = "1s" } }, 'container "bad": rlimits.cpu must be a whole number of seconds or "unlimited", not "1s"' },
+  { { rlimits = { nofile = -1 } }, 'container "bad": rlimits.nofile must be a whole number or "unlimited", not -1' },
+  { { rlimits = { stack = 1.5 } },
+    'container "bad": rlimits.stack must be a size ("64M") or a number of bytes or "unlimited", not 1.5' },
+  { { rlimits = { fsize = { "1M", "1X" } } },
+    'container "bad": rlimits.fsize[2] "1X" is not a size (bytes, or a number with K, M, G or T: "64M")' },
+  { { rlimits = { nofle = 10 } }, "container \"bad\": unknown rlimit 'nofle' (valid: as, core, cpu, data, fsize, "
+    .. "locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)" },
 }
 
 -- Recipes that are fine, however they spell it.
 local GOOD = {
   { cgroup = { memory = "64MB" } }, { cgroup = { memory = "64m" } }, { cgroup = { memory = "64Mi" } },
   { cgroup = { memory = "64MiB" } }, { cgroup = { memory = 64 * 1024 * 1024 } }, { cgroup = { memory = "max" } },
+  { rlimits = { cpu = 10, nofile = { 64, 1024 }, core = 0, as = "1G", stack = { "8M", "unlimited" } } },
 }
 
 describe("ns.recipe", function()

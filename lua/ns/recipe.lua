@@ -142,11 +142,27 @@ local function check_idmap(what, key, map)
   return map
 end
 
+-- What an rlimit counts, for the units it takes and the messages: bytes
+-- (given as "64M" too), seconds, microseconds, or a plain count.
+local RLIMIT_UNITS = { cpu = "seconds", rttime = "microseconds" }
+for _, k in ipairs({ "as", "core", "data", "fsize", "memlock", "msgqueue", "rss", "stack" }) do RLIMIT_UNITS[k] = "bytes" end
+
 local function check_rlimit(what, name, v)
   local key = "rlimits." .. tostring(name)
+  local unit = RLIMIT_UNITS[name]
   local function one(k, x)
     if x == "unlimited" or x == math.huge then return math.huge end
-    return int(what, k, x, 0)
+    if unit == "bytes" and type(x) == "string" then
+      local ok, n = pcall(require("ns.cgroup.limits").parse_size, x)
+      if ok then return n end
+      bad(what, "%s %s is not a size (bytes, or a number with K, M, G or T: \"64M\")", k, show(x))
+    end
+    if math.type(x) ~= "integer" or x < 0 then
+      bad(what, "%s must be %s or \"unlimited\", not %s", k,
+        unit == "bytes" and "a size (\"64M\") or a number of bytes" or
+        unit and ("a whole number of " .. unit) or "a whole number", show(x))
+    end
+    return x
   end
   if type(v) == "table" then
     check_list(what, key, v)
