@@ -201,6 +201,22 @@ describe("ns.container", function()
       assert.are.equal(0, code)
       assert.is_true(tonumber(out) >= 10, out)
     end)
+    it("takes Lua io files for stdin, stdout and stderr", function()
+      local path = os.tmpname()
+      local out, code = H.recipe(([[
+        local f = assert(io.open(%q, "w"))
+        local st = require("ns.container").run{ stdin = io.stdin, stdout = f, stderr = io.stdout, tty = false,
+          args = { "/bin/sh", "-c", "echo to-file; echo to-stderr >&2" } }
+        f:close()
+        os.exit(st.status)]]):format(path))
+      local f = assert(io.open(path))
+      local text = f:read("a")
+      f:close()
+      os.remove(path)
+      assert.are.equal(0, code, out)
+      assert.are.equal("to-file\n", text)
+      assert.are.equal("to-stderr\n", out)
+    end)
     it("runs inside hooks in the new namespaces, before exec", function()
       local out, code = H.recipe([[
         local ns = require "ns"

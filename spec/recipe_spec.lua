@@ -5,6 +5,12 @@
 local H = require "support.helper"
 local recipe = require "ns.recipe"
 
+local CLOSED_FILE = io.tmpfile()
+CLOSED_FILE:close()
+local CLOSED_FD, W = H.ns.pipe()
+CLOSED_FD:close()
+W:close()
+
 -- Each: a recipe (named "bad"), then the whole error it must raise.
 local BAD = {
   { { cgroup = { memory = 64 } }, 'container "bad": cgroup.memory 64 is 64 bytes; for 64 MiB write "64M"' },
@@ -27,6 +33,11 @@ local BAD = {
     'container "bad": rlimits.fsize[2] "1X" is not a size (bytes, or a number with K, M, G or T: "64M")' },
   { { rlimits = { nofle = 10 } }, "container \"bad\": unknown rlimit 'nofle' (valid: as, core, cpu, data, fsize, "
     .. "locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)" },
+  { { stdout = io.stdout, stderr = setmetatable({}, {}) },
+    "container \"bad\": 'stderr' must be a userdata or number, not a table" },
+  { { stdout = io.stdout, stdin = CLOSED_FILE }, 'container "bad": stdin is a closed file' },
+  { { preserve_fds = { io.stdout, CLOSED_FD } }, 'container "bad": preserve_fds[2] must be an open fd handle, '
+    .. 'an io file or an fd number, not "pipe (closed)"' },
 }
 
 -- Recipes that are fine, however they spell it.
@@ -44,6 +55,16 @@ describe("ns.recipe", function()
   end)
 
   describe("check()", function()
+    it("turns Lua io files into their fds, and keeps them open with the table", function()
+      local f <close> = assert(io.tmpfile())
+      local c = recipe.check({ stdin = io.stdin, stdout = f, stderr = 2, preserve_fds = { io.stderr, 7 } })
+      assert.are.equal(0, c.stdin)
+      assert.are.equal(H.ns.fileno(f), c.stdout)
+      assert.are.equal(2, c.stderr)
+      assert.are.same({ 2, 7 }, c.preserve_fds)
+      assert.are.same({ io.stdin, f, io.stderr }, c.files)
+    end)
+
     it("refuses each bad recipe with one line naming the container, the key and the reason", function()
       for _, case in ipairs(BAD) do
         local t = case[1]

@@ -227,10 +227,20 @@ local function check_env(what, env)
   return out
 end
 
-local function check_fd(what, key, v)
+-- An fd for stdio or preserve_fds: a number, an open ns.fd handle, or a
+-- Lua io file (io.stdout, io.open(...)), which becomes its fd number; the
+-- file goes on the list files, which the canonical table keeps, so that
+-- it stays open as long as the container's table does.
+local function check_fd(what, key, v, files)
   if type(v) == "number" then return int(what, key, v, 0) end
-  if getmetatable(v) == nil or type(v) ~= "userdata" or not pcall(v.fileno, v) or not v:fileno() then
-    bad(what, "%s must be an open ns.fd handle or an fd number", key)
+  local kind = io.type(v)
+  if kind == "file" then
+    files[#files + 1] = v
+    return ns.fileno(v)
+  end
+  if kind == "closed file" then bad(what, "%s is a closed file", key) end
+  if type(v) ~= "userdata" or not pcall(ns.fileno, v) then
+    bad(what, "%s must be an open fd handle, an io file or an fd number, not %s", key, show(tostring(v)))
   end
   return v
 end
@@ -387,11 +397,13 @@ function M.check(t)
   end
   c.rlimits = limits
   if c.cgroup then check_cgroup(what, c.cgroup) end
+  c.files = {}
   for _, k in ipairs({ "stdin", "stdout", "stderr" }) do
-    if c[k] ~= nil then check_fd(what, k, c[k]) end
+    if c[k] ~= nil then c[k] = check_fd(what, k, c[k], c.files) end
   end
-  c.preserve_fds = check_list(what, "preserve_fds", c.preserve_fds or {})
-  for i, fd in ipairs(c.preserve_fds) do check_fd(what, fmt("preserve_fds[%d]", i), fd) end
+  local fds = check_list(what, "preserve_fds", c.preserve_fds or {})
+  c.preserve_fds = {}
+  for i, fd in ipairs(fds) do c.preserve_fds[i] = check_fd(what, fmt("preserve_fds[%d]", i), fd, c.files) end
   c.environ = environment(c, check_env(what, c.env or {}))
   return c
 end
