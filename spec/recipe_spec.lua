@@ -33,6 +33,28 @@ local BAD = {
     'container "bad": rlimits.fsize[2] "1X" is not a size (bytes, or a number with K, M, G or T: "64M")' },
   { { rlimits = { nofle = 10 } }, "container \"bad\": unknown rlimit 'nofle' (valid: as, core, cpu, data, fsize, "
     .. "locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)" },
+  { { namespaces = { "network" } },
+    "container \"bad\": unknown namespace 'network' (valid: cgroup, ipc, mnt, net, pid, time, user, uts)" },
+  { { rootfs = "" }, 'container "bad": rootfs is an empty path' },
+  { { rootfs = { "/a", "" } }, 'container "bad": rootfs[2] is an empty path' },
+  { { rootfs = false, overlay = true }, 'container "bad": overlay needs a rootfs (rootfs is false)' },
+  { { rootfs = false, readonly = true }, 'container "bad": readonly needs a rootfs (rootfs is false)' },
+  { { overlay = false, keep_upper = true }, 'container "bad": keep_upper needs the overlay (overlay is false)' },
+  { { user = { uid = 5, uid_map = { { 0, 1000, 1 } } } }, 'container "bad": user.uid 5 is not mapped by user.uid_map' },
+  { { user = { gid_map = { { 1, 1000, 1 } } } },
+    'container "bad": user.gid 0 (the default) is not mapped by user.gid_map' },
+  { { mounts = { { "/srv", "/data" } } }, 'container "bad": mounts[1] is a table of named keys such as '
+    .. '{source = "/srv", target = "/data", flags = {"bind"}}, not a list' },
+  { { mounts = { "/srv:/data" } }, 'container "bad": mounts[1] must be a table such as '
+    .. '{source = "/srv", target = "/data", flags = {"bind"}}, not a string' },
+  { { mounts = { { source = "/srv", target = "/data" } } }, 'container "bad": mounts[1]: a mount on "/data" '
+    .. 'needs a type (type = "tmpfs"), or a source and flags = {"bind"}' },
+  { { mounts = { { target = "/data", flags = "rbind" } } },
+    'container "bad": mounts[1]: a bind mount on "/data" needs a source (a path on the host)' },
+  { { cwd = "etc" }, 'container "bad": cwd "etc" must be an absolute path' },
+  { { args = { "" } }, 'container "bad": args[1], the program, is an empty string' },
+  { { tty = true, stdout = 1 },
+    "container \"bad\": stdout needs tty = false (with a tty, the pty is the container's stdio)" },
   { { stdout = io.stdout, stderr = setmetatable({}, {}) },
     "container \"bad\": 'stderr' must be a userdata or number, not a table" },
   { { stdout = io.stdout, stdin = CLOSED_FILE }, 'container "bad": stdin is a closed file' },
@@ -45,6 +67,8 @@ local GOOD = {
   { cgroup = { memory = "64MB" } }, { cgroup = { memory = "64m" } }, { cgroup = { memory = "64Mi" } },
   { cgroup = { memory = "64MiB" } }, { cgroup = { memory = 64 * 1024 * 1024 } }, { cgroup = { memory = "max" } },
   { rlimits = { cpu = 10, nofile = { 64, 1024 }, core = 0, as = "1G", stack = { "8M", "unlimited" } } },
+  { mounts = { { source = "/srv", target = "/data", flags = { "bind", "rdonly" }, mkdir = true },
+    { type = "tmpfs", target = "/tmp" }, { target = "/", flags = { "rec", "private" } } } },
 }
 
 describe("ns.recipe", function()
@@ -63,6 +87,13 @@ describe("ns.recipe", function()
       assert.are.equal(2, c.stderr)
       assert.are.same({ 2, 7 }, c.preserve_fds)
       assert.are.same({ io.stdin, f, io.stderr }, c.files)
+    end)
+
+    it("gives given stdio no pty, and a namespace named in the list its key's defaults", function()
+      assert.is_false(recipe.check({ stdout = 1 }).tty)
+      local c = recipe.check({ namespaces = { "mnt", "user", "time" } })
+      assert.is_table(c.user.uid_map)
+      assert.are.same({}, c.time)
     end)
 
     it("refuses each bad recipe with one line naming the container, the key and the reason", function()

@@ -105,9 +105,16 @@ end
 
 local MS_NAMES -- made on first use
 
+-- The flags with which a mount needs no filesystem type.
+local TYPELESS = { bind = true, rbind = true, remount = true, move = true, private = true, rprivate = true,
+  shared = true, rshared = true, slave = true, rslave = true, unbindable = true, runbindable = true }
+
+local MOUNT_SHAPE = '{source = "/srv", target = "/data", flags = {"bind"}}'
+
 local function check_mount(what, i, m)
   local w = fmt("%s: mounts[%d]", what, i)
-  if type(m) ~= "table" then error(fmt("%s must be a table, not a %s", w, type(m)), 0) end
+  if type(m) ~= "table" then error(fmt("%s must be a table such as %s, not a %s", w, MOUNT_SHAPE, type(m)), 0) end
+  if m[1] ~= nil then error(fmt("%s is a table of named keys such as %s, not a list", w, MOUNT_SHAPE), 0) end
   check_keys(w, m, MOUNT_KEYS)
   if m.target == nil then error(w .. " needs a target path", 0) end
   local out = { target = str(w, "target", m.target), mkdir = m.mkdir, dev = m.dev }
@@ -124,9 +131,16 @@ local function check_mount(what, i, m)
     MS_NAMES = {}
     for k in pairs(ns.MS) do MS_NAMES[k] = true end
   end
+  local typeless, bind = false, false
   for _, f in ipairs(out.flags) do
     if not MS_NAMES[f] then bad(w, "unknown mount flag %s (%s)", quoted(f), choices(f, MS_NAMES, "ns.MS")) end
+    typeless = typeless or TYPELESS[f] or false
+    bind = bind or f == "bind" or f == "rbind"
   end
+  if not out.type and not typeless then
+    bad(w, "a mount on %s needs a type (type = \"tmpfs\"), or a source and flags = {\"bind\"}", show(out.target))
+  end
+  if bind and not out.source then bad(w, "a bind mount on %s needs a source (a path on the host)", show(out.target)) end
   return out
 end
 
@@ -316,12 +330,24 @@ function M.check(t)
   what = fmt("container %q", c.name)
   c.what = what
   if c.rootfs == nil or c.rootfs == true then c.rootfs = "busybox" end
-  if type(c.rootfs) == "string" then c.rootfs = str(what, "rootfs", c.rootfs) end
+  if type(c.rootfs) == "string" then
+    c.rootfs = str(what, "rootfs", c.rootfs)
+    if c.rootfs == "" then bad(what, "rootfs is an empty path") end
+  end
   if type(c.rootfs) == "table" then
     c.rootfs = str_list(what, "rootfs", c.rootfs)
     if #c.rootfs == 0 then bad(what, "rootfs is an empty list of layers") end
+    for i, l in ipairs(c.rootfs) do
+      if l == "" then bad(what, "rootfs[%d] is an empty path", i) end
+    end
   end
   if c.overlay == nil then c.overlay = c.rootfs ~= false end
+  if c.rootfs == false then
+    for _, k in ipairs({ "overlay", "readonly" }) do
+      if c[k] then bad(what, "%s needs a rootfs (rootfs is false)", k) end
+    end
+  end
+  if c.keep_upper and not c.overlay then bad(what, "keep_upper needs the overlay (overlay is false)") end
   c.namespaces = str_list(what, "namespaces", c.namespaces or M.default_namespaces)
   local set = {}
   for _, n in ipairs(c.namespaces) do
@@ -330,6 +356,10 @@ function M.check(t)
   end
   if c.user and not set.user then set.user = true end
   if c.time and not set.time then set.time = true end
+  -- A namespace named in the list gets its key's defaults: maps for
+  -- user (without them root inside is nobody), zero offsets for time.
+  if set.user and not c.user then c.user = true end
+  if set.time and not c.time then c.time = {} end
   c.nsset = set
   c.hostname = c.hostname or (set.uts and c.name or nil)
   for _, k in ipairs({ "hostname", "domainname" }) do
@@ -374,6 +404,15 @@ function M.check(t)
     u.gid_map = check_idmap(what, "user.gid_map", u.gid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, gid, 1 } }))
     if u.uid ~= nil then int(what, "user.uid", u.uid, 0) end
     if u.gid ~= nil then int(what, "user.gid", u.gid, 0) end
+    for _, k in ipairs({ "uid", "gid" }) do
+      local id, mapped = u[k] or 0, false
+      for _, r in ipairs(u[k .. "_map"]) do
+        if r[1] <= id and id < r[1] + r[3] then mapped = true end
+      end
+      if not mapped then
+        bad(what, "user.%s %d%s is not mapped by user.%s_map", k, id, u[k] and "" or " (the default)", k)
+      end
+    end
     c.user = u
   end
   if c.time then
@@ -382,10 +421,14 @@ function M.check(t)
   end
   c.args = str_list(what, "args", c.args or { "/bin/sh" })
   if #c.args == 0 then bad(what, "args is empty") end
-  c.cwd = str(what, "cwd", c.cwd or "/")
+  if c.args[1] == "" then bad(what, "args[1], the program, is an empty string") end
+  c.cwd = abs_path(what, "cwd", c.cwd or "/")
   c.capabilities = check_caps(what, c.capabilities == nil and M.default_capabilities or c.capabilities)
   if c.no_new_privs == nil then c.no_new_privs = true end
-  if c.tty == nil then c.tty = ns.isatty(0) and ns.isatty(1) end
+  local stdio = (c.stdin ~= nil and "stdin") or (c.stdout ~= nil and "stdout") or (c.stderr ~= nil and "stderr")
+  if c.tty and stdio then bad(what, "%s needs tty = false (with a tty, the pty is the container's stdio)", stdio) end
+  -- Given stdio means no pty, whatever luactr's own fds are.
+  if c.tty == nil then c.tty = not stdio and ns.isatty(0) and ns.isatty(1) end
   c.inside = fns(what, "inside", c.inside or {})
   c.parent = fns(what, "parent", c.parent or {})
   local limits = {}
