@@ -293,6 +293,20 @@ describe("ns.container", function()
       assert.matches("(mount nosuchfs on /tmp): mount nosuchfs on ", out, 1, true)
       assert.matches("(ENODEV)", out, 1, true)
     end)
+    it("names a missing mount target as the container sees it, and says to set mkdir", function()
+      local out, code = H.recipe([[require("ns.container").run{ mounts = {{ source = "/tmp", target = "/srv/data",
+        flags = {"bind"} }}, args = {"/bin/true"}, tty = false }]])
+      assert.are.equal(1, code)
+      assert.matches("(mount /tmp on /srv/data): /srv/data: No such file or directory (ENOENT) in the container; "
+        .. "add mkdir = true to the mount to make it\n", out, 1, true)
+    end)
+    it("names a missing bind source, and the target as the container sees it", function()
+      local out, code = H.recipe([[require("ns.container").run{ mounts = {{ source = "/nonexistent", target = "/tmp",
+        flags = {"bind"} }}, args = {"/bin/true"}, tty = false }]])
+      assert.are.equal(1, code)
+      assert.matches("(mount /nonexistent on /tmp): mount /nonexistent on /tmp: No such file or directory (ENOENT); "
+        .. "the source /nonexistent is not there on the host\n", out, 1, true)
+    end)
     it("raises an error object that carries the step, the op and the errno", function()
       local out, code = H.recipe([[
         local ns = require "ns"

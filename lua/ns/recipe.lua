@@ -117,7 +117,7 @@ local function check_mount(what, i, m)
   if m[1] ~= nil then error(fmt("%s is a table of named keys such as %s, not a list", w, MOUNT_SHAPE), 0) end
   check_keys(w, m, MOUNT_KEYS)
   if m.target == nil then error(w .. " needs a target path", 0) end
-  local out = { target = str(w, "target", m.target), mkdir = m.mkdir, dev = m.dev }
+  local out = { target = str(w, "target", m.target), mkdir = m.mkdir or false, dev = m.dev }
   for _, k in ipairs({ "source", "type", "data" }) do
     if m[k] ~= nil then out[k] = str(w, k, m[k]) end
   end
