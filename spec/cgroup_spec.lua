@@ -303,6 +303,19 @@ describe("ns.cgroup", function()
       assert.is_false(exists(MEM .. "/" .. PARENT))
     end)
 
+    it("tells a user without the rights to make groups what would do", function()
+      local err = H.child_value(function()
+        H.drop_privileges(65534)
+        local ok, e = pcall(cgroup.create, "noroot", { pids = 8 }, OPTS)
+        assert(not ok, "created a group without root")
+        return e
+      end)
+      assert.matches('^cgroup "noroot": mkdir %S+: Permission denied %(EACCES%); cgroups need root here: run luactr '
+        .. "as root, or delegate %S+/" .. H.esc(PARENT) .. " to uid 65534 %(a cgroup v2 subtree: chown the directory "
+        .. "and its cgroup.procs%)$", err)
+      assert.is_false(exists(MEM .. "/" .. PARENT))
+    end)
+
     it("refuses a group that exists and leaves it alone", function()
       local g <close> = cgroup.create("dup", {}, OPTS)
       local ok, err = pcall(cgroup.create, "dup", {}, OPTS)
