@@ -94,6 +94,21 @@ describe("ns.core", function()
       end
     end)
 
+    it("list their keys sorted for an unknown key, or for a long table its size, after a typo's match", function()
+      local ok, err = pcall(function() return ns.CLONE.bogus end)
+      assert.is_false(ok)
+      assert.are.equal("ns.CLONE has no key 'bogus' (valid: cgroup, files, fs, ipc, mnt, net, pid, sysvsem, time, user, uts)", err)
+      ok, err = pcall(function() return ns.SIG.TREM end)
+      assert.is_false(ok)
+      assert.matches("^ns.SIG has no key 'TREM' %(did you mean 'TERM'%? valid: ABRT, ALRM, BUS, CHLD, CONT,", err)
+      ok, err = pcall(function() return ns.MS.BIND end)
+      assert.is_false(ok)
+      assert.matches("^ns.MS has no key 'BIND' %(did you mean 'bind'%? valid: bind, dirsync,", err)
+      ok, err = pcall(function() return ns.E.EPREM end)
+      assert.is_false(ok)
+      assert.matches("^ns.E has no key 'EPREM' %(did you mean 'EPERM'%? %d+ names: pairs%(ns.E%)%)$", err)
+    end)
+
     it("are read-only and their metatable is protected", function()
       local ok, err = pcall(function() ns.E.EPERM = 99 end)
       assert.is_false(ok)
@@ -145,7 +160,24 @@ describe("ns.core", function()
     it("raises on an unknown name with the list of valid names", function()
       local ok, err = pcall(ns.unshare, "bogus")
       assert.is_false(ok)
-      assert.matches("unknown namespace 'bogus' %(valid: cgroup, ipc, mnt, net, pid, time, user, uts", err)
+      assert.matches("unknown namespace 'bogus' %(valid: cgroup, files, fs, ipc, mnt, net, pid, sysvsem, time, user, uts%)", err)
+    end)
+
+    it("names the valid name that an unknown one is a typo of", function()
+      for _, case in ipairs({
+        { function() return ns.prctl("nonewprivs") end, "invalid option 'nonewprivs' (did you mean 'no_new_privs'? "
+          .. "valid: child_subreaper, dumpable, keepcaps, name, no_new_privs, pdeathsig)" },
+        { function() return ns.sigmask("sett", {}) end, "(did you mean 'set'? valid: block, set, unblock)" },
+        { function() return ns.kill(1, "TREM") end, "unknown signal 'TREM' (did you mean 'TERM'? valid: ABRT, ALRM," },
+        { function() return ns.unshare("nett") end, "unknown namespace 'nett' (did you mean 'net'? valid: cgroup," },
+        { function() return ns.writefile("/nonexistent/luactr-spec", "x", { Mode = "0644" }) end,
+          "unknown option 'Mode' (did you mean 'mode'? valid: append, create, mode)" },
+        { function() return ns.unshare("zzzzzz") end, "unknown namespace 'zzzzzz' (valid: cgroup," },
+      }) do
+        local ok, err = pcall(case[1])
+        assert.is_false(ok)
+        assert.matches(case[2], err, 1, true)
+      end
     end)
 
     it("raises on a list of names that holds something else", function()
@@ -163,7 +195,7 @@ describe("ns.core", function()
     it("raises on an unknown option key, naming it", function()
       local ok, err = pcall(ns.writefile, "/nonexistent/luactr-spec", "x", { creat = true })
       assert.is_false(ok)
-      assert.matches("unknown option 'creat' %(valid: append, create, mode%)", err)
+      assert.matches("unknown option 'creat' %(did you mean 'create'%? valid: append, create, mode%)", err)
       ok, err = pcall(ns.writefile, "/nonexistent/luactr-spec", "x", { "create" })
       assert.is_false(ok)
       assert.matches("unknown option '1'", err)
@@ -181,7 +213,7 @@ describe("ns.core", function()
       assert.are.equal("KILL", st.signal)
       local ok, err = pcall(ns.kill, pid, "SIGBOGUS")
       assert.is_false(ok)
-      assert.matches("unknown signal 'BOGUS' %(valid: HUP, INT,", err)
+      assert.matches("unknown signal 'BOGUS' %(valid: ABRT, ALRM, BUS,", err)
       ok, err = pcall(ns.kill, pid, 1000)
       assert.is_false(ok)
       assert.matches("signal number out of range", err)
