@@ -23,7 +23,7 @@ local BAD = {
   { { cgroup = { cpuset = "0-" } }, 'container "bad": cgroup.cpuset must be a CPU list like "0" or "0-1,3", got 0-' },
   { { cgroup = { devices = { { type = "x", allow = true } } } },
     'container "bad": cgroup.devices[1]: type must be "c", "b" or "a", got x' },
-  { { cgroup = { pid = 10 } }, "container \"bad\": cgroup: unknown key 'pid' (valid: cpu, cpu_period, cpu_weight, "
+  { { cgroup = { pid = 10 } }, "container \"bad\": cgroup: unknown key 'pid' (did you mean 'pids'? valid: cpu, cpu_period, cpu_weight, "
     .. "cpuset, devices, io_weight, memory, memory_swap, pids)" },
   { { rlimits = { cpu = "1s" } }, 'container "bad": rlimits.cpu must be a whole number of seconds or "unlimited", not "1s"' },
   { { rlimits = { nofile = -1 } }, 'container "bad": rlimits.nofile must be a whole number or "unlimited", not -1' },
@@ -31,7 +31,7 @@ local BAD = {
     'container "bad": rlimits.stack must be a size ("64M") or a number of bytes or "unlimited", not 1.5' },
   { { rlimits = { fsize = { "1M", "1X" } } },
     'container "bad": rlimits.fsize[2] "1X" is not a size (bytes, or a number with K, M, G or T: "64M")' },
-  { { rlimits = { nofle = 10 } }, "container \"bad\": unknown rlimit 'nofle' (valid: as, core, cpu, data, fsize, "
+  { { rlimits = { nofle = 10 } }, "container \"bad\": unknown rlimit 'nofle' (did you mean 'nofile'? valid: as, core, cpu, data, fsize, "
     .. "locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack)" },
   { { namespaces = { "network" } },
     "container \"bad\": unknown namespace 'network' (valid: cgroup, ipc, mnt, net, pid, time, user, uts)" },

@@ -6,6 +6,7 @@
 -- order; ns.cgroup's header lists the limits and the files they become.
 -- See Documentation/admin-guide/cgroup-v2.rst and cgroup-v1/.
 local ns = require "ns.core"
+local util = require "ns.util"
 local v1 = require "ns.cgroup.v1"
 
 local readfile, stat = ns.readfile, ns.stat
@@ -372,6 +373,9 @@ local KEYS = {}
 for k in pairs(T) do KEYS[#KEYS + 1] = k end
 sort(KEYS)
 M.names = KEYS
+
+-- "unknown limit 'x' (...)", with the limit x is a typo of.
+local function unknown(k) return fmt("unknown limit %s (%s)", util.quoted(k), util.choices(k, T)) end
 local ORDER = { "cpu", "cpu_weight", "cpuset", "memory", "pids", "io_weight", "devices" }
 
 --- check(limits) -> nil when every limit and value is one that some
@@ -380,7 +384,7 @@ local ORDER = { "cpu", "cpu_weight", "cpuset", "memory", "pids", "io_weight", "d
 -- missing, a CPU it lacks) is left to plan().
 function M.check(limits)
   for k in pairs(limits) do
-    if not T[k] then return fmt("unknown limit '%s' (valid: %s)", shown(k), concat(KEYS, ", ")) end
+    if not T[k] then return unknown(k) end
   end
   for _, k in ipairs(ORDER) do
     if limits[k] ~= nil or (k == "cpu" and limits.cpu_period ~= nil) or (k == "memory" and limits.memory_swap ~= nil) then
@@ -405,7 +409,7 @@ function M.plan(name, l, changes, merged, cur)
     v2ok = l.v2 and l.v2_controllers or {}, out = {} }
   for k in pairs(changes) do
     if not T[k] then
-      fail(p, "unknown limit '%s' (valid: %s)", shown(k), concat(KEYS, ", "))
+      fail(p, "%s", unknown(k))
     end
   end
   local due = {}
