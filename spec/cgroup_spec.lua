@@ -303,6 +303,19 @@ describe("ns.cgroup", function()
       assert.is_false(exists(MEM .. "/" .. PARENT))
     end)
 
+    it("README's cgroup snippet runs as written", function()
+      local f = assert(io.open("README.md"))
+      local doc = f:read("a")
+      f:close()
+      local snippet
+      for block in doc:gmatch("```lua\n(.-)```") do
+        if block:find('cgroup.create("job"', 1, true) then snippet = block end
+      end
+      local out, code = H.recipe(assert(snippet))
+      assert.are.equal(0, code, out)
+      assert.matches("^%w+\n%d+\t1\nKILL\n$", out)
+    end)
+
     it("tells a user without the rights to make groups what would do", function()
       local err = H.child_value(function()
         H.drop_privileges(65534)

@@ -71,8 +71,31 @@ local GOOD = {
     { type = "tmpfs", target = "/tmp" }, { target = "/", flags = { "rec", "private" } } } },
 }
 
+-- The first ```lua block of README.md that holds text.
+local function readme_block(text)
+  local f = assert(io.open("README.md"))
+  local doc = f:read("a")
+  f:close()
+  for block in doc:gmatch("```lua\n(.-)```") do
+    if block:find(text, 1, true) then return block end
+  end
+  error("README.md has no lua block with " .. text)
+end
+
 describe("ns.recipe", function()
   H.guard()
+
+  it("takes README's mounts example, and its rlimits row, as written", function()
+    local mounts = assert(load("return {" .. readme_block("mounts = {") .. "}"))()
+    local c = recipe.check(mounts)
+    assert.are.same({ "bind", "rdonly" }, c.mounts[1].flags)
+    assert.are.equal("tmpfs", c.mounts[2].type)
+    local f = assert(io.open("README.md"))
+    local row = f:read("a"):match("\n| `rlimits` | none | `name = n` or `name = {soft, hard}`: `(%b{})`")
+    f:close()
+    local ok, err = pcall(recipe.check, { rlimits = assert(load("return " .. row))() })
+    assert.is_true(ok, tostring(err))
+  end)
 
   it("does not touch the global table", function()
     H.assert_no_new_globals("ns.recipe")
