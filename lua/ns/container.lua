@@ -29,7 +29,9 @@ M.outside_ids = plan_mod.outside_ids
 
 --- hooks: what the runner (luactr --plan, --timings) plugs in. plan(c,
 -- ops) is called instead of starting a container; finished(h) after one
--- has ended. The library itself neither prints nor exits.
+-- has ended; failed(h, err) when its start failed, before err is raised
+-- (h.times holds the steps done). The library itself neither prints nor
+-- exits.
 M.hooks = {}
 
 local Handle = {}
@@ -86,7 +88,13 @@ function M.run_plan(list)
   local h = setmetatable({ c = c, ops = list, times = {}, name = c.name, t_start = ns.clock(),
     on_finish = M.hooks.finished }, Handle)
   h.x = { c = c, handle = h }
-  return launch.start(c, list, h)
+  if not M.hooks.failed then return launch.start(c, list, h) end
+  local ok, res = pcall(launch.start, c, list, h)
+  if not ok then
+    M.hooks.failed(h, res)
+    error(res, 0)
+  end
+  return res
 end
 
 --- start(t) -> a handle for a running container: h.pid, h.pidfd, h.name,
