@@ -443,6 +443,17 @@ describe("ns.container with a cgroup", function()
     assert.not_matches("step %d", out)
   end)
 
+  it("reports a container the OOM killer ends during setup, whatever the socket says", function()
+    for _, m in ipairs({ "4K", "8K", "16K" }) do
+      local out, code = H.recipe(([[require("ns.container").run{ cgroup = { memory = %q }, args = {"/bin/true"},
+        tty = false }]]):format(m))
+      assert.are.equal(1, code, out)
+      -- Here the child dies in setup; a v2 kernel may refuse the clone.
+      assert.matches('^luactr: container "luactr%-%x+": step %d+ %(', out)
+      assert.is_nil(out:find("attempt to", 1, true), out)
+    end
+  end)
+
   it("refuses a limit the host cannot take, naming the file and the value", function()
     local out, code = H.recipe([[require("ns.container").run{ cgroup = { cpuset = "999" }, args = {"/bin/true"} }]])
     assert.are.equal(1, code, out)

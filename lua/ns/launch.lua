@@ -220,7 +220,7 @@ function M.start(c, list, h)
   local buf, master = "", nil
   while true do
     local s, fd = ns.recvfd(psock)
-    if fd then master = fd end
+    if s and fd then master = fd end -- a failed recvfd gives nil, message
     if not s or s == "" then break end
     buf = buf .. s
   end
