@@ -1,7 +1,8 @@
 /*
  * fd.c - the fd handle (ns.fd: read, write, close, closed by __gc and
- * __close) and the fd table: dup, dup2, close_range.
- * See close(2), read(2), write(2), dup(2), fcntl(2), close_range(2).
+ * __close), the fd table (dup, dup2, close_range) and the fd of a Lua io
+ * file (fileno). See close(2), read(2), write(2), dup(2), fcntl(2),
+ * close_range(2), fileno(3).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -248,6 +249,24 @@ static int ns_fd_dup2(lua_State *L)
 	return 1;
 }
 
+/* fileno(f) -> the fd number of f: an fd handle, a Lua io file
+ * (io.stdout, io.open(...), io.popen(...)) or a number. The number is
+ * borrowed: f still owns it and closes it when collected. */
+static int ns_fd_fileno(lua_State *L)
+{
+	luaL_Stream *s = luaL_testudata(L, 1, LUA_FILEHANDLE);
+	if (s) {
+		/* io marks a closed file by its closef, as io.type does. */
+		luaL_argcheck(L, s->closef != NULL, 1, "attempt to use a closed file");
+		lua_pushinteger(L, fileno(s->f));
+		return 1;
+	}
+	if (!ns_tofd(L, 1) && lua_type(L, 1) != LUA_TNUMBER)
+		luaL_typeerror(L, 1, "fd handle, io file or fd number");
+	lua_pushinteger(L, ns_checkfd(L, 1));
+	return 1;
+}
+
 static const ns_name close_range_flags[] = {
 	{"cloexec", CLOSE_RANGE_CLOEXEC}, {"unshare", CLOSE_RANGE_UNSHARE},
 	{NULL, 0}
@@ -286,6 +305,7 @@ static const luaL_Reg fd_funcs[] = {
 	{"dup", ns_fd_dup},
 	{"dup2", ns_fd_dup2},
 	{"fd", ns_fd_fd},
+	{"fileno", ns_fd_fileno},
 	{NULL, NULL}
 };
 

@@ -1,11 +1,14 @@
 /*
  * util.c - what every area shares, knowing none of them: error messages,
- * names to flags, read-only constant tables (ns.E, ns.SIG), option checks.
+ * names to flags, read-only constant tables (ns.E, ns.SIG), option checks;
+ * an unknown name's error lists the valid ones sorted, the nearest first.
  * The fd handle is fd.c's. See errno(3), signal(7).
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -62,22 +65,101 @@ static void add_name(luaL_Buffer *b, const char *name, size_t len)
 	}
 }
 
-/* Raise "unknown <what> 'x' (valid: a, b, c)". */
+/* The most names a message sorts and lists (ns.E, the longest table, has
+ * about 130); a longer list is cut there. */
+#define NAMES_MAX 256
+/* A list longer than this is not spelled out: only its nearest name. */
+#define NAMES_LISTED 40
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Edit distance of a (len bytes) and b, a swap of two neighbours counting
+ * as one edit (optimal string alignment), letters compared without case,
+ * both cut at NAME_SHOWN bytes. */
+static size_t distance(const char *a, size_t la, const char *b)
+{
+	size_t lb = strlen(b), rows[3][NAME_SHOWN + 1];
+	if (la > NAME_SHOWN)
+		la = NAME_SHOWN;
+	if (lb > NAME_SHOWN)
+		lb = NAME_SHOWN;
+	for (size_t j = 0; j <= lb; j++)
+		rows[0][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t *cur = rows[i % 3], *prev = rows[(i - 1) % 3], *prev2 = rows[(i + 1) % 3];
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
+			size_t best = prev[j - 1] + (ca != cb);
+			if (prev[j] + 1 < best)
+				best = prev[j] + 1;
+			if (cur[j - 1] + 1 < best)
+				best = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+			    tolower((unsigned char)a[i - 2]) == cb && prev2[j - 2] + 1 < best)
+				best = prev2[j - 2] + 1;
+			cur[j] = best;
+		}
+	}
+	return rows[la % 3][lb];
+}
+
+/* Add "(did you mean 'x'? valid: a, b, c)" to b for the unknown name (len
+ * bytes): the nearest of the n names when one is a typo away (an edit for
+ * a short name, two for a longer one, any change of case), then every
+ * name, sorted; a list longer than NAMES_LISTED gives its count instead,
+ * and where (a table) to read it. names is sorted in place. */
+static void add_choices(luaL_Buffer *b, const char *name, size_t len, const char **names, int n, const char *where)
+{
+	qsort(names, (size_t)n, sizeof *names, cmp_names);
+	const char *near = NULL;
+	size_t best = (size_t)-1;
+	for (int i = 0; i < n; i++) {
+		size_t d = distance(name, len, names[i]), lb = strlen(names[i]);
+		if (d <= (lb <= 4 ? 1 : 2) && d < lb && d < best) {
+			best = d;
+			near = names[i];
+		}
+	}
+	luaL_addstring(b, " (");
+	if (near) {
+		luaL_addstring(b, "did you mean '");
+		luaL_addstring(b, near);
+		luaL_addstring(b, "'? ");
+	}
+	if (n > NAMES_LISTED && where) {
+		char note[32];
+		snprintf(note, sizeof note, "%d names: ", n);
+		luaL_addstring(b, note);
+		luaL_addstring(b, where);
+	} else {
+		luaL_addstring(b, "valid: ");
+		for (int i = 0; i < n; i++) {
+			if (i)
+				luaL_addstring(b, ", ");
+			luaL_addstring(b, names[i]);
+		}
+	}
+	luaL_addstring(b, ")");
+}
+
+/* Raise "unknown <what> 'x' (did you mean 'y'? valid: a, b, c)". */
 static int unknown_name(lua_State *L, int idx, const char *name, size_t len, const ns_name *names, const char *what)
 {
+	const char *list[NAMES_MAX];
+	int n = 0;
+	for (const ns_name *k = names; k->name && n < NAMES_MAX; k++)
+		list[n++] = k->name;
 	luaL_Buffer b;
 	luaL_buffinit(L, &b);
 	luaL_addstring(&b, "unknown ");
 	luaL_addstring(&b, what);
 	luaL_addchar(&b, ' ');
 	add_name(&b, name, len);
-	luaL_addstring(&b, " (valid: ");
-	for (const ns_name *n = names; n->name; n++) {
-		if (n != names)
-			luaL_addstring(&b, ", ");
-		luaL_addstring(&b, n->name);
-	}
-	luaL_addstring(&b, ")");
+	add_choices(&b, name, len, list, n, NULL);
 	luaL_pushresult(&b);
 	return luaL_argerror(L, idx, lua_tostring(L, -1));
 }
@@ -120,17 +202,17 @@ int ns_checkoption(lua_State *L, int idx, const char *def, const char *const lst
 		for (int i = 0; lst[i]; i++)
 			if (strcmp(lst[i], name) == 0)
 				return i;
+	const char *list[NAMES_MAX];
+	int n = 0;
+	while (lst[n] && n < NAMES_MAX) {
+		list[n] = lst[n];
+		n++;
+	}
 	luaL_Buffer b;
 	luaL_buffinit(L, &b);
 	luaL_addstring(&b, "invalid option ");
 	add_name(&b, name, len);
-	luaL_addstring(&b, " (valid: ");
-	for (int i = 0; lst[i]; i++) {
-		if (i)
-			luaL_addstring(&b, ", ");
-		luaL_addstring(&b, lst[i]);
-	}
-	luaL_addstring(&b, ")");
+	add_choices(&b, name, len, list, n, NULL);
 	luaL_pushresult(&b);
 	return luaL_argerror(L, idx, lua_tostring(L, -1));
 }
@@ -177,42 +259,37 @@ long long ns_checkflags(lua_State *L, int idx, const ns_name *names, const char 
 	}
 }
 
-/* Raise "ns.MS has no key 'x' (valid: a, b, ...)"; the list is left out
- * for long tables (ns.E has over a hundred names). */
+/* Raise "ns.MS has no key 'x' (did you mean 'y'? valid: a, b, ...)", the
+ * keys sorted; a long table (ns.E has over a hundred names) gives only
+ * its nearest key and its size. */
 static int const_index(lua_State *L)
 {
-	luaL_Buffer b;
 	lua_getmetatable(L, 1);
 	int mt = lua_gettop(L);
 	lua_getfield(L, mt, "__name");
 	const char *name = lua_tostring(L, -1);
-	const char *key = luaL_tolstring(L, 2, NULL);
+	size_t len;
+	const char *key = luaL_tolstring(L, 2, &len);
 	lua_getfield(L, mt, "__values");
 	int vals = lua_gettop(L);
-	int count = 0;
+	/* The keys are strings of the values table, which outlives this
+	 * call: their pointers stay valid once popped. */
+	const char *list[NAMES_MAX];
+	int n = 0;
 	lua_pushnil(L);
 	while (lua_next(L, vals)) {
 		lua_pop(L, 1);
-		count++;
+		if (n < NAMES_MAX && lua_type(L, -1) == LUA_TSTRING)
+			list[n++] = lua_tostring(L, -1);
 	}
+	lua_pushfstring(L, "pairs(%s)", name);
+	const char *where = lua_tostring(L, -1);
+	luaL_Buffer b;
 	luaL_buffinit(L, &b);
-	lua_pushfstring(L, "%s has no key '%s'", name, key);
-	luaL_addvalue(&b);
-	if (count <= 40) {
-		int first = 1;
-		luaL_addstring(&b, " (valid: ");
-		lua_pushnil(L);
-		while (lua_next(L, vals)) {
-			lua_pop(L, 1);
-			if (!first)
-				luaL_addstring(&b, ", ");
-			first = 0;
-			lua_pushvalue(L, -1);
-			/* the key stays on the stack for lua_next: add a copy */
-			luaL_addvalue(&b);
-		}
-		luaL_addstring(&b, ")");
-	}
+	luaL_addstring(&b, name);
+	luaL_addstring(&b, " has no key ");
+	add_name(&b, key, len);
+	add_choices(&b, key, len, list, n, where);
 	luaL_pushresult(&b);
 	return lua_error(L);
 }
@@ -294,21 +371,21 @@ void ns_checkopts_arg(lua_State *L, int idx, const char *const keys[], int arg, 
 				if (strcmp(keys[i], lua_tostring(L, -1)) == 0)
 					ok = 1;
 		if (!ok) {
+			const char *list[NAMES_MAX];
+			int n = 0;
+			while (keys[n] && n < NAMES_MAX) {
+				list[n] = keys[n];
+				n++;
+			}
+			size_t len;
+			const char *key = luaL_tolstring(L, -1, &len);
 			luaL_Buffer b;
 			luaL_buffinit(L, &b);
-			/* buffinit pushed a box: the key is just below it. */
-			lua_pushvalue(L, -2);
-			luaL_tolstring(L, -1, NULL);
-			lua_remove(L, -2);
-			lua_pushfstring(L, "%sunknown option '%s' (valid: ", prefix ? prefix : "", lua_tostring(L, -1));
-			lua_remove(L, -2);
-			luaL_addvalue(&b);
-			for (int i = 0; keys[i]; i++) {
-				if (i)
-					luaL_addstring(&b, ", ");
-				luaL_addstring(&b, keys[i]);
-			}
-			luaL_addstring(&b, ")");
+			if (prefix)
+				luaL_addstring(&b, prefix);
+			luaL_addstring(&b, "unknown option ");
+			add_name(&b, key, len);
+			add_choices(&b, key, len, list, n, NULL);
 			luaL_pushresult(&b);
 			luaL_argerror(L, arg, lua_tostring(L, -1));
 		}

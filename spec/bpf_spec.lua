@@ -105,7 +105,7 @@ describe("ns.core", function()
         { { { type = "c", allow = true, access = "rx" } }, "rule 1: unknown access letter 'x' %(valid: r, w, m%)" },
         { { { type = "c", allow = true, access = "" } }, "rule 1: access is empty" },
         { { { type = "c", allow = true, access = 7 } }, "rule 1: access must be a string" },
-        { { { type = "c", allow = true, acess = "r" } }, "rule 1: unknown option 'acess' %(valid: access, allow, major, minor, type%)" },
+        { { { type = "c", allow = true, acess = "r" } }, "rule 1: unknown option 'acess' %(did you mean 'access'%? valid: access, allow, major, minor, type%)" },
       }
       local fds = #ns.listdir("/proc/self/fd")
       for _, c in ipairs(cases) do

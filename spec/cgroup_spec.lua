@@ -207,6 +207,8 @@ describe("ns.cgroup", function()
       assert.are.equal(524288, cgroup.parse_size("512k"))
       assert.are.equal(67108864, cgroup.parse_size("64MiB"))
       assert.are.equal(67108864, cgroup.parse_size("64MB"))
+      assert.are.equal(67108864, cgroup.parse_size("64Mi"))
+      assert.are.equal(67108864, cgroup.parse_size("64m"))
       assert.are.equal(2 * 1024 ^ 4, cgroup.parse_size("2T"))
       assert.are.equal(1610612736, cgroup.parse_size("1.5G"))
       assert.are.equal(4096, cgroup.parse_size("4096"))
@@ -298,6 +300,32 @@ describe("ns.cgroup", function()
         assert.has_error(function() cgroup.create(bad, {}, OPTS) end)
       end
       assert.has_error(function() cgroup.create("ok", {}, { parent = "../etc" }) end)
+      assert.is_false(exists(MEM .. "/" .. PARENT))
+    end)
+
+    it("README's cgroup snippet runs as written", function()
+      local f = assert(io.open("README.md"))
+      local doc = f:read("a")
+      f:close()
+      local snippet
+      for block in doc:gmatch("```lua\n(.-)```") do
+        if block:find('cgroup.create("job"', 1, true) then snippet = block end
+      end
+      local out, code = H.recipe(assert(snippet))
+      assert.are.equal(0, code, out)
+      assert.matches("^%w+\n%d+\t1\nKILL\n$", out)
+    end)
+
+    it("tells a user without the rights to make groups what would do", function()
+      local err = H.child_value(function()
+        H.drop_privileges(65534)
+        local ok, e = pcall(cgroup.create, "noroot", { pids = 8 }, OPTS)
+        assert(not ok, "created a group without root")
+        return e
+      end)
+      assert.matches('^cgroup "noroot": mkdir %S+: Permission denied %(EACCES%); cgroups need root here: run luactr '
+        .. "as root, or delegate %S+/" .. H.esc(PARENT) .. " to uid 65534 %(a cgroup v2 subtree: chown the directory "
+        .. "and its cgroup.procs%)$", err)
       assert.is_false(exists(MEM .. "/" .. PARENT))
     end)
 
@@ -439,6 +467,9 @@ describe("ns.cgroup", function()
       { { memory = "12Q" }, "memory.limit_in_bytes", "memory.max", 'bad size "12Q"' },
       { { memory = -1 }, "memory.limit_in_bytes", "memory.max", "negative size %-1" },
       { { memory = 0 }, "memory.limit_in_bytes", "memory.max", "got 0" },
+      { { memory = 64 }, "memory.limit_in_bytes", "memory.max", 'memory 64 is 64 bytes; for 64 MiB write "64M"' },
+      { { memory = "512" }, "memory.limit_in_bytes", "memory.max", 'for 512 MiB write "512M"' },
+      { { memory = "64M", memory_swap = 100 }, "memory.memsw.limit_in_bytes", "memory.swap.max", "memory_swap 100 is 100 bytes" },
       { { cpuset = "999" }, "cpuset.cpus", "cpuset.cpus", 'cpuset.cpus "999": the host has no CPU 999' },
       { { cpuset = "0-" }, "cpuset.cpus", "cpuset.cpus", "got 0%-" },
       { { pids = 0 }, "pids.max", "pids.max", "got 0" },
@@ -462,7 +493,7 @@ describe("ns.cgroup", function()
     it("rejects an unknown key, listing the valid ones", function()
       local ok, err = pcall(cgroup.create, "bad", { cpus = 1 }, OPTS)
       assert.is_false(ok)
-      assert.matches("unknown limit 'cpus' %(valid: cpu, cpu_period, cpu_weight, cpuset, devices, io_weight, memory, memory_swap, pids%)", err)
+      assert.matches("unknown limit 'cpus' %(did you mean 'cpu'%? valid: cpu, cpu_period, cpu_weight, cpuset, devices, io_weight, memory, memory_swap, pids%)", err)
       ok, err = pcall(cgroup.create, "bad", { memory = "1G" }, opts { layout = v2_lacking("memory") })
       assert.is_false(ok)
       local ok2, err2 = pcall(function()

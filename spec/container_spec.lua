@@ -207,17 +207,33 @@ describe("ns.container", function()
       assert.matches("NoNewPrivs:%s+1", out)
     end)
     it("applies rlimits, a read-only root, env (map and list), cwd and mounts", function()
-      local out, code = H.recipe([[os.exit(require("ns.container").run{ rlimits = { nofile = 256 }, readonly = true,
+      local out, code = H.recipe([[os.exit(require("ns.container").run{ rlimits = { nofile = 256, stack = "8M" }, readonly = true,
         env = { FOO = "bar", "BAZ=qux" }, cwd = "/etc",
         mounts = {{ type = "tmpfs", target = "/scratch", mkdir = true, data = "size=1m" }},
-        args = {"/bin/sh", "-c", "ulimit -n; pwd; echo $FOO $BAZ; touch /x; grep ' /scratch ' /proc/mounts"} }.status)]])
-      assert.matches("^256\n/etc\nbar qux\ntouch: /x: Read%-only file system\ntmpfs /scratch tmpfs rw", out)
+        args = {"/bin/sh", "-c", "ulimit -n; ulimit -s; pwd; echo $FOO $BAZ; touch /x; grep ' /scratch ' /proc/mounts"} }.status)]])
+      assert.matches("^256\n8192\n/etc\nbar qux\ntouch: /x: Read%-only file system\ntmpfs /scratch tmpfs rw", out)
       assert.are.equal(0, code, out)
     end)
     it("passes stdio through without a terminal", function()
       local out, code = H.sh(H.luactr .. " examples/busybox.lua ls / </dev/null | wc -l")
       assert.are.equal(0, code)
       assert.is_true(tonumber(out) >= 10, out)
+    end)
+    it("takes Lua io files for stdin, stdout and stderr", function()
+      local path = os.tmpname()
+      local out, code = H.recipe(([[
+        local f = assert(io.open(%q, "w"))
+        local st = require("ns.container").run{ stdin = io.stdin, stdout = f, stderr = io.stdout, tty = false,
+          args = { "/bin/sh", "-c", "echo to-file; echo to-stderr >&2" } }
+        f:close()
+        os.exit(st.status)]]):format(path))
+      local f = assert(io.open(path))
+      local text = f:read("a")
+      f:close()
+      os.remove(path)
+      assert.are.equal(0, code, out)
+      assert.are.equal("to-file\n", text)
+      assert.are.equal("to-stderr\n", out)
     end)
     it("runs inside hooks in the new namespaces, before exec", function()
       local out, code = H.recipe([[
@@ -294,6 +310,20 @@ describe("ns.container", function()
       assert.are.equal(1, code)
       assert.matches("(mount nosuchfs on /tmp): mount nosuchfs on ", out, 1, true)
       assert.matches("(ENODEV)", out, 1, true)
+    end)
+    it("names a missing mount target as the container sees it, and says to set mkdir", function()
+      local out, code = H.recipe([[require("ns.container").run{ mounts = {{ source = "/tmp", target = "/srv/data",
+        flags = {"bind"} }}, args = {"/bin/true"}, tty = false }]])
+      assert.are.equal(1, code)
+      assert.matches("(mount /tmp on /srv/data): /srv/data: No such file or directory (ENOENT) in the container; "
+        .. "add mkdir = true to the mount to make it\n", out, 1, true)
+    end)
+    it("names a missing bind source, and the target as the container sees it", function()
+      local out, code = H.recipe([[require("ns.container").run{ mounts = {{ source = "/nonexistent", target = "/tmp",
+        flags = {"bind"} }}, args = {"/bin/true"}, tty = false }]])
+      assert.are.equal(1, code)
+      assert.matches("(mount /nonexistent on /tmp): mount /nonexistent on /tmp: No such file or directory (ENOENT); "
+        .. "the source /nonexistent is not there on the host\n", out, 1, true)
     end)
     it("raises an error object that carries the step, the op and the errno", function()
       local out, code = H.recipe([[
@@ -673,12 +703,30 @@ describe("ns.container with a cgroup", function()
     assert.is_nil(ns.stat(PIDS .. "/luactr/cgfail"))
   end)
 
-  it("refuses an impossible limit, naming the file and the value", function()
-    local out, code = H.recipe([[require("ns.container").run{ cgroup = { cpu = -1 }, args = {"/bin/true"} }]])
+  it("refuses a bad limit before anything runs, naming the limit and the value", function()
+    local out, code = H.recipe([[require("ns.container").run{ name = "cgbad", cgroup = { cpu = -1 }, args = {"/bin/true"} }]])
+    assert.are.equal(1, code, out)
+    assert.matches('container "cgbad": cgroup.cpu must be a positive fraction of one CPU', out, 1, true)
+    assert.matches("got -1", out, 1, true)
+    assert.not_matches("step %d", out)
+  end)
+
+  it("reports a container the OOM killer ends during setup, whatever the socket says", function()
+    for _, m in ipairs({ "4K", "8K", "16K" }) do
+      local out, code = H.recipe(([[require("ns.container").run{ cgroup = { memory = %q }, args = {"/bin/true"},
+        tty = false }]]):format(m))
+      assert.are.equal(1, code, out)
+      -- Here the child dies in setup; a v2 kernel may refuse the clone.
+      assert.matches('^luactr: container "luactr%-%x+": step %d+ %(', out)
+      assert.is_nil(out:find("attempt to", 1, true), out)
+    end
+  end)
+
+  it("refuses a limit the host cannot take, naming the file and the value", function()
+    local out, code = H.recipe([[require("ns.container").run{ cgroup = { cpuset = "999" }, args = {"/bin/true"} }]])
     assert.are.equal(1, code, out)
     assert.matches("cgroup create", out, 1, true)
-    assert.matches("cpu", out, 1, true)
-    assert.matches("-1", out, 1, true)
+    assert.matches('cpuset.cpus "999"', out, 1, true)
   end)
 
   it("luactr gc removes a leftover empty group, keeps a busy one", function()

@@ -140,8 +140,9 @@ describe("fuzz", function()
     end)
 
     it("run: a bad value found only when running fails once, in luactr, leaving nothing", function()
-      -- What plan() cannot see: impossible cgroup values, a rootfs that is
-      -- missing, a mount the kernel refuses, a program that is not there.
+      -- Bad cgroup values, which plan() refuses, and what it cannot see: a
+      -- CPU the host lacks, a rootfs that is missing, a mount the kernel
+      -- refuses, a program that is not there.
       for _, t in ipairs({
         [[{ cgroup = { memory = "-5M" } }]], [[{ cgroup = { cpu = 0 } }]], [[{ cgroup = { pids = 1.5 } }]],
         [[{ cgroup = { cpuset = "999" } }]], [[{ cgroup = { bogus = 1 } }]],

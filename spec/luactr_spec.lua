@@ -71,6 +71,20 @@ describe("luactr", function()
     assert.matches("unrecognized option '--bogus'", out, 1, true)
   end)
 
+  it("--timings prints the steps a failed start got through, then the step that failed", function()
+    local path = H.tmpfile([[require("ns.container").run{ name = "tfail", tty = false, args = { "/bin/true" },
+      mounts = { { type = "nosuchfs", target = "/x", mkdir = true } } }]])
+    finally(function() os.remove(path) end)
+    local out, code = H.run_luactr("--timings " .. path)
+    assert.are.equal(1, code, out)
+    local n = 0
+    for _ in out:gmatch("\n%s*%d+  %a+ +[%d.]+ ms  ") do n = n + 1 end
+    assert.is_true(n >= 5, out)
+    assert.matches('^container "tfail": timings %(the start failed%)\n', out)
+    assert.matches("\n%s*%d+  %a+ +[%d.]+ ms  minimal /dev[^\n]*\n%s*%d+  child +failed +mount nosuchfs on /x\n", out)
+    assert.matches("\n +total +[%d.]+ ms %(start to failure%)\nluactr: container \"tfail\": step %d+ %(mount nosuchfs", out)
+  end)
+
   it("runs shipped commands by name (luactr gc)", function()
     local out, code = H.run_luactr("gc")
     assert.are.equal(0, code, out)

@@ -29,7 +29,9 @@ M.outside_ids = plan_mod.outside_ids
 
 --- hooks: what the runner (luactr --plan, --timings) plugs in. plan(c,
 -- ops) is called instead of starting a container; finished(h) after one
--- has ended. The library itself neither prints nor exits.
+-- has ended; failed(h, err) when its start failed, before err is raised
+-- (h.times holds the steps done). The library itself neither prints nor
+-- exits.
 M.hooks = {}
 
 local Handle = {}
@@ -86,7 +88,11 @@ function M.run_plan(list)
   local h = setmetatable({ c = c, ops = list, times = {}, name = c.name, t_start = ns.clock(),
     on_finish = M.hooks.finished }, Handle)
   h.x = { c = c, handle = h }
-  launch.start(c, list, h)
+  local ok, res = pcall(launch.start, c, list, h)
+  if not ok then
+    if M.hooks.failed then M.hooks.failed(h, res) end
+    error(res, 0)
+  end
   local cap = h.x.capture
   if cap then
     h.capture = { stdout = cap.stdout, stderr = cap.stderr, buf = { stdout = {}, stderr = {} },

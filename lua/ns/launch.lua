@@ -228,8 +228,8 @@ function M.start(c, list, h)
   local buf, master = "", nil
   while true do
     local s, fd = ns.recvfd(psock)
-    if fd then
-      if s and s:sub(1, 2) == "I\n" then h.init_status = fd else master = fd end
+    if s and fd then -- a failed recvfd gives nil, message
+      if s:sub(1, 2) == "I\n" then h.init_status = fd else master = fd end
     end
     if not s or s == "" then break end
     buf = buf .. s

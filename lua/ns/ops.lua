@@ -360,9 +360,18 @@ function RUN.stdio(x, o)
     must("dup2", ns.dup2(x.capture.stdout_w, 1))
     must("dup2", ns.dup2(x.capture.stderr_w, 2))
   end
-  if o.stdin then must("dup2", ns.dup2(o.stdin, 0)) end
-  if o.stdout then must("dup2", ns.dup2(o.stdout, 1)) end
-  if o.stderr then must("dup2", ns.dup2(o.stderr, 2)) end
+  -- Each source is copied above 2 first: one that is itself 0, 1 or 2
+  -- (stderr = io.stdout with stdout elsewhere) is read before it is replaced.
+  local src = {}
+  for i, k in ipairs({ "stdin", "stdout", "stderr" }) do
+    if o[k] then src[i] = must("dup", ns.dup(o[k], 3)) end
+  end
+  for i = 1, 3 do
+    if src[i] then
+      must("dup2", ns.dup2(src[i], i - 1))
+      src[i]:close()
+    end
+  end
 end
 
 function RUN.fds(_, o)

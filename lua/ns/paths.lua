@@ -129,11 +129,29 @@ function M.where(x, p, mkdir, optional)
   return M.fdpath(h), h
 end
 
+-- msg with at, the path by which the child reached p (a plain path under
+-- the merged root, or an fd path), put back as p: messages name paths as
+-- the container sees them.
+local function as_inside(msg, at, p)
+  local s = tostring(msg)
+  local i, j = s:find(at, 1, true)
+  if i then s = s:sub(1, i - 1) .. p .. s:sub(j + 1) end
+  return M.in_msg(s, p)
+end
+
 -- mount(source, p inside the root, ...) -> the path it was mounted on
 -- (see where) and its handle. Raises naming p, or with soft returns the
--- core's triple instead.
+-- core's triple instead. mkdir: true makes a missing p (and the
+-- directories on the way); false, as a recipe's mount has it, raises
+-- with the hint to set it; nil, for luactr's own mounts, raises plainly.
 function M.mount_in(x, p, source, fstype, flags, data, soft, mkdir)
-  local at, h = M.where(x, p, mkdir)
+  local at, h = M.where(x, p, mkdir, true)
+  if not at then
+    local msg = fmt("%s: No such file or directory (ENOENT) in the container", p)
+    if mkdir == false then msg = msg .. "; add mkdir = true to the mount to make it" end
+    if soft then return nil, msg, ENOENT end
+    errors.raise({ call = "openat2", errno = ENOENT, message = msg })
+  end
   local ok, msg, e = ns.mount(source, at, fstype, flags, data)
   if soft and not ok then
     if h then h:close() end
@@ -141,7 +159,11 @@ function M.mount_in(x, p, source, fstype, flags, data, soft, mkdir)
   end
   if not ok then
     if h then h:close() end
-    errors.raise({ call = "mount", errno = e, message = M.in_msg(msg, p) })
+    msg = as_inside(msg, at, p)
+    if e == ENOENT and source and source:sub(1, 1) == "/" and not ns.stat(source) then
+      msg = msg .. fmt("; the source %s is not there on the host", source)
+    end
+    errors.raise({ call = "mount", errno = e, message = msg })
   end
   return at, h
 end

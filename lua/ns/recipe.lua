@@ -106,12 +106,19 @@ end
 
 local MS_NAMES -- made on first use
 
+-- The flags with which a mount needs no filesystem type.
+local TYPELESS = { bind = true, rbind = true, remount = true, move = true, private = true, rprivate = true,
+  shared = true, rshared = true, slave = true, rslave = true, unbindable = true, runbindable = true }
+
+local MOUNT_SHAPE = '{source = "/srv", target = "/data", flags = {"bind"}}'
+
 local function check_mount(what, i, m)
   local w = fmt("%s: mounts[%d]", what, i)
-  if type(m) ~= "table" then error(fmt("%s must be a table, not a %s", w, type(m)), 0) end
+  if type(m) ~= "table" then error(fmt("%s must be a table such as %s, not a %s", w, MOUNT_SHAPE, type(m)), 0) end
+  if m[1] ~= nil then error(fmt("%s is a table of named keys such as %s, not a list", w, MOUNT_SHAPE), 0) end
   check_keys(w, m, MOUNT_KEYS)
   if m.target == nil then error(w .. " needs a target path", 0) end
-  local out = { target = str(w, "target", m.target), mkdir = m.mkdir, dev = m.dev }
+  local out = { target = str(w, "target", m.target), mkdir = m.mkdir or false, dev = m.dev }
   for _, k in ipairs({ "source", "type", "data" }) do
     if m[k] ~= nil then out[k] = str(w, k, m[k]) end
   end
@@ -125,9 +132,16 @@ local function check_mount(what, i, m)
     MS_NAMES = {}
     for k in pairs(ns.MS) do MS_NAMES[k] = true end
   end
+  local typeless, bind = false, false
   for _, f in ipairs(out.flags) do
     if not MS_NAMES[f] then bad(w, "unknown mount flag %s (%s)", quoted(f), choices(f, MS_NAMES, "ns.MS")) end
+    typeless = typeless or TYPELESS[f] or false
+    bind = bind or f == "bind" or f == "rbind"
   end
+  if not out.type and not typeless then
+    bad(w, "a mount on %s needs a type (type = \"tmpfs\"), or a source and flags = {\"bind\"}", show(out.target))
+  end
+  if bind and not out.source then bad(w, "a bind mount on %s needs a source (a path on the host)", show(out.target)) end
   return out
 end
 
@@ -192,11 +206,27 @@ local function check_idmap(what, key, map)
   return map
 end
 
+-- What an rlimit counts, for the units it takes and the messages: bytes
+-- (given as "64M" too), seconds, microseconds, or a plain count.
+local RLIMIT_UNITS = { cpu = "seconds", rttime = "microseconds" }
+for _, k in ipairs({ "as", "core", "data", "fsize", "memlock", "msgqueue", "rss", "stack" }) do RLIMIT_UNITS[k] = "bytes" end
+
 local function check_rlimit(what, name, v)
   local key = "rlimits." .. tostring(name)
+  local unit = RLIMIT_UNITS[name]
   local function one(k, x)
     if x == "unlimited" or x == math.huge then return math.huge end
-    return int(what, k, x, 0)
+    if unit == "bytes" and type(x) == "string" then
+      local ok, n = pcall(require("ns.cgroup.limits").parse_size, x)
+      if ok then return n end
+      bad(what, "%s %s is not a size (bytes, or a number with K, M, G or T: \"64M\")", k, show(x))
+    end
+    if math.type(x) ~= "integer" or x < 0 then
+      bad(what, "%s must be %s or \"unlimited\", not %s", k,
+        unit == "bytes" and "a size (\"64M\") or a number of bytes" or
+        unit and ("a whole number of " .. unit) or "a whole number", show(x))
+    end
+    return x
   end
   if type(v) == "table" then
     check_list(what, key, v)
@@ -261,10 +291,20 @@ local function check_env(what, env)
   return out
 end
 
-local function check_fd(what, key, v)
+-- An fd for stdio or preserve_fds: a number, an open ns.fd handle, or a
+-- Lua io file (io.stdout, io.open(...)), which becomes its fd number; the
+-- file goes on the list files, which the canonical table keeps, so that
+-- it stays open as long as the container's table does.
+local function check_fd(what, key, v, files)
   if type(v) == "number" then return int(what, key, v, 0) end
-  if getmetatable(v) == nil or type(v) ~= "userdata" or not pcall(v.fileno, v) or not v:fileno() then
-    bad(what, "%s must be an open ns.fd handle or an fd number", key)
+  local kind = io.type(v)
+  if kind == "file" then
+    files[#files + 1] = v
+    return ns.fileno(v)
+  end
+  if kind == "closed file" then bad(what, "%s is a closed file", key) end
+  if type(v) ~= "userdata" or not pcall(ns.fileno, v) then
+    bad(what, "%s must be an open fd handle, an io file or an fd number, not %s", key, show(tostring(v)))
   end
   return v
 end
@@ -286,6 +326,20 @@ local function check_device(what, i, d)
   if access == "" or access:find("[^rwm]") then bad(what, "%s.access %s must be letters of \"rwm\"", key, show(access)) end
   return { source = src, path = path, access = access, type = st.type == "chr" and "c" or "b",
     major = st.rdev_major, minor = st.rdev_minor }
+end
+
+-- The cgroup limits, checked as far as no layout is needed (ns.cgroup.limits
+-- checks the rest when it makes the group).
+local LIMIT_NAMES
+local function check_cgroup(what, t)
+  local limits = require "ns.cgroup.limits"
+  if not LIMIT_NAMES then
+    LIMIT_NAMES = {}
+    for _, k in ipairs(limits.names) do LIMIT_NAMES[k] = true end
+  end
+  check_keys(what .. ": cgroup", t, LIMIT_NAMES)
+  local why = limits.check(t)
+  if why then bad(what, "cgroup.%s", why) end
 end
 
 local function random_id()
@@ -329,12 +383,24 @@ function M.check(t)
   what = fmt("container %q", c.name)
   c.what = what
   if c.rootfs == nil or c.rootfs == true then c.rootfs = "busybox" end
-  if type(c.rootfs) == "string" then c.rootfs = str(what, "rootfs", c.rootfs) end
+  if type(c.rootfs) == "string" then
+    c.rootfs = str(what, "rootfs", c.rootfs)
+    if c.rootfs == "" then bad(what, "rootfs is an empty path") end
+  end
   if type(c.rootfs) == "table" then
     c.rootfs = str_list(what, "rootfs", c.rootfs)
     if #c.rootfs == 0 then bad(what, "rootfs is an empty list of layers") end
+    for i, l in ipairs(c.rootfs) do
+      if l == "" then bad(what, "rootfs[%d] is an empty path", i) end
+    end
   end
   if c.overlay == nil then c.overlay = c.rootfs ~= false end
+  if c.rootfs == false then
+    for _, k in ipairs({ "overlay", "readonly" }) do
+      if c[k] then bad(what, "%s needs a rootfs (rootfs is false)", k) end
+    end
+  end
+  if c.keep_upper and not c.overlay then bad(what, "keep_upper needs the overlay (overlay is false)") end
   c.namespaces = str_list(what, "namespaces", c.namespaces or M.default_namespaces)
   local set = {}
   for _, n in ipairs(c.namespaces) do
@@ -344,6 +410,9 @@ function M.check(t)
   c.user, c.ids = M.user(what, c.user, set.user)
   if c.user then set.user = true end
   if c.time and not set.time then set.time = true end
+  -- A time namespace named in the list gets zero offsets (and "user" in
+  -- it the user key's default maps, by M.user above).
+  if set.time and not c.time then c.time = {} end
   c.nsset = set
   c.hostname = c.hostname or (set.uts and c.name or nil)
   for _, k in ipairs({ "hostname", "domainname" }) do
@@ -392,6 +461,23 @@ function M.check(t)
     u.uid_map = check_idmap(what, "user.uid_map", u.uid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, uid, 1 } }))
     u.gid_map = check_idmap(what, "user.gid_map", u.gid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, gid, 1 } }))
   end
+  if c.user then
+    -- The ids inside a user namespace (root by default) must be ones its
+    -- maps map; names are looked up at the start, in the container's files.
+    for _, k in ipairs({ "uid", "gid" }) do
+      local given = c.ids and c.ids[k]
+      local id = given == nil and 0 or given
+      if math.type(id) == "integer" then
+        local mapped = false
+        for _, r in ipairs(c.user[k .. "_map"]) do
+          if r[1] <= id and id < r[1] + r[3] then mapped = true end
+        end
+        if not mapped then
+          bad(what, "user.%s %d%s is not mapped by user.%s_map", k, id, given == nil and " (the default)" or "", k)
+        end
+      end
+    end
+  end
   if c.time then
     check_keys(what .. ": time", c.time, TIME_KEYS)
     for k, v in pairs(c.time) do int(what, "time." .. k, v) end
@@ -410,10 +496,14 @@ function M.check(t)
   end
   c.args = str_list(what, "args", c.args or { "/bin/sh" })
   if #c.args == 0 then bad(what, "args is empty") end
-  c.cwd = str(what, "cwd", c.cwd or "/")
+  if c.args[1] == "" then bad(what, "args[1], the program, is an empty string") end
+  c.cwd = abs_path(what, "cwd", c.cwd or "/")
   c.capabilities = check_caps(what, c.capabilities == nil and M.default_capabilities or c.capabilities)
   if c.no_new_privs == nil then c.no_new_privs = true end
-  if c.tty == nil then c.tty = ns.isatty(0) and ns.isatty(1) end
+  local stdio = (c.stdin ~= nil and "stdin") or (c.stdout ~= nil and "stdout") or (c.stderr ~= nil and "stderr")
+  if c.tty and stdio then bad(what, "%s needs tty = false (with a tty, the pty is the container's stdio)", stdio) end
+  -- Given stdio means no pty, whatever luactr's own fds are.
+  if c.tty == nil then c.tty = not stdio and ns.isatty(0) and ns.isatty(1) end
   c.inside = fns(what, "inside", c.inside or {})
   c.parent = fns(what, "parent", c.parent or {})
   local limits = {}
@@ -424,11 +514,14 @@ function M.check(t)
     limits[name] = check_rlimit(what, name, v)
   end
   c.rlimits = limits
+  if c.cgroup then check_cgroup(what, c.cgroup) end
+  c.files = {}
   for _, k in ipairs({ "stdin", "stdout", "stderr" }) do
-    if c[k] ~= nil then check_fd(what, k, c[k]) end
+    if c[k] ~= nil then c[k] = check_fd(what, k, c[k], c.files) end
   end
-  c.preserve_fds = check_list(what, "preserve_fds", c.preserve_fds or {})
-  for i, fd in ipairs(c.preserve_fds) do check_fd(what, fmt("preserve_fds[%d]", i), fd) end
+  local fds = check_list(what, "preserve_fds", c.preserve_fds or {})
+  c.preserve_fds = {}
+  for i, fd in ipairs(fds) do c.preserve_fds[i] = check_fd(what, fmt("preserve_fds[%d]", i), fd, c.files) end
   c.environ = environment(c, check_env(what, c.env or {}))
   return c
 end

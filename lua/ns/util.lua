@@ -50,11 +50,20 @@ local function distance(a, b)
 end
 
 --- choices(v, valid, rest) -> what "(...)" says for an unknown name v:
--- every valid name when there are few, else the nearest few and where to
--- find the rest, so that the error stays a line.
+-- every valid name when there are few, after the one v is a typo of, if
+-- any (as the core says it); else the nearest few and where to find the
+-- rest, so that the error stays a line.
 function M.choices(v, valid, rest)
   local names = M.sorted_keys(valid)
-  if #names <= 16 then return "valid: " .. concat(names, ", ") end
+  if #names <= 16 then
+    local s, near, best = tostring(v):sub(1, 64):lower(), nil, math.huge
+    for _, n in ipairs(names) do
+      local name = tostring(n)
+      local d = distance(s, name:lower())
+      if d <= (#name <= 4 and 1 or 2) and d < #name and d < best then near, best = name, d end
+    end
+    return (near and fmt("did you mean %s? ", M.quoted(near)) or "") .. "valid: " .. concat(names, ", ")
+  end
   local s = tostring(v):sub(1, 64):lower()
   local d = {}
   for _, n in ipairs(names) do d[n] = distance(s, tostring(n)) end

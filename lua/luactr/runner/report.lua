@@ -77,13 +77,28 @@ if mode then
   end
 end
 
+-- The steps of h that have a time, in order, on stderr.
+local function steps(h)
+  for i, o in ipairs(h.ops) do
+    local t = h.times[i]
+    if t then io.stderr:write(fmt("%3d  %-6s  %8.3f ms  %s\n", i, o.where, t * 1e3, o.name)) end
+  end
+end
+
 if os.getenv("LUACTR_TIMINGS") then
   container.hooks.finished = function(h)
-    local times = h.times
     io.stderr:write(fmt("%s: timings\n", h.c.what))
-    for i, o in ipairs(h.ops) do
-      if times[i] then io.stderr:write(fmt("%3d  %-6s  %8.3f ms  %s\n", i, o.where, times[i] * 1e3, o.name)) end
-    end
+    steps(h)
     io.stderr:write(fmt("     total   %8.3f ms (start to exit)\n", (h.t_end - h.t_start) * 1e3))
+  end
+  -- A start that failed: the steps it got through, then the one that
+  -- failed (its error follows, as luactr prints it).
+  container.hooks.failed = function(h, err)
+    local n = type(err) == "table" and math.tointeger(err.step)
+    io.stderr:write(fmt("%s: timings (the start failed)\n", h.c.what))
+    steps(h)
+    local o = n and h.ops[n]
+    if o then io.stderr:write(fmt("%3d  %-6s  %8s     %s\n", n, o.where, "failed", o.name)) end
+    io.stderr:write(fmt("     total   %8.3f ms (start to failure)\n", (require("ns").clock() - h.t_start) * 1e3))
   end
 end

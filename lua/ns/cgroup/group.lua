@@ -15,7 +15,7 @@ local readfile, writefile, listdir, stat = ns.readfile, ns.writefile, ns.listdir
 local mkdir, rmdir, open, kill = ns.mkdir, ns.rmdir, ns.open, ns.kill
 local sleep, clock, getpid = ns.sleep, ns.clock, ns.getpid
 local fmt, concat, sort = string.format, table.concat, table.sort
-local ENOENT, EEXIST, EBUSY = ns.E.ENOENT, ns.E.EEXIST, ns.E.EBUSY
+local ENOENT, EEXIST, EBUSY, EACCES, EPERM = ns.E.ENOENT, ns.E.EEXIST, ns.E.EBUSY, ns.E.EACCES, ns.E.EPERM
 
 local M = {}
 
@@ -106,11 +106,23 @@ local function apply(g, writes)
   end
 end
 
+-- Raise for a mkdir of dir that failed; one refused for lack of rights
+-- says what would do: root, or the parent pdir delegated to the user.
+local function mkdir_fail(g, dir, pdir, err, errno)
+  local uid = select(2, ns.getuid())
+  local hint = ""
+  if (errno == EACCES or errno == EPERM) and uid ~= 0 then
+    hint = fmt("; cgroups need root here: run luactr as root, or delegate %s to uid %d "
+      .. "(a cgroup v2 subtree: chown the directory and its cgroup.procs)", pdir, uid)
+  end
+  gfail(g, "mkdir %s: %s%s", dir, reason(err), hint)
+end
+
 -- Make the parent in one hierarchy ready: mkdir, cpuset values (v1), v2
 -- controllers for the children.
 local function prepare_parent(g, d, pdir, v2need)
   local ok, err, errno = mkdir(pdir, 493)
-  if not ok and errno ~= EEXIST then gfail(g, "mkdir %s: %s", pdir, reason(err)) end
+  if not ok and errno ~= EEXIST then mkdir_fail(g, pdir, pdir, err, errno) end
   if has(d.ctrls, "cpuset") then v1.fill_cpuset(g, d.mount, pdir) end
   if d.v2 then v2.delegate(g, d.mount, pdir, v2need) end
 end
@@ -238,7 +250,7 @@ function M.create(name, limits, opts)
         prepare_parent(g, d, pdir, v2need)
         local mok, merr, errno = mkdir(d.dir, 493)
         if mok then break end
-        if errno ~= ENOENT or try == 5 then gfail(g, "mkdir %s: %s", d.dir, reason(merr)) end
+        if errno ~= ENOENT or try == 5 then mkdir_fail(g, d.dir, pdir, merr, errno) end
       end
       made[#made + 1] = d
       local fd, ferr = open(d.dir, { "path", "directory" })

@@ -15,8 +15,9 @@
 --               1024 * weight / 100, clamped to 2..262144 (100 -> 1024)
 --   cpuset      CPU list as the kernel writes it ("0", "0-1", "0,2"); every
 --               CPU must be one the parent has
---   memory      bytes or a size ("64M", "1G", "512K"; binary) or "max":
---               v1 memory.limit_in_bytes; v2 memory.max
+--   memory      a size ("64M", "64MB", "64Mi", "1G", "512K"; binary), bytes
+--               (a bare number, at least 1 MiB: 64 is a unit left out) or
+--               "max": v1 memory.limit_in_bytes; v2 memory.max
 --   memory_swap memory plus swap, as Docker's --memory-swap (>= memory) or
 --               "max": v1 memory.memsw.limit_in_bytes; v2 memory.swap.max =
 --               memory_swap - memory

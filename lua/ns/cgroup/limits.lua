@@ -6,6 +6,7 @@
 -- order; ns.cgroup's header lists the limits and the files they become.
 -- See Documentation/admin-guide/cgroup-v2.rst and cgroup-v1/.
 local ns = require "ns.core"
+local util = require "ns.util"
 local v1 = require "ns.cgroup.v1"
 
 local readfile, stat = ns.readfile, ns.stat
@@ -23,28 +24,31 @@ end
 
 --- parse_size(v) -> bytes. v: a non-negative integer, or a string "512",
 -- "512K", "64M", "1G", "2T" (binary multiples, case-insensitive, optional
--- "B" or "iB", decimals allowed: "1.5G"). Raises on bad input.
+-- "B", "i" or "iB": "64MB", "64Mi", "64MiB"; decimals allowed: "1.5G").
+-- Raises on bad input.
 local UNITS = { [""] = 1, k = 1024, m = 1024 ^ 2, g = 1024 ^ 3, t = 1024 ^ 4 }
+local SUFFIXES = { [""] = true, b = true, i = "unit", ib = "unit" }
 
+-- bytes, and whether v was a bare number (no unit); or nil, why not.
 local function size(v)
   if math.type(v) == "integer" then
     if v < 0 then return nil, fmt("negative size %d", v) end
-    return v
+    return v, true
   end
   if type(v) == "number" then
     local i = tointeger(v)
-    if i and i >= 0 then return i end
+    if i and i >= 0 then return i, true end
     return nil, fmt("size %s is not a whole number of bytes", tostring(v))
   end
   if type(v) ~= "string" then return nil, fmt("size must be a number or a string, got %s", type(v)) end
   local num, unit, suffix = v:match("^%s*(%d+%.?%d*)%s*([KkMmGgTt]?)(%a*)%s*$")
-  local ok = num and (suffix == "" or suffix == "B" or suffix == "b" or (unit ~= "" and (suffix == "iB" or suffix == "ib")))
-  if not ok then
-    return nil, fmt("bad size %q (bytes, or a number with K, M, G or T, e.g. \"64M\")", v)
+  local ok = num and SUFFIXES[suffix:lower()]
+  if not ok or (ok == "unit" and unit == "") then
+    return nil, fmt("bad size %q (bytes, or a number with K, M, G or T, e.g. \"64M\")", v:sub(1, 48))
   end
   local bytes = tointeger(floor(tonumber(num) * UNITS[unit:lower()]))
-  if not bytes then return nil, fmt("size %q is too large", v) end
-  return bytes
+  if not bytes then return nil, fmt("size %q is too large", v:sub(1, 48)) end
+  return bytes, unit == "" and suffix == ""
 end
 
 function M.parse_size(v)
@@ -52,6 +56,10 @@ function M.parse_size(v)
   if not n then error("parse_size: " .. err, 2) end
   return n
 end
+
+-- A memory limit this small is a size written without its unit: 64 for
+-- 64M would be 64 bytes, and an OOM kill at once.
+M.MIN_BARE_BYTES = 1024 * 1024
 
 -- CPU lists ("0-2,4") as a set; nil when malformed.
 local function cpulist(s)
@@ -65,6 +73,137 @@ local function cpulist(s)
   end
   return set
 end
+
+-- v for a message: as tostring gives it, cut to a line.
+local function shown(v)
+  local s = tostring(v)
+  if #s > 48 then s = s:sub(1, 48) .. fmt("... (%d bytes)", #s) end
+  return s
+end
+
+-- What each limit's value must be, whatever the layout: shared by the
+-- translators (whose messages name the file) and check() (which a recipe
+-- runs before anything starts). Each takes m, every limit in force, and
+-- returns what to write, or nil and why; every why starts with the name
+-- of the limit at fault.
+local V = {}
+
+-- cpu and cpu_period -> {quota = µs or nil for none, period = µs}.
+function V.cpu(m)
+  local period = tointeger(m.cpu_period or 100000)
+  if not period then
+    return nil, fmt("cpu_period must be an integer number of µs, got %s", shown(m.cpu_period)), "cpu_period"
+  end
+  if period < 1000 or period > 1000000 then
+    return nil, fmt("cpu_period %d out of range (1000..1000000 µs)", period), "cpu_period"
+  end
+  local cpu = m.cpu
+  if cpu == nil or cpu == "max" then return { period = period } end
+  if type(cpu) ~= "number" or cpu ~= cpu or cpu <= 0 or cpu == math.huge then
+    return nil, fmt("cpu must be a positive fraction of one CPU (0.2 = 20%%) or \"max\", got %s", shown(cpu)), "cpu"
+  end
+  local quota = floor(cpu * period + 0.5)
+  if quota < 1000 then
+    return nil, fmt("cpu %s gives a quota of %d µs, below the kernel's minimum of 1000 (raise cpu or cpu_period)",
+      shown(cpu), quota), "cpu"
+  end
+  return { quota = quota, period = period }
+end
+
+-- The weight limit key as an integer 1..10000 (v2's scale).
+local function weight(m, key)
+  local w = tointeger(m[key])
+  if not w or w < 1 or w > 10000 then return nil, fmt("%s must be an integer 1..10000, got %s", key, shown(m[key])) end
+  return w
+end
+function V.cpu_weight(m) return weight(m, "cpu_weight") end
+function V.io_weight(m) return weight(m, "io_weight") end
+
+-- cpuset -> the set of CPUs it names.
+function V.cpuset(m)
+  local set = cpulist(m.cpuset)
+  if not set then return nil, fmt("cpuset must be a CPU list like \"0\" or \"0-1,3\", got %s", shown(m.cpuset)) end
+  return set
+end
+
+-- The byte limit key -> bytes or "max": positive, and a bare number
+-- (no unit) of at least MIN_BARE_BYTES.
+local function bytes(m, key)
+  local v = m[key]
+  if v == "max" then return "max" end
+  local n, bare = size(v)
+  if not n then return nil, fmt("%s: %s", key, bare) end
+  if n <= 0 then return nil, fmt("%s must be positive, got %s", key, shown(v)) end
+  if bare and n < M.MIN_BARE_BYTES then
+    return nil, fmt("%s %s is %d bytes; for %d MiB write \"%dM\"", key, shown(v), n, n, n)
+  end
+  return n
+end
+
+-- memory and memory_swap -> {memory = bytes|"max"|nil, swap = bytes|"max"|nil}:
+-- memory_swap is memory plus swap, so it needs a memory limit below it.
+function V.memory(m)
+  local out = {}
+  for _, k in ipairs({ "memory", "memory_swap" }) do
+    if m[k] ~= nil then
+      local n, why = bytes(m, k)
+      if not n then return nil, why, k end
+      out[k == "memory" and "memory" or "swap"] = n
+    end
+  end
+  local mem, total = out.memory, out.swap
+  if total and total ~= "max" then
+    if mem == nil or mem == "max" then
+      return nil, "memory_swap (memory plus swap) needs a memory limit", "memory_swap"
+    end
+    if total < mem then
+      return nil, fmt("memory_swap is memory plus swap and must be >= memory (%d)", mem), "memory_swap"
+    end
+  end
+  return out
+end
+
+-- pids -> a positive integer or "max".
+function V.pids(m)
+  local v = m.pids
+  if v == "max" then return v end
+  v = tointeger(v)
+  if not v or v <= 0 then return nil, fmt("pids must be a positive integer or \"max\", got %s", shown(m.pids)) end
+  return v
+end
+
+-- devices -> the list of rules, each {type, major, minor, access, allow}.
+function V.devices(m)
+  local rules = m.devices
+  if type(rules) ~= "table" then return nil, fmt("devices must be a list of rules, got %s", type(rules)) end
+  local n = #rules
+  for k, r in pairs(rules) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then
+      return nil, fmt("devices must be a list (no holes), but has key %s", shown(k))
+    end
+    local what = fmt("devices[%d]", k)
+    if type(r) ~= "table" then return nil, fmt("%s must be a table", what) end
+    for rk in pairs(r) do
+      if not RULE_KEYS[rk] then
+        return nil, fmt("%s: unknown key '%s' (valid: access, allow, major, minor, type)", what, shown(rk))
+      end
+    end
+    if r.type ~= "c" and r.type ~= "b" and r.type ~= "a" then
+      return nil, fmt("%s: type must be \"c\", \"b\" or \"a\", got %s", what, shown(r.type))
+    end
+    for _, f in ipairs({ "major", "minor" }) do
+      if r[f] ~= nil and (math.type(r[f]) ~= "integer" or r[f] < 0) then
+        return nil, fmt("%s: %s must be a number >= 0 or nil (any)", what, f)
+      end
+    end
+    if r.access ~= nil and (type(r.access) ~= "string" or r.access == "" or r.access:find("[^rwm]")) then
+      return nil, fmt("%s: access must be letters of \"rwm\", got %s", what, shown(r.access))
+    end
+    if type(r.allow) ~= "boolean" then return nil, fmt("%s: allow must be true or false", what) end
+  end
+  return rules
+end
+V.cpu_period, V.memory_swap = V.cpu, V.memory
 
 -- The plan under way: p.name, p.l (the layout), p.changes, p.merged (every
 -- limit in force), p.cur (reads a live group's file, or nil on create),
@@ -98,67 +237,31 @@ local function emit(p, kind, ctrl, file, value, why)
   p.out[#p.out + 1] = { ctrl = kind == "v1" and ctrl or "v2", file = file, value = tostring(value) }
 end
 
--- Limit key as bytes (or "max"), for file; raises unless positive.
-local function bytes(p, key, file)
-  local v = p.merged[key]
-  if v == "max" then return "max" end
-  local n, err = size(v)
-  if not n then fail(p, "%s: %s: %s", file, key, err) end
-  if n <= 0 then fail(p, "%s: %s must be positive, got %s", file, key, tostring(v)) end
-  return n
-end
-
 -- The translators, keyed by limit.
 local T = {}
 
 -- A quota per period: v1 cpu.cfs_period_us and cpu.cfs_quota_us, v2
 -- cpu.max "quota period".
 function T.cpu(p)
-  local m = p.merged
   local kind, file, why = where(p, "cpu", "cpu.cfs_quota_us", "cpu", "cpu.max")
-  local pfile = kind == "v1" and "cpu.cfs_period_us" or file
-  local period = tointeger(m.cpu_period or 100000)
-  if not period then
-    fail(p, "%s: cpu_period must be an integer number of µs, got %s", pfile, tostring(m.cpu_period))
-  end
-  if period < 1000 or period > 1000000 then
-    fail(p, "%s: cpu_period %d out of range (1000..1000000 µs)", pfile, period)
-  end
-  local cpu, quota = m.cpu, nil
-  if cpu == nil or cpu == "max" then
-    quota = nil
-  elseif type(cpu) ~= "number" or cpu ~= cpu or cpu <= 0 or cpu == math.huge then
-    fail(p, "%s: cpu must be a positive fraction of one CPU (0.2 = 20%%) or \"max\", got %s", file, tostring(cpu))
-  else
-    quota = floor(cpu * period + 0.5)
-    if quota < 1000 then
-      fail(p, "%s: cpu %s gives a quota of %d µs, below the kernel's minimum of 1000 (raise cpu or cpu_period)", file, tostring(cpu), quota)
-    end
-  end
+  local q, bad, key = V.cpu(p.merged)
+  if not q then fail(p, "%s: %s", key == "cpu_period" and kind == "v1" and "cpu.cfs_period_us" or file, bad) end
   if kind == "v2" or (not kind and p.l.v2) then
-    emit(p, kind, "cpu", file, fmt("%s %d", quota and tostring(quota) or "max", period), why)
+    emit(p, kind, "cpu", file, fmt("%s %d", q.quota and tostring(q.quota) or "max", q.period), why)
   elseif not kind then
-    emit(p, kind, "cpu", file, quota or -1, why)
+    emit(p, kind, "cpu", file, q.quota or -1, why)
   else
-    emit(p, kind, "cpu", "cpu.cfs_period_us", period)
-    emit(p, kind, "cpu", "cpu.cfs_quota_us", quota or -1)
+    emit(p, kind, "cpu", "cpu.cfs_period_us", q.period)
+    emit(p, kind, "cpu", "cpu.cfs_quota_us", q.quota or -1)
   end
 end
 T.cpu_period = T.cpu
 
--- The weight limit key as an integer 1..10000 (v2's scale), or fail.
-local function weight(p, key, file)
-  local w = tointeger(p.merged[key])
-  if not w or w < 1 or w > 10000 then
-    fail(p, "%s: %s must be an integer 1..10000, got %s", file, key, tostring(p.merged[key]))
-  end
-  return w
-end
-
 -- v2 cpu.weight; v1 cpu.shares on its own scale.
 function T.cpu_weight(p)
   local kind, file, why = where(p, "cpu", "cpu.shares", "cpu", "cpu.weight")
-  local w = weight(p, "cpu_weight", file)
+  local w, bad = V.cpu_weight(p.merged)
+  if not w then fail(p, "%s: %s", file, bad) end
   if kind == "v1" then w = math.max(2, math.min(262144, 1024 * w // 100)) end
   emit(p, kind, "cpu", file, w, why)
 end
@@ -168,8 +271,8 @@ function T.cpuset(p)
   local l = p.l
   local kind, file, why = where(p, "cpuset", "cpuset.cpus", "cpuset", "cpuset.cpus")
   local v = p.merged.cpuset
-  local want = cpulist(v)
-  if not want then fail(p, "%s: cpuset must be a CPU list like \"0\" or \"0-1,3\", got %s", file, tostring(v)) end
+  local want, bad = V.cpuset(p.merged)
+  if not want then fail(p, "%s: %s", file, bad) end
   -- The CPUs the host offers: the hierarchy root's, else sysfs's.
   local avail
   if kind == "v1" then avail = readfile(l.v1.cpuset .. "/cpuset.effective_cpus") or readfile(l.v1.cpuset .. "/cpuset.cpus")
@@ -191,31 +294,25 @@ end
 function T.memory(p)
   local l, m = p.l, p.merged
   local mkind, mfile, mwhy = where(p, "memory", "memory.limit_in_bytes", "memory", "memory.max")
+  local skind, sfile, swhy = where(p, "memory", "memory.memsw.limit_in_bytes", "memory", "memory.swap.max")
+  if m.memory_swap ~= nil and skind == "v1" and not stat(l.v1.memory .. "/memory.memsw.limit_in_bytes") then
+    fail(p, "%s %s: the host lacks it (swap accounting is off; boot with swapaccount=1)", sfile, shown(m.memory_swap))
+  end
+  local v, bad, key = V.memory(m)
+  if not v then
+    if key == "memory" then fail(p, "%s: %s", mfile, bad) end
+    fail(p, "%s %s: %s", sfile, shown(m.memory_swap), bad)
+  end
   local writes = {}
   if p.changes.memory ~= nil then
-    local n = bytes(p, "memory", mfile)
+    local n = v.memory
     if mkind == "v1" and n == "max" then n = -1 end
     writes[#writes + 1] = { mkind, mfile, n, mwhy }
   end
-  if m.memory_swap ~= nil then
-    local skind, sfile, swhy = where(p, "memory", "memory.memsw.limit_in_bytes", "memory", "memory.swap.max")
-    if skind == "v1" and not stat(l.v1.memory .. "/memory.memsw.limit_in_bytes") then
-      fail(p, "%s %s: the host lacks it (swap accounting is off; boot with swapaccount=1)", sfile, tostring(m.memory_swap))
-    end
-    local total = bytes(p, "memory_swap", sfile)
-    local mem = m.memory ~= nil and bytes(p, "memory", mfile) or nil
-    local n = total
-    if total ~= "max" then
-      if mem == nil or mem == "max" then
-        fail(p, "%s %s: memory_swap (memory plus swap) needs a memory limit", sfile, tostring(m.memory_swap))
-      end
-      if total < mem then
-        fail(p, "%s %s: memory_swap is memory plus swap and must be >= memory (%d)", sfile, tostring(m.memory_swap), mem)
-      end
-      if skind ~= "v1" then n = total - mem end
-    elseif skind == "v1" then
-      n = -1
-    end
+  if v.swap ~= nil then
+    local n = v.swap
+    if n ~= "max" and skind ~= "v1" then n = n - v.memory end
+    if n == "max" and skind == "v1" then n = -1 end
     local w = { skind, sfile, n, swhy }
     -- v1 keeps limit_in_bytes <= memsw.limit_in_bytes at every step:
     -- memsw goes first when the new memory limit exceeds the current memsw.
@@ -234,11 +331,8 @@ T.memory_swap = T.memory
 -- pids.max, the same on v1 and v2.
 function T.pids(p)
   local kind, file, why = where(p, "pids", "pids.max", "pids", "pids.max")
-  local v = p.merged.pids
-  if v ~= "max" then
-    v = tointeger(v)
-    if not v or v <= 0 then fail(p, "%s: pids must be a positive integer or \"max\", got %s", file, tostring(p.merged.pids)) end
-  end
+  local v, bad = V.pids(p.merged)
+  if not v then fail(p, "%s: %s", file, bad) end
   emit(p, kind, "pids", file, v, why)
 end
 
@@ -247,7 +341,8 @@ end
 -- blkio.bfq.weight, each on its own scale.
 function T.io_weight(p)
   local kind, file, why = where(p, "blkio", "blkio.weight", "io", "io.weight")
-  local w = weight(p, "io_weight", file)
+  local w, bad = V.io_weight(p.merged)
+  if not w then fail(p, "%s: %s", file, bad) end
   if not kind then fail(p, "%s \"%d\": %s", file, w, why) end
   local bfq = math.max(1, math.min(1000, w))
   local alts = kind == "v1"
@@ -260,25 +355,9 @@ end
 -- A device allow-list: v1 devices.deny and devices.allow lines, or on v2
 -- one write that stands for the BPF program built from the rules.
 function T.devices(p)
-  local l, rules = p.l, p.merged.devices
-  if type(rules) ~= "table" then fail(p, "devices must be a list of rules, got %s", type(rules)) end
-  local n = #rules
-  for k, r in pairs(rules) do
-    if math.type(k) ~= "integer" or k < 1 or k > n then fail(p, "devices must be a list (no holes), but has key %s", tostring(k)) end
-    local what = fmt("devices[%d]", k)
-    if type(r) ~= "table" then fail(p, "%s must be a table", what) end
-    for rk in pairs(r) do
-      if not RULE_KEYS[rk] then fail(p, "%s: unknown key '%s' (valid: access, allow, major, minor, type)", what, tostring(rk)) end
-    end
-    if r.type ~= "c" and r.type ~= "b" and r.type ~= "a" then fail(p, "%s: type must be \"c\", \"b\" or \"a\", got %s", what, tostring(r.type)) end
-    for _, f in ipairs({ "major", "minor" }) do
-      if r[f] ~= nil and (math.type(r[f]) ~= "integer" or r[f] < 0) then fail(p, "%s: %s must be a number >= 0 or nil (any)", what, f) end
-    end
-    if r.access ~= nil and (type(r.access) ~= "string" or r.access == "" or r.access:find("[^rwm]")) then
-      fail(p, "%s: access must be letters of \"rwm\", got %s", what, tostring(r.access))
-    end
-    if type(r.allow) ~= "boolean" then fail(p, "%s: allow must be true or false", what) end
-  end
+  local l = p.l
+  local rules, bad = V.devices(p.merged)
+  if not rules then fail(p, "%s", bad) end
   if l.v1 and l.v1.devices then
     for _, w in ipairs(v1.device_writes(rules)) do p.out[#p.out + 1] = w end
   elseif l.v2 then
@@ -293,7 +372,28 @@ end
 local KEYS = {}
 for k in pairs(T) do KEYS[#KEYS + 1] = k end
 sort(KEYS)
+M.names = KEYS
+
+-- "unknown limit 'x' (...)", with the limit x is a typo of.
+local function unknown(k) return fmt("unknown limit %s (%s)", util.quoted(k), util.choices(k, T)) end
 local ORDER = { "cpu", "cpu_weight", "cpuset", "memory", "pids", "io_weight", "devices" }
+
+--- check(limits) -> nil when every limit and value is one that some
+-- layout can take; else why not, naming the limit first ("memory 64 is
+-- 64 bytes; ..."). What depends on the host (a controller that is
+-- missing, a CPU it lacks) is left to plan().
+function M.check(limits)
+  for k in pairs(limits) do
+    if not T[k] then return unknown(k) end
+  end
+  for _, k in ipairs(ORDER) do
+    if limits[k] ~= nil or (k == "cpu" and limits.cpu_period ~= nil) or (k == "memory" and limits.memory_swap ~= nil) then
+      local ok, why = V[k](limits)
+      if not ok then return why end
+    end
+  end
+  return nil
+end
 
 --- plan(name, l, changes, merged, cur) -> writes, need. Turns limits (the
 -- changed keys) into an ordered list of writes for layout l: {ctrl = v1
@@ -309,7 +409,7 @@ function M.plan(name, l, changes, merged, cur)
     v2ok = l.v2 and l.v2_controllers or {}, out = {} }
   for k in pairs(changes) do
     if not T[k] then
-      fail(p, "unknown limit '%s' (valid: %s)", tostring(k), concat(KEYS, ", "))
+      fail(p, "%s", unknown(k))
     end
   end
   local due = {}
