@@ -890,6 +890,17 @@ describe("ns.container edge cases", function()
     assert.are.equal("2", pid, out)
   end)
 
+  it("sets time offsets in a user namespace too (before the ids change)", function()
+    if not ns.stat("/proc/self/ns/time") then
+      pending("the kernel has no time namespaces (no /proc/self/ns/time)")
+      return
+    end
+    local st = container.run { user = true, time = { boottime = 86400 }, capture = true,
+      args = { "/bin/sh", "-c", "cut -d' ' -f1 /proc/uptime" } }
+    assert.are.equal(0, st.code, st.stderr)
+    assert.is_true(tonumber(st.stdout) >= 86400, st.stdout)
+  end)
+
   it("h:exec joins the time namespace too", function()
     if not ns.stat("/proc/self/ns/time") then
       pending("the kernel has no time namespaces (no /proc/self/ns/time)")

@@ -214,11 +214,13 @@ function M.ops(c)
   -- the child
   add("child", { op = "keyring", name = "session keyring (new, empty)" })
   if c.nsset.cgroup then add("child", { op = "unshare", name = "cgroup namespace", types = { "cgroup" } }) end
-  local become = M.become(c)
-  if become then add("child", become) end
+  -- The offsets before the ids change: that makes the process not
+  -- dumpable, and its /proc/self files root's, which it then cannot write.
   if c.time then
     add("child", { op = "timens", name = "time offsets", monotonic = c.time.monotonic or 0, boottime = c.time.boottime or 0 })
   end
+  local become = M.become(c)
+  if become then add("child", become) end
   if c.nsset.mnt then
     add("child", { op = "mount", name = "make / rprivate", target = "/", host = true, flags = { "rec", "private" } })
   end
