@@ -8,7 +8,7 @@ BUSTED  ?= busted
 WERROR  ?= 1
 SHELL   := /bin/bash
 
-DEB_PKGS := lua5.4 liblua5.4-dev libcap-dev lua-busted lua-dkjson pkg-config gcc make busybox-static iproute2 util-linux
+DEB_PKGS := lua5.4 liblua5.4-dev libcap-dev lua-busted lua-dkjson pkg-config gcc make busybox-static iproute2 util-linux tmux
 V2_PKGS  := user-mode-linux
 
 PKGS    := lua$(LUAVER) libcap

@@ -2,7 +2,9 @@
 -- isatty, rawmode, winsize, setsid, setctty, relay (core/tty.c), signalfd,
 -- sigread, sigmask, poll (core/signals.c) and dup2 (core/fd.c). What changes process-wide state (the
 -- signal mask, the session, terminal modes, fd 0..9) runs in a separate
--- lua5.4 process; busted's own process only gets private ptys.
+-- lua5.4 process; busted's own process only gets private ptys. Last,
+-- ./luactr examples/busybox.lua in a private tmux server, typed at as a
+-- user would.
 local H = require "support.helper"
 local ns = require "ns.core"
 
@@ -582,6 +584,75 @@ describe("ns.core", function()
       assert.has_error(function() ns.relay(m, { pidfd = 0, inptu = 0 }) end)
       assert.has_error(function() ns.relay(m) end)
       assert.has_error(function() ns.relay("m", { pidfd = 0 }) end)
+    end)
+  end)
+
+  -- luactr as a user meets it: examples/busybox.lua in a tmux pane (tmux
+  -- plays the user's terminal, answering queries such as ESC [ 6 n), keys
+  -- sent with tmux send-keys and the screen read with capture-pane.
+  describe("luactr's terminal, driven through tmux", function()
+    local sock -- a private tmux server: a socket of its own, no config file
+    local function tmux(args)
+      return H.sh(("tmux -S %s -f /dev/null %s 2>&1"):format(sock, args))
+    end
+    -- A line of the pane that is exactly s (capture-pane drops trailing blanks).
+    local function has_line(text, s)
+      for l in text:gmatch("[^\n]*") do
+        if l:gsub("%s+$", "") == s then return true end
+      end
+      return false
+    end
+    -- The pane's text once check(text) holds; fails after 5 s, showing it.
+    local function screen_until(what, check)
+      local text = ""
+      for _ = 1, 250 do
+        text = tmux("capture-pane -p")
+        if check(text) then return text end
+        ns.sleep(0.02)
+      end
+      error(("timed out waiting for %s; the pane shows:\n%s"):format(what, text), 0)
+    end
+
+    it("loses no keystroke typed right after clear", function()
+      local dir = H.tmpdir("tty")
+      sock = dir .. "/tmux"
+      local pidfd
+      finally(function()
+        tmux("kill-server")
+        -- luactr outlives a terminal that goes away (the container's shell
+        -- keeps waiting on its pty), so end it here if the spec did not.
+        if pidfd then
+          if not ns.poll({ pidfd }, 1000)[1] then
+            ns.kill(pidfd, "KILL")
+            ns.poll({ pidfd }, 5000)
+          end
+          pidfd:close()
+        end
+        H.rmrf(dir)
+      end)
+      local out, code = tmux(("new-session -d -x 120 -y 30 '%s %s/examples/busybox.lua'"):format(H.luactr, H.root))
+      assert.are.equal(0, code, out)
+      -- the pane's process is luactr (sh -c execs a lone command)
+      local pane = tmux("display-message -p '#{pane_pid}'")
+      pidfd = assert(ns.pidfd_open(assert(tonumber(pane), pane)))
+      screen_until("the first prompt", function(t) return has_line(t, "/ #") end)
+      for i = 1, 4 do
+        local word = "typed-fast-" .. i
+        -- One send-keys: the burst in one write, as a paste sends it.
+        -- Typed a key at a time less than 50 ms apart, busybox's line
+        -- editor eats up to 10 keys here with or without luactr: after
+        -- clear the prompt ends at row 1, column 5, and the terminal's
+        -- answer to ESC [ 6 n, ESC [ 1 ; 5 R, begins as Ctrl-Right does
+        -- (ESC [ 1 ; 5 C), so its read_key misses the R and reads on.
+        tmux(("send-keys clear Enter 'echo %s' Enter"):format(word))
+        local text = screen_until(word .. " or an error", function(t)
+          return has_line(t, word) or t:find("not found", 1, true)
+        end)
+        assert.is_true(has_line(text, word), text)
+        assert.is_nil(text:find("not found", 1, true), text)
+      end
+      tmux("send-keys exit Enter")
+      assert.are.same({ 1 }, ns.poll({ pidfd }, 5000), "luactr did not end after exit")
     end)
   end)
 end)
