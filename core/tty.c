@@ -18,6 +18,7 @@
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ns.h"
@@ -254,7 +255,50 @@ typedef struct relay {
 	int master, pidfd, sigfd, in, out;
 	int in_open, master_open;
 	relaybuf to_master, to_out;
+	sigset_t stop;              /* signals that arm the kill */
+	double kill_after;          /* seconds; < 0: never */
+	double kill_at, timeout_at; /* monotonic seconds; < 0: not armed */
+	int timed_out;
 } relay;
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void arm_kill(relay *r)
+{
+	if (r->kill_at < 0 && r->kill_after >= 0)
+		r->kill_at = mono() + r->kill_after;
+}
+
+/* The poll timeout until the nearer deadline, in ms (-1: none); at a
+ * deadline, what is due: SIGTERM at the timeout, SIGKILL at the kill. */
+static int relay_deadlines(relay *r)
+{
+	double now = mono(), next = -1;
+	if (r->timeout_at >= 0 && now >= r->timeout_at) {
+		r->timeout_at = -1;
+		r->timed_out = 1;
+		syscall(SYS_pidfd_send_signal, r->pidfd, SIGTERM, NULL, 0);
+		arm_kill(r);
+	}
+	if (r->kill_at >= 0 && now >= r->kill_at) {
+		r->kill_at = -1;
+		r->kill_after = -1; /* once */
+		syscall(SYS_pidfd_send_signal, r->pidfd, SIGKILL, NULL, 0);
+	}
+	if (r->timeout_at >= 0)
+		next = r->timeout_at;
+	if (r->kill_at >= 0 && (next < 0 || r->kill_at < next))
+		next = r->kill_at;
+	if (next < 0)
+		return -1;
+	double ms = (next - now) * 1000 + 1;
+	return ms > 1e9 ? 1000000000 : (int)ms;
+}
 
 /* Handle one record from the signalfd: SIGWINCH copies fd 0's window size
  * to the master, any other signal goes to the child. */
@@ -281,6 +325,8 @@ static int relay_signal(relay *r, relayerr *e)
 		const char *name = ns_signame(sig);
 		return relay_fail(e, "pidfd_send_signal", name ? name : "signal");
 	}
+	if (sigismember(&r->stop, sig) == 1)
+		arm_kill(r);
 	return 0;
 }
 
@@ -303,7 +349,7 @@ static int relay_run(relay *r, relayerr *e)
 		if (r->to_out.len)
 			p[op = np++] = (struct pollfd){.fd = r->out, .events = POLLOUT};
 
-		if (poll(p, (nfds_t)np, -1) < 0) {
+		if (poll(p, (nfds_t)np, relay_deadlines(r)) < 0) {
 			if (errno == EINTR)
 				continue;
 			return relay_fail(e, "poll", NULL);
@@ -393,14 +439,16 @@ static int opt_fd(lua_State *L, int idx, const char *key, int def)
 	return ns_popfd(L, idx, what);
 }
 
-/* relay(master, {pidfd=, sigfd=, input=, output=}) -> true once the child
- * behind pidfd has exited and what it wrote has been copied out. Copies
- * input (default fd 0) to master and master to output (default fd 1).
- * sigfd: a signalfd; SIGWINCH copies fd 0's window size to master, other
- * signals are sent on to the child. */
+/* relay(master, {pidfd=, sigfd=, input=, output=, stop=, kill_after=,
+ * timeout=}) -> true, timed_out once the child behind pidfd has exited and
+ * what it wrote has been copied out. Copies input (default fd 0) to master
+ * and master to output (default fd 1). sigfd: a signalfd; SIGWINCH copies
+ * fd 0's window size to master, other signals are sent on to the child.
+ * A signal of the list stop, once sent on, arms a SIGKILL kill_after
+ * seconds later; timeout (seconds) sends SIGTERM and arms it too. */
 static int ns_tty_relay(lua_State *L)
 {
-	static const char *const keys[] = {"input", "output", "pidfd", "sigfd", NULL};
+	static const char *const keys[] = {"input", "kill_after", "output", "pidfd", "sigfd", "stop", "timeout", NULL};
 	int master = ns_checkfd(L, 1);
 	luaL_checktype(L, 2, LUA_TTABLE);
 	ns_checkopts(L, 2, keys);
@@ -417,6 +465,29 @@ static int ns_tty_relay(lua_State *L)
 	r->in = in;
 	r->out = out;
 	r->in_open = r->master_open = 1;
+	r->kill_after = r->kill_at = r->timeout_at = -1;
+	sigemptyset(&r->stop);
+	if (lua_getfield(L, 2, "stop") != LUA_TNIL) {
+		luaL_argcheck(L, lua_istable(L, -1), 2, "option 'stop' must be a list of signals");
+		for (lua_Integer i = 1; lua_geti(L, -1, i) != LUA_TNIL; i++) {
+			sigaddset(&r->stop, ns_checksignal(L, lua_gettop(L)));
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	lua_getfield(L, 2, "kill_after");
+	if (!lua_isnil(L, -1)) {
+		r->kill_after = luaL_checknumber(L, -1);
+		luaL_argcheck(L, r->kill_after >= 0, 2, "option 'kill_after' must be 0 or more seconds");
+	}
+	lua_getfield(L, 2, "timeout");
+	if (!lua_isnil(L, -1)) {
+		double t = luaL_checknumber(L, -1);
+		luaL_argcheck(L, t > 0, 2, "option 'timeout' must be more than 0 seconds");
+		r->timeout_at = mono() + t;
+	}
+	lua_pop(L, 2);
 
 	/* The master is read and written without blocking (the child may stop
 	 * reading); its flags are put back before returning. */
@@ -435,7 +506,8 @@ static int ns_tty_relay(lua_State *L)
 		return ns_fail_errno(L, e.err, e.call, arg);
 	}
 	lua_pushboolean(L, 1);
-	return 1;
+	lua_pushboolean(L, r->timed_out);
+	return 2;
 }
 
 static const luaL_Reg tty_funcs[] = {

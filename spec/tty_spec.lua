@@ -536,6 +536,46 @@ describe("ns.core", function()
       assert.matches("33 77\r\n", out, 1, true)
     end)
 
+    -- A shell on the pty that ignores SIGTERM and would say no-kill after
+    -- 5 s; relay's options as given; returns its output and what relay did.
+    local IGNORES_TERM = [[
+        local m, s, path = ns.openpty()
+        local p = io.popen("exec 3>&1 <" .. path .. " >" .. path .. " 2>&1;"
+          .. " trap '' TERM; echo $$ >&3; exec 3>&-;"
+          .. " i=0; while [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; echo no-kill")
+        local pid = tonumber(p:read("l"))
+        local pidfd <close> = assert(ns.pidfd_open(pid))
+        local t0 = ns.clock()
+    ]]
+
+    it("kills the child kill_after seconds after it sent on a stop signal", function()
+      if not ns.pidfd_open then pending("needs ns.pidfd_open") return end
+      local out, ok, timed_out, dt = child(IGNORES_TERM .. [[
+        local sfd = ns.signalfd { "TERM" }
+        os.execute("kill -TERM " .. stat().pid)
+        local ok, timed_out = ns.relay(m, { pidfd = pidfd, sigfd = sfd, stop = { "TERM" }, kill_after = 0.2 })
+        p:close()
+        return ok, timed_out, ns.clock() - t0
+      ]])
+      assert.is_true(ok)
+      assert.is_false(timed_out)
+      assert.is_nil(out:find("no-kill", 1, true))
+      assert.is_true(dt < 4, dt)
+    end)
+
+    it("sends SIGTERM at timeout, then SIGKILL kill_after later, and says it timed out", function()
+      if not ns.pidfd_open then pending("needs ns.pidfd_open") return end
+      local out, ok, timed_out, dt = child(IGNORES_TERM .. [[
+        local ok, timed_out = ns.relay(m, { pidfd = pidfd, timeout = 0.3, kill_after = 0.1 })
+        p:close()
+        return ok, timed_out, ns.clock() - t0
+      ]])
+      assert.is_true(ok)
+      assert.is_true(timed_out)
+      assert.is_nil(out:find("no-kill", 1, true))
+      assert.is_true(dt >= 0.3 and dt < 4, dt)
+    end)
+
     it("sends other signals from sigfd on to the child", function()
       if not ns.pidfd_open then pending("needs ns.pidfd_open") return end
       local out, ok, msg = child [[
@@ -619,8 +659,7 @@ describe("ns.core", function()
       local pidfd
       finally(function()
         tmux("kill-server")
-        -- luactr outlives a terminal that goes away (the container's shell
-        -- keeps waiting on its pty), so end it here if the spec did not.
+        -- End luactr here if the spec did not.
         if pidfd then
           if not ns.poll({ pidfd }, 1000)[1] then
             ns.kill(pidfd, "KILL")
@@ -653,6 +692,35 @@ describe("ns.core", function()
       end
       tmux("send-keys exit Enter")
       assert.are.same({ 1 }, ns.poll({ pidfd }, 5000), "luactr did not end after exit")
+    end)
+
+    it("ends when its terminal goes away, though the shell (PID 1) ignores SIGHUP", function()
+      local dir = H.tmpdir("tty")
+      sock = dir .. "/tmux"
+      local pidfd
+      finally(function()
+        tmux("kill-server")
+        if pidfd then
+          if not ns.poll({ pidfd }, 0)[1] then
+            ns.kill(pidfd, "KILL")
+            ns.poll({ pidfd }, 5000)
+          end
+          pidfd:close()
+        end
+        H.rmrf(dir)
+      end)
+      local recipe = dir .. "/hup.lua"
+      assert(ns.writefile(recipe, 'require("ns.container").run{ stop_timeout = 1, args = { "/bin/sh" } }',
+        { create = true }))
+      local out, code = tmux(("new-session -d -x 120 -y 30 '%s %s'"):format(H.luactr, recipe))
+      assert.are.equal(0, code, out)
+      local pane = tmux("display-message -p '#{pane_pid}'")
+      pidfd = assert(ns.pidfd_open(assert(tonumber(pane), pane)))
+      screen_until("the first prompt", function(t) return has_line(t, "/ #") end)
+      local t0 = ns.clock()
+      tmux("kill-server") -- the terminal hangs up: SIGHUP, forwarded, then the kill
+      assert.are.same({ 1 }, ns.poll({ pidfd }, 8000), "luactr did not end after its terminal went away")
+      assert.is_true(ns.clock() - t0 >= 0.9)
     end)
   end)
 end)

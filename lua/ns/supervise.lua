@@ -80,10 +80,12 @@ function M.reaper(pid, pidfd, report)
   end
 end
 
--- The signals whose forwarding starts the grace period: a container
+-- The signals whose forwarding starts the grace period (HUP: the
+-- terminal or session went away): a container
 -- whose PID 1 has no handler for them (PID 1 of a pid namespace ignores
 -- those) is killed when stop_timeout runs out, as docker stop does.
-local STOP = { TERM = true, INT = true }
+local STOP = { TERM = true, INT = true, HUP = true }
+local STOP_LIST = { "HUP", "INT", "TERM" }
 
 -- Arm the kill: stop_timeout seconds from now, unless armed already.
 local function arm_kill(h)
@@ -179,7 +181,10 @@ function M.wait(h, nohang)
   local pidfd = h.pidfd
   if h.master then
     local restore = ns.rawmode(0)
-    local ok, msg = ns.relay(h.master, { pidfd = pidfd, sigfd = h.sigfd })
+    local left = h.timeout_at and math.max(h.timeout_at - ns.clock(), 0.001) or nil
+    local ok, msg = ns.relay(h.master, { pidfd = pidfd, sigfd = h.sigfd, stop = STOP_LIST,
+      kill_after = h.c.stop_timeout, timeout = left })
+    if ok and msg then h.timed_out = true end
     if restore then restore:restore() end
     if not ok then io.stderr:write("luactr: relay: ", tostring(msg), "\n") end
   elseif nohang then
