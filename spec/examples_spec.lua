@@ -149,7 +149,9 @@ describe("examples", function()
     local out, code = run("unshare", "/bin/sh -c 'echo pid=$$; ls /proc | grep -c ^[0-9]; test -e /etc/debian_version && echo host-fs'")
     assert.are.equal(0, code, out)
     assert.matches("pid=1\n", out, 1, true)
-    assert.matches("\n3\n", out, 1, true) -- sh, ls and grep: nothing of the host
+    -- sh, ls and grep (or only sh and ls, when ls reads /proc before
+    -- the shell has forked grep): nothing of the host
+    assert.matches("\n[23]\n", out)
     assert.matches("host-fs", out, 1, true)
   end)
 
