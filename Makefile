@@ -21,8 +21,7 @@ ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS = $(CFLAGS) -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(PKG_CFLAGS) \
-             -DLUACTR_LUADIR='"$(PREFIX)/share/lua/$(LUAVER)"'
+ALL_CFLAGS = $(CFLAGS) -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(PKG_CFLAGS)
 
 B       := build
 # V=1 shows the full commands.
@@ -153,20 +152,49 @@ bench: deps
 	$(MAKE) rootfs
 	$(LUA) scripts/bench.lua
 
+# What `make install` puts under PREFIX: the binary, ns.core for plain
+# lua5.4, the sources, and their bytecode with its mtimes kept (install -p),
+# so that an installed luactr starts as fast as ./luactr and prefers the
+# bytecode only while no source is newer. luactr finds these from its own
+# path (PREFIX/bin/luactr), so nothing of PREFIX is built in.
+LUADIR  := share/lua/$(LUAVER)
+CMODDIR := lib/lua/$(LUAVER)
+BCDIR   := lib/luactr
+INST_BC := $(patsubst $(B)/lua/%,$(BCDIR)/%,$(LUA_BC) $(B)/lua/bundle.luac)
+INST_DIRS := $(patsubst %/,%,$(sort $(dir bin/ $(CMODDIR)/ns/ $(patsubst lua/%,$(LUADIR)/%,$(LUA_SRC)) $(INST_BC))))
+# The directories that install made, for uninstall to remove when they are
+# empty (none is noted for a DESTDIR: that tree is a package's to own).
+MADE_DIRS = $(DESTDIR)$(PREFIX)/$(BCDIR)/made-dirs
+
 # ns.cgroup was lua/ns/cgroup.lua before it became lua/ns/cgroup/; a copy
 # that an older install left would shadow it (?.lua precedes ?/init.lua).
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/$(LUAVER)/ns $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/ns
-	install -m 0755 luactr $(DESTDIR)$(PREFIX)/bin/luactr
-	install -m 0755 $(B)/ns/core.so $(DESTDIR)$(PREFIX)/lib/lua/$(LUAVER)/ns/core.so
-	cp -r lua/ns/. $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/ns/
-	rm -f $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/ns/cgroup.lua
-	[ ! -d lua/luactr ] || { install -d $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/luactr && cp -r lua/luactr/. $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/luactr/; }
+	$(Q)made=""; if [ -z "$(DESTDIR)" ]; then \
+	  for d in $(INST_DIRS); do p='$(PREFIX)'/$$d; \
+	    while [ ! -d "$$p" ]; do made="$$made$$p"$$'\n'; p=$$(dirname "$$p"); done; \
+	  done; \
+	fi; \
+	set -e; \
+	install -d $(addprefix $(DESTDIR)$(PREFIX)/,$(INST_DIRS)); \
+	install -m 0755 luactr $(DESTDIR)$(PREFIX)/bin/luactr; \
+	install -m 0755 $(B)/ns/core.so $(DESTDIR)$(PREFIX)/$(CMODDIR)/ns/core.so; \
+	for f in $(LUA_SRC); do install -p -m 0644 $$f $(DESTDIR)$(PREFIX)/$(LUADIR)/$${f#lua/}; done; \
+	for f in $(LUA_BC) $(B)/lua/bundle.luac; do install -p -m 0644 $$f $(DESTDIR)$(PREFIX)/$(BCDIR)/$${f#$(B)/lua/}; done; \
+	rm -f $(DESTDIR)$(PREFIX)/$(LUADIR)/ns/cgroup.lua; \
+	if [ -n "$$made" ] || [ -f $(MADE_DIRS) ]; then \
+	  { cat $(MADE_DIRS) 2>/dev/null || true; printf '%s' "$$made"; } | sort -u >$(MADE_DIRS).new; \
+	  mv $(MADE_DIRS).new $(MADE_DIRS); \
+	fi; \
+	echo "install: $(DESTDIR)$(PREFIX)/bin/luactr"
 
+# Our own directories go whole; those install made, deepest first, when
+# nothing else is left in them.
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/luactr $(DESTDIR)$(PREFIX)/lib/lua/$(LUAVER)/ns/core.so
-	rm -rf $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/ns $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/luactr
-	-rmdir $(DESTDIR)$(PREFIX)/lib/lua/$(LUAVER)/ns 2>/dev/null
+	$(Q)made=$$(cat $(MADE_DIRS) 2>/dev/null || true); \
+	rm -f $(DESTDIR)$(PREFIX)/bin/luactr $(DESTDIR)$(PREFIX)/$(CMODDIR)/ns/core.so; \
+	rm -rf $(DESTDIR)$(PREFIX)/$(LUADIR)/ns $(DESTDIR)$(PREFIX)/$(LUADIR)/luactr $(DESTDIR)$(PREFIX)/$(BCDIR); \
+	rmdir $(DESTDIR)$(PREFIX)/$(CMODDIR)/ns 2>/dev/null || true; \
+	printf '%s\n' "$$made" | sort -r | while read -r d; do [ -z "$$d" ] || rmdir "$$d" 2>/dev/null || true; done
 
 clean:
 	rm -rf $(B) luactr

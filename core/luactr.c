@@ -22,10 +22,6 @@ int luaopen_ns_core(lua_State *L);
 
 #define LUACTR_VERSION "0.1.0"
 
-#ifndef LUACTR_LUADIR
-#define LUACTR_LUADIR "/usr/local/share/lua/5.4"
-#endif
-
 static const char *progname = "luactr";
 
 static void usage(FILE *f)
@@ -56,7 +52,7 @@ static int file_exists(const char *path)
 static void exe_dir(char *buf, size_t n)
 {
 	ssize_t r = readlink("/proc/self/exe", buf, n - 1);
-	if (r <= 0) {
+	if (r <= 0 || (size_t)r == n - 1) { /* none, or cut short */
 		buf[0] = '\0';
 		return;
 	}
@@ -66,11 +62,10 @@ static void exe_dir(char *buf, size_t n)
 		*slash = '\0';
 }
 
-/* Puts the library dir first on package.path: lua/ beside the binary in a
- * build tree, else the install dir when it is not on the path already. */
-static char libdir[PATH_MAX];
-
-static char bcdir[PATH_MAX];
+/* Where the modules are, found by find_dirs(): the sources (libdir), the
+ * C modules (cdir) and the bytecode that the build made of the sources
+ * (bcdir); "" for none. */
+static char libdir[PATH_MAX], cdir[PATH_MAX], bcdir[PATH_MAX];
 
 /* mtime of path in nanoseconds, or -1 */
 static long long mtime_ns(const char *path)
@@ -82,13 +77,14 @@ static long long mtime_ns(const char *path)
 }
 
 /* A package.searchers entry that loads lua/NAME.lua precompiled by the
- * build (build/lua/NAME.luac) when that is at least as new as the source:
+ * build (build/lua/NAME.luac, installed as PREFIX/lib/luactr/NAME.luac)
+ * when that is at least as new as the source:
  * compiling the container modules costs more than the syscalls of a
  * container start on a small machine. The bytecode is stripped of debug
  * information (loading that costs a tenth of a start); under LUACTR_DEBUG
  * the sources are loaded instead, so that tracebacks have their lines. A
  * stale or missing .luac falls through to the ordinary Lua searcher. */
-/* The bundle: build/lua/bundle.luac, every module of lua/ as a loader in
+/* The bundle: bcdir/bundle.luac, the start path's modules as loaders in
  * one chunk (scripts/bundle.lua), read once at the first require instead
  * of a file a module. */
 static int bundle_ref = LUA_NOREF, bundle_tried;
@@ -156,23 +152,54 @@ static int bytecode_searcher(lua_State *L)
 	return 1;
 }
 
-static void set_paths(lua_State *L)
+#define LUADIR_TAIL "lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR
+
+/* Finds the module dirs from the binary's own path, so that an install
+ * follows its prefix whatever the build was made for: lua/ and build/lua/
+ * beside ./luactr in a build tree; for PREFIX/bin/luactr, PREFIX/share/lua/5.4,
+ * PREFIX/lib/lua/5.4 and PREFIX/lib/luactr (see `make install`); else none,
+ * and lua5.4's default paths alone. */
+static void find_dirs(void)
 {
-	/* Room for "/build/lua" after the directory in libdir and bcdir. */
-	char dir[PATH_MAX - 16], probe[PATH_MAX + 32];
+	/* Room after the directory for the longest tail below. */
+	char dir[PATH_MAX - 64], probe[PATH_MAX];
 	exe_dir(dir, sizeof dir);
 	snprintf(probe, sizeof probe, "%s/lua/ns/init.lua", dir);
 	if (dir[0] && file_exists(probe)) {
 		snprintf(libdir, sizeof libdir, "%s/lua", dir);
 		snprintf(bcdir, sizeof bcdir, "%s/build/lua", dir);
-	} else {
-		snprintf(libdir, sizeof libdir, "%s", LUACTR_LUADIR);
+		return;
 	}
+	char *slash = strrchr(dir, '/');
+	if (!slash || strcmp(slash, "/bin") != 0)
+		return;
+	*slash = '\0'; /* the prefix, "" for /bin */
+	snprintf(probe, sizeof probe, "%s/share/" LUADIR_TAIL "/ns/init.lua", dir);
+	if (!file_exists(probe))
+		return;
+	snprintf(libdir, sizeof libdir, "%s/share/" LUADIR_TAIL, dir);
+	snprintf(cdir, sizeof cdir, "%s/lib/" LUADIR_TAIL, dir);
+	snprintf(bcdir, sizeof bcdir, "%s/lib/luactr", dir);
+}
+
+/* Puts libdir first on package.path and cdir on package.cpath, preloads
+ * ns.core, and puts bytecode_searcher right after the preload searcher. */
+static void set_paths(lua_State *L)
+{
+	find_dirs();
 	lua_getglobal(L, "package");
-	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", libdir, libdir);
-	lua_getfield(L, -2, "path");
-	lua_concat(L, 2);
-	lua_setfield(L, -2, "path");
+	if (libdir[0]) {
+		lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", libdir, libdir);
+		lua_getfield(L, -2, "path");
+		lua_concat(L, 2);
+		lua_setfield(L, -2, "path");
+	}
+	if (cdir[0]) {
+		lua_pushfstring(L, "%s/?.so;", cdir);
+		lua_getfield(L, -2, "cpath");
+		lua_concat(L, 2);
+		lua_setfield(L, -2, "cpath");
+	}
 	lua_getfield(L, -1, "preload");
 	lua_pushcfunction(L, luaopen_ns_core);
 	lua_setfield(L, -2, "ns.core");
@@ -361,7 +388,7 @@ static int pmain(lua_State *L)
 		const char *fname = argv[script];
 		char cmd[PATH_MAX + 64];
 		/* A bare word that is not a file is a shipped command. */
-		if (!strchr(fname, '/') && !file_exists(fname) && strcmp(fname, "-") != 0) {
+		if (libdir[0] && !strchr(fname, '/') && !file_exists(fname) && strcmp(fname, "-") != 0) {
 			snprintf(cmd, sizeof cmd, "%s/luactr/%s.lua", libdir, fname);
 			if (file_exists(cmd))
 				fname = cmd;

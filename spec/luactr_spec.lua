@@ -119,4 +119,31 @@ describe("make install", function()
     assert.matches("^%d+\tfunction\n$", out)
     assert.is_table(ns.stat(dest .. "/usr/local/bin/luactr"))
   end)
+
+  it("gives, whatever was built before, a luactr that runs busybox.lua from / with the prefix's modules", function()
+    local dest = H.tmpdir("prefix")
+    finally(function() H.rmrf(dest) end)
+    -- `make` has built already, for the default prefix.
+    local out, code = H.sh(("make -s install PREFIX=%s 2>&1"):format(dest))
+    assert.are.equal(0, code, out)
+    local bin = dest .. "/bin/luactr"
+    out, code = H.sh(("cd / && %s %s/examples/busybox.lua /bin/sh -c 'echo ok' </dev/null 2>&1"):format(bin, H.root))
+    assert.are.equal(0, code, out)
+    assert.are.equal("ok\n", out)
+    -- The modules come from the prefix, as bytecode while it is fresh; the
+    -- sources under LUACTR_DEBUG; shipped commands too.
+    local where = [[-e 'print(package.searchpath("ns.container", package.path))']]
+    out = H.sh(("cd / && %s %s 2>&1"):format(bin, where))
+    assert.are.equal(dest .. "/share/lua/5.4/ns/container.lua\n", out)
+    local src = [[-e 'print(debug.getinfo(require("ns.container").run, "S").source)']]
+    assert.are.equal("=?\n", (H.sh(("cd / && %s %s 2>&1"):format(bin, src))))
+    assert.are.equal("@" .. dest .. "/share/lua/5.4/ns/container.lua\n",
+      (H.sh(("cd / && LUACTR_DEBUG=1 %s %s 2>&1"):format(bin, src))))
+    out, code = H.sh(("cd / && %s gc 2>&1"):format(bin))
+    assert.are.equal(0, code, out)
+    -- uninstall leaves nothing of ours: not a file, not a directory.
+    out, code = H.sh(("make -s uninstall PREFIX=%s 2>&1"):format(dest))
+    assert.are.equal(0, code, out)
+    assert.are.same({}, ns.listdir(dest))
+  end)
 end)
