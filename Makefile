@@ -10,6 +10,8 @@ SHELL   := /bin/bash
 
 DEB_PKGS := lua5.4 liblua5.4-dev libcap-dev lua-busted lua-dkjson pkg-config gcc make busybox-static iproute2 util-linux
 V2_PKGS  := user-mode-linux
+# The specs' terminal (spec/support/tmux.lua).
+TEST_PKGS := tmux
 
 PKGS    := lua$(LUAVER) libcap
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -29,7 +31,7 @@ Q := $(if $(filter 1,$(V)),,@)
 CORE_SRC := $(filter-out core/luactr.c core/floor.c core/probe.c,$(wildcard core/*.c))
 CORE_OBJ := $(patsubst core/%.c,$(B)/%.o,$(CORE_SRC))
 
-.PHONY: all deps deps-v2 run test test-v2 bench install uninstall clean asan rootfs check-root
+.PHONY: all deps deps-v2 deps-test run test test-v2 bench install uninstall clean asan rootfs check-root
 
 LUAC    ?= luac5.4
 LUA_SRC := $(shell find lua -name '*.lua')
@@ -109,18 +111,23 @@ deps:
 deps-v2: deps
 	@$(call install_missing,$(V2_PKGS),--no-install-recommends)
 
+deps-test: deps
+	@$(call install_missing,$(TEST_PKGS))
+
 # The busybox rootfs that recipes use by default (idempotent).
 rootfs: all
 	./luactr -e 'local r = require("ns.rootfs").busybox(); print("rootfs: " .. r)'
 
+# The container's status is reported as a line, not as make's "Error N"
+# (scripts/run.lua).
 run: deps
 	$(MAKE) all
 	$(MAKE) rootfs
-	./luactr examples/busybox.lua
+	./luactr scripts/run.lua examples/busybox.lua
 
 # Every spec on this host, then the cgroup and container specs on a pure
 # cgroup v2 kernel (test-v2); the last line sums both: CI reads it.
-test: deps-v2
+test: deps-v2 deps-test
 	$(MAKE) all
 	$(MAKE) rootfs
 	@scripts/tally.sh host '$(LUA) $$(command -v $(BUSTED)) --lua=$(LUA) -o spec/support/summary.lua spec' \
@@ -134,7 +141,7 @@ test-v2: deps-v2
 	$(MAKE) rootfs
 	scripts/test-v2.sh
 
-asan:
+asan: deps-test
 	$(MAKE) clean
 	$(MAKE) all CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	  LDFLAGS="-fsanitize=address,undefined"

@@ -1,5 +1,7 @@
--- luactr, the runner: options, arg, errors, shipped commands, install.
+-- luactr, the runner: options, arg, errors, shipped commands, install,
+-- `make run`.
 local H = require "support.helper"
+local T = require "support.tmux"
 local ns = H.ns
 
 describe("luactr", function()
@@ -145,5 +147,24 @@ describe("make install", function()
     out, code = H.sh(("make -s uninstall PREFIX=%s 2>&1"):format(dest))
     assert.are.equal(0, code, out)
     assert.are.same({}, ns.listdir(dest))
+  end)
+end)
+
+describe("make run", function()
+  H.guard()
+
+  it("reports the container shell's exit status as such, not as a make error", function()
+    local term = T.start("make run; echo \"[make: $?]\"")
+    finally(function() term:close() end)
+    -- The busybox shell, once make has checked the packages, the build
+    -- and the image.
+    term:wait_for("\n/ #\n", 120)
+    term:type("echo in''side; exit 3")
+    term:keys("Enter")
+    local s = term:wait_for("%[make: %d+%]", 30)
+    assert.matches("\ninside\r?\n", s)
+    assert.matches("the shell in the container exited with status 3", s, 1, true)
+    assert.not_matches("Error 3", s, 1, true)
+    assert.matches("[make: 0]", s, 1, true)
   end)
 end)
