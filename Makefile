@@ -8,7 +8,7 @@ BUSTED  ?= busted
 WERROR  ?= 1
 SHELL   := /bin/bash
 
-DEB_PKGS := lua5.4 liblua5.4-dev libcap-dev lua-busted lua-dkjson pkg-config gcc make busybox-static iproute2 util-linux
+DEB_PKGS := lua5.4 liblua5.4-dev libcap-dev libreadline-dev lua-busted lua-dkjson pkg-config gcc make busybox-static iproute2 util-linux
 V2_PKGS  := user-mode-linux
 # The specs' terminal (spec/support/tmux.lua).
 TEST_PKGS := tmux
@@ -17,6 +17,9 @@ PKGS    := lua$(LUAVER) libcap
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs libcap 2>/dev/null)
 LUA_LIBS   = $(shell pkg-config --libs lua$(LUAVER) 2>/dev/null)
+# readline, for the REPL (core/repl.c) alone; its archive and tinfo's.
+RL_CFLAGS  = $(shell pkg-config --cflags readline 2>/dev/null)
+RL_LIBS    = $(shell pkg-config --libs --static readline 2>/dev/null || echo -lreadline -ltinfo)
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 ifeq ($(WERROR),1)
@@ -28,7 +31,7 @@ ALL_CFLAGS = $(CFLAGS) -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(PKG_CFLAGS
 B       := build
 # V=1 shows the full commands.
 Q := $(if $(filter 1,$(V)),,@)
-CORE_SRC := $(filter-out core/luactr.c core/floor.c core/probe.c,$(wildcard core/*.c))
+CORE_SRC := $(filter-out core/luactr.c core/repl.c core/floor.c core/probe.c,$(wildcard core/*.c))
 CORE_OBJ := $(patsubst core/%.c,$(B)/%.o,$(CORE_SRC))
 
 .PHONY: all deps deps-v2 deps-test run test test-v2 bench install uninstall clean asan rootfs check-root
@@ -63,6 +66,12 @@ $(B)/%.o: core/%.c core/ns.h | $(B)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# The runner's own files, not the module's.
+$(B)/luactr.o: core/repl.h
+$(B)/repl.o: core/repl.c core/repl.h | $(B)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(RL_CFLAGS) -c -o $@ $<
+
 $(B):
 	mkdir -p $(B)/ns
 
@@ -70,13 +79,14 @@ $(B)/ns/core.so: $(CORE_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
 
-# Lua and libcap linked in statically (Debian's liblua5.4-dev and
-# libcap-dev ship the archives): resolving them at every start cost a
-# third of a millisecond. -rdynamic still exports the Lua API, so that C
-# modules (lua-cjson, ...) load as they do into lua5.4.
-luactr: $(B)/luactr.o $(CORE_OBJ)
+# Lua, libcap and readline linked in statically (Debian's liblua5.4-dev,
+# libcap-dev and libreadline-dev ship the archives): resolving them at
+# every start cost a third of a millisecond (readline alone, half of
+# one). -rdynamic still exports the Lua API, so that C modules
+# (lua-cjson, ...) load as they do into lua5.4.
+luactr: $(B)/luactr.o $(B)/repl.o $(CORE_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $^ -Wl,-Bstatic -llua$(LUAVER) -lcap -Wl,-Bdynamic -lm -ldl $(LDFLAGS)
+	$(Q)$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $^ -Wl,-Bstatic -llua$(LUAVER) -lcap $(RL_LIBS) -Wl,-Bdynamic -lm -ldl $(LDFLAGS)
 
 $(B)/floor: core/floor.c | $(B)
 	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $<

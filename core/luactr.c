@@ -2,7 +2,8 @@
  * luactr.c - the runner: Lua 5.4 with ns.core preloaded and the tree's (or
  * the installed) lua/ on package.path. `luactr RECIPE.lua [args]` runs a
  * recipe as lua5.4 would; `luactr NAME [args]` runs the shipped command
- * lua/luactr/NAME.lua (gc, ...); -e, -i, --plan, --timings, --version.
+ * lua/luactr/NAME.lua (gc, ...); -e, -i (the REPL, repl.c), --plan,
+ * --timings, --version.
  * See lua.c in the Lua 5.4 sources for the conventions it follows.
  */
 #define _GNU_SOURCE
@@ -18,6 +19,8 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "repl.h"
+
 int luaopen_ns_core(lua_State *L);
 
 #define LUACTR_VERSION "0.1.0"
@@ -30,12 +33,14 @@ static void usage(FILE *f)
 	        "usage: %s [options] [RECIPE.lua | COMMAND] [args...]\n"
 	        "Runs a Lua recipe with the ns library (require \"ns\").\n"
 	        "  -e CODE      run CODE (may be repeated)\n"
-	        "  -i           interactive prompt with ns loaded (after a recipe or -e)\n"
+	        "  -i           interactive prompt with ns loaded (after a recipe or -e);\n"
+	        "               with no arguments on a terminal, luactr opens it too\n"
 	        "  --plan       print each container's ops (with --json: as JSON) instead of running them\n"
 	        "  --timings    print each container step's time after the run\n"
 	        "  --version    print the version\n"
 	        "  --help       print this help\n"
-	        "  -            read the recipe from standard input\n"
+	        "  -            read the recipe from standard input (what no arguments do\n"
+	        "               when it is not a terminal)\n"
 	        "Commands shipped in lua/luactr/: gc (remove leftover cgroups).\n"
 	        "Environment: LUACTR_DEBUG=1 prints tracebacks; LUACTR_ROOT, LUACTR_STATE\n"
 	        "set where images and running state live.\n",
@@ -283,43 +288,6 @@ static int run_script(lua_State *L, const char *fname, char **argv, int argc, in
 	return report(L, docall(L, n, 0));
 }
 
-/* A minimal read-eval-print loop: each line is tried as an expression
- * first, then as a statement, as lua.c does. */
-static void repl(lua_State *L)
-{
-	char line[4096];
-	if (dostring(L, "ns = require 'ns'", "=repl") != LUA_OK)
-		return;
-	for (;;) {
-		fputs("luactr> ", stdout);
-		fflush(stdout);
-		if (!fgets(line, sizeof line, stdin))
-			break;
-		lua_pushfstring(L, "return %s", line);
-		int status = luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), "=stdin");
-		lua_remove(L, -2);
-		if (status != LUA_OK) {
-			lua_pop(L, 1);
-			status = luaL_loadbuffer(L, line, strlen(line), "=stdin");
-		}
-		int top = lua_gettop(L) - 1;
-		if (status == LUA_OK)
-			status = docall(L, 0, LUA_MULTRET);
-		if (status == LUA_OK) {
-			int n = lua_gettop(L) - top;
-			if (n > 0) {
-				lua_getglobal(L, "print");
-				lua_insert(L, top + 1);
-				report(L, docall(L, n, 0));
-			}
-		} else {
-			report(L, status);
-		}
-		lua_settop(L, top);
-	}
-	fputs("\n", stdout);
-}
-
 /* The real main, run protected: parses options, then runs what they say. */
 static int pmain(lua_State *L)
 {
@@ -409,8 +377,12 @@ static int pmain(lua_State *L)
 			}
 		}
 	}
-	if (interactive)
-		repl(L);
+	if (interactive) {
+		if (isatty(STDIN_FILENO))
+			printf("luactr %s (%s), ns loaded: =expr prints, Ctrl-C stops a chunk, Ctrl-D leaves\n",
+			       LUACTR_VERSION, LUA_RELEASE);
+		luactr_repl(L, msghandler);
+	}
 	lua_pushboolean(L, 1);
 	return 1;
 }
