@@ -8,29 +8,33 @@ BUSTED  ?= busted
 WERROR  ?= 1
 SHELL   := /bin/bash
 
-DEB_PKGS := lua5.4 liblua5.4-dev libcap-dev lua-busted lua-dkjson pkg-config gcc make busybox-static iproute2 util-linux tmux
+DEB_PKGS := lua5.4 liblua5.4-dev libcap-dev libreadline-dev lua-busted lua-dkjson pkg-config gcc make busybox-static iproute2 util-linux
 V2_PKGS  := user-mode-linux
+# The specs' terminal (spec/support/tmux.lua).
+TEST_PKGS := tmux
 
 PKGS    := lua$(LUAVER) libcap
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs libcap 2>/dev/null)
 LUA_LIBS   = $(shell pkg-config --libs lua$(LUAVER) 2>/dev/null)
+# readline, for the REPL (core/repl.c) alone; its archive and tinfo's.
+RL_CFLAGS  = $(shell pkg-config --cflags readline 2>/dev/null)
+RL_LIBS    = $(shell pkg-config --libs --static readline 2>/dev/null || echo -lreadline -ltinfo)
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS = $(CFLAGS) -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(PKG_CFLAGS) \
-             -DLUACTR_LUADIR='"$(PREFIX)/share/lua/$(LUAVER)"'
+ALL_CFLAGS = $(CFLAGS) -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(PKG_CFLAGS)
 
 B       := build
 # V=1 shows the full commands.
 Q := $(if $(filter 1,$(V)),,@)
-CORE_SRC := $(filter-out core/luactr.c core/floor.c core/probe.c,$(wildcard core/*.c))
+CORE_SRC := $(filter-out core/luactr.c core/repl.c core/floor.c core/probe.c,$(wildcard core/*.c))
 CORE_OBJ := $(patsubst core/%.c,$(B)/%.o,$(CORE_SRC))
 
-.PHONY: all deps deps-v2 run test test-v2 bench install uninstall clean asan rootfs check-root
+.PHONY: all deps deps-v2 deps-test run test test-v2 bench install uninstall clean asan rootfs check-root
 
 LUAC    ?= luac5.4
 LUA_SRC := $(shell find lua -name '*.lua')
@@ -62,6 +66,12 @@ $(B)/%.o: core/%.c core/ns.h | $(B)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# The runner's own files, not the module's.
+$(B)/luactr.o: core/repl.h
+$(B)/repl.o: core/repl.c core/repl.h | $(B)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(RL_CFLAGS) -c -o $@ $<
+
 $(B):
 	mkdir -p $(B)/ns
 
@@ -69,13 +79,14 @@ $(B)/ns/core.so: $(CORE_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
 
-# Lua and libcap linked in statically (Debian's liblua5.4-dev and
-# libcap-dev ship the archives): resolving them at every start cost a
-# third of a millisecond. -rdynamic still exports the Lua API, so that C
-# modules (lua-cjson, ...) load as they do into lua5.4.
-luactr: $(B)/luactr.o $(CORE_OBJ)
+# Lua, libcap and readline linked in statically (Debian's liblua5.4-dev,
+# libcap-dev and libreadline-dev ship the archives): resolving them at
+# every start cost a third of a millisecond (readline alone, half of
+# one). -rdynamic still exports the Lua API, so that C modules
+# (lua-cjson, ...) load as they do into lua5.4.
+luactr: $(B)/luactr.o $(B)/repl.o $(CORE_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $^ -Wl,-Bstatic -llua$(LUAVER) -lcap -Wl,-Bdynamic -lm -ldl $(LDFLAGS)
+	$(Q)$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $^ -Wl,-Bstatic -llua$(LUAVER) -lcap $(RL_LIBS) -Wl,-Bdynamic -lm -ldl $(LDFLAGS)
 
 $(B)/floor: core/floor.c | $(B)
 	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $<
@@ -110,18 +121,23 @@ deps:
 deps-v2: deps
 	@$(call install_missing,$(V2_PKGS),--no-install-recommends)
 
+deps-test: deps
+	@$(call install_missing,$(TEST_PKGS))
+
 # The busybox rootfs that recipes use by default (idempotent).
 rootfs: all
 	./luactr -e 'local r = require("ns.rootfs").busybox(); print("rootfs: " .. r)'
 
+# The container's status is reported as a line, not as make's "Error N"
+# (scripts/run.lua).
 run: deps
 	$(MAKE) all
 	$(MAKE) rootfs
-	./luactr examples/busybox.lua
+	./luactr scripts/run.lua examples/busybox.lua
 
 # Every spec on this host, then the cgroup and container specs on a pure
 # cgroup v2 kernel (test-v2); the last line sums both: CI reads it.
-test: deps-v2
+test: deps-v2 deps-test
 	$(MAKE) all
 	$(MAKE) rootfs
 	@scripts/tally.sh host '$(LUA) $$(command -v $(BUSTED)) --lua=$(LUA) -o spec/support/summary.lua spec' \
@@ -135,7 +151,7 @@ test-v2: deps-v2
 	$(MAKE) rootfs
 	scripts/test-v2.sh
 
-asan:
+asan: deps-test
 	$(MAKE) clean
 	$(MAKE) all CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	  LDFLAGS="-fsanitize=address,undefined"
@@ -153,20 +169,49 @@ bench: deps
 	$(MAKE) rootfs
 	$(LUA) scripts/bench.lua
 
+# What `make install` puts under PREFIX: the binary, ns.core for plain
+# lua5.4, the sources, and their bytecode with its mtimes kept (install -p),
+# so that an installed luactr starts as fast as ./luactr and prefers the
+# bytecode only while no source is newer. luactr finds these from its own
+# path (PREFIX/bin/luactr), so nothing of PREFIX is built in.
+LUADIR  := share/lua/$(LUAVER)
+CMODDIR := lib/lua/$(LUAVER)
+BCDIR   := lib/luactr
+INST_BC := $(patsubst $(B)/lua/%,$(BCDIR)/%,$(LUA_BC) $(B)/lua/bundle.luac)
+INST_DIRS := $(patsubst %/,%,$(sort $(dir bin/ $(CMODDIR)/ns/ $(patsubst lua/%,$(LUADIR)/%,$(LUA_SRC)) $(INST_BC))))
+# The directories that install made, for uninstall to remove when they are
+# empty (none is noted for a DESTDIR: that tree is a package's to own).
+MADE_DIRS = $(DESTDIR)$(PREFIX)/$(BCDIR)/made-dirs
+
 # ns.cgroup was lua/ns/cgroup.lua before it became lua/ns/cgroup/; a copy
 # that an older install left would shadow it (?.lua precedes ?/init.lua).
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/$(LUAVER)/ns $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/ns
-	install -m 0755 luactr $(DESTDIR)$(PREFIX)/bin/luactr
-	install -m 0755 $(B)/ns/core.so $(DESTDIR)$(PREFIX)/lib/lua/$(LUAVER)/ns/core.so
-	cp -r lua/ns/. $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/ns/
-	rm -f $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/ns/cgroup.lua
-	[ ! -d lua/luactr ] || { install -d $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/luactr && cp -r lua/luactr/. $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/luactr/; }
+	$(Q)made=""; if [ -z "$(DESTDIR)" ]; then \
+	  for d in $(INST_DIRS); do p='$(PREFIX)'/$$d; \
+	    while [ ! -d "$$p" ]; do made="$$made$$p"$$'\n'; p=$$(dirname "$$p"); done; \
+	  done; \
+	fi; \
+	set -e; \
+	install -d $(addprefix $(DESTDIR)$(PREFIX)/,$(INST_DIRS)); \
+	install -m 0755 luactr $(DESTDIR)$(PREFIX)/bin/luactr; \
+	install -m 0755 $(B)/ns/core.so $(DESTDIR)$(PREFIX)/$(CMODDIR)/ns/core.so; \
+	for f in $(LUA_SRC); do install -p -m 0644 $$f $(DESTDIR)$(PREFIX)/$(LUADIR)/$${f#lua/}; done; \
+	for f in $(LUA_BC) $(B)/lua/bundle.luac; do install -p -m 0644 $$f $(DESTDIR)$(PREFIX)/$(BCDIR)/$${f#$(B)/lua/}; done; \
+	rm -f $(DESTDIR)$(PREFIX)/$(LUADIR)/ns/cgroup.lua; \
+	if [ -n "$$made" ] || [ -f $(MADE_DIRS) ]; then \
+	  { cat $(MADE_DIRS) 2>/dev/null || true; printf '%s' "$$made"; } | sort -u >$(MADE_DIRS).new; \
+	  mv $(MADE_DIRS).new $(MADE_DIRS); \
+	fi; \
+	echo "install: $(DESTDIR)$(PREFIX)/bin/luactr"
 
+# Our own directories go whole; those install made, deepest first, when
+# nothing else is left in them.
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/luactr $(DESTDIR)$(PREFIX)/lib/lua/$(LUAVER)/ns/core.so
-	rm -rf $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/ns $(DESTDIR)$(PREFIX)/share/lua/$(LUAVER)/luactr
-	-rmdir $(DESTDIR)$(PREFIX)/lib/lua/$(LUAVER)/ns 2>/dev/null
+	$(Q)made=$$(cat $(MADE_DIRS) 2>/dev/null || true); \
+	rm -f $(DESTDIR)$(PREFIX)/bin/luactr $(DESTDIR)$(PREFIX)/$(CMODDIR)/ns/core.so; \
+	rm -rf $(DESTDIR)$(PREFIX)/$(LUADIR)/ns $(DESTDIR)$(PREFIX)/$(LUADIR)/luactr $(DESTDIR)$(PREFIX)/$(BCDIR); \
+	rmdir $(DESTDIR)$(PREFIX)/$(CMODDIR)/ns 2>/dev/null || true; \
+	printf '%s\n' "$$made" | sort -r | while read -r d; do [ -z "$$d" ] || rmdir "$$d" 2>/dev/null || true; done
 
 clean:
 	rm -rf $(B) luactr

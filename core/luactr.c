@@ -2,7 +2,8 @@
  * luactr.c - the runner: Lua 5.4 with ns.core preloaded and the tree's (or
  * the installed) lua/ on package.path. `luactr RECIPE.lua [args]` runs a
  * recipe as lua5.4 would; `luactr NAME [args]` runs the shipped command
- * lua/luactr/NAME.lua (gc, ...); -e, -i, --plan, --timings, --version.
+ * lua/luactr/NAME.lua (gc, ...); -e, -i (the REPL, repl.c), --plan,
+ * --timings, --version.
  * See lua.c in the Lua 5.4 sources for the conventions it follows.
  */
 #define _GNU_SOURCE
@@ -18,13 +19,11 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "repl.h"
+
 int luaopen_ns_core(lua_State *L);
 
 #define LUACTR_VERSION "0.1.0"
-
-#ifndef LUACTR_LUADIR
-#define LUACTR_LUADIR "/usr/local/share/lua/5.4"
-#endif
 
 static const char *progname = "luactr";
 
@@ -34,12 +33,14 @@ static void usage(FILE *f)
 	        "usage: %s [options] [RECIPE.lua | COMMAND] [args...]\n"
 	        "Runs a Lua recipe with the ns library (require \"ns\").\n"
 	        "  -e CODE      run CODE (may be repeated)\n"
-	        "  -i           interactive prompt with ns loaded (after a recipe or -e)\n"
+	        "  -i           interactive prompt with ns loaded (after a recipe or -e);\n"
+	        "               with no arguments on a terminal, luactr opens it too\n"
 	        "  --plan       print each container's ops (with --json: as JSON) instead of running them\n"
-	        "  --timings    print each container step's time after the run\n"
+	        "  --timings    print each container step's time after the run (or the failure)\n"
 	        "  --version    print the version\n"
 	        "  --help       print this help\n"
-	        "  -            read the recipe from standard input\n"
+	        "  -            read the recipe from standard input (what no arguments do\n"
+	        "               when it is not a terminal)\n"
 	        "Commands shipped in lua/luactr/: gc (remove leftover cgroups; with --uppers,\n"
 	        "also the kept upper layers that no container uses).\n"
 	        "Environment: LUACTR_DEBUG=1 prints tracebacks; LUACTR_ROOT, LUACTR_STATE\n"
@@ -57,7 +58,7 @@ static int file_exists(const char *path)
 static void exe_dir(char *buf, size_t n)
 {
 	ssize_t r = readlink("/proc/self/exe", buf, n - 1);
-	if (r <= 0) {
+	if (r <= 0 || (size_t)r == n - 1) { /* none, or cut short */
 		buf[0] = '\0';
 		return;
 	}
@@ -67,11 +68,10 @@ static void exe_dir(char *buf, size_t n)
 		*slash = '\0';
 }
 
-/* Puts the library dir first on package.path: lua/ beside the binary in a
- * build tree, else the install dir when it is not on the path already. */
-static char libdir[PATH_MAX];
-
-static char bcdir[PATH_MAX];
+/* Where the modules are, found by find_dirs(): the sources (libdir), the
+ * C modules (cdir) and the bytecode that the build made of the sources
+ * (bcdir); "" for none. */
+static char libdir[PATH_MAX], cdir[PATH_MAX], bcdir[PATH_MAX];
 
 /* mtime of path in nanoseconds, or -1 */
 static long long mtime_ns(const char *path)
@@ -83,13 +83,14 @@ static long long mtime_ns(const char *path)
 }
 
 /* A package.searchers entry that loads lua/NAME.lua precompiled by the
- * build (build/lua/NAME.luac) when that is at least as new as the source:
+ * build (build/lua/NAME.luac, installed as PREFIX/lib/luactr/NAME.luac)
+ * when that is at least as new as the source:
  * compiling the container modules costs more than the syscalls of a
  * container start on a small machine. The bytecode is stripped of debug
  * information (loading that costs a tenth of a start); under LUACTR_DEBUG
  * the sources are loaded instead, so that tracebacks have their lines. A
  * stale or missing .luac falls through to the ordinary Lua searcher. */
-/* The bundle: build/lua/bundle.luac, every module of lua/ as a loader in
+/* The bundle: bcdir/bundle.luac, the start path's modules as loaders in
  * one chunk (scripts/bundle.lua), read once at the first require instead
  * of a file a module. */
 static int bundle_ref = LUA_NOREF, bundle_tried;
@@ -157,23 +158,54 @@ static int bytecode_searcher(lua_State *L)
 	return 1;
 }
 
-static void set_paths(lua_State *L)
+#define LUADIR_TAIL "lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR
+
+/* Finds the module dirs from the binary's own path, so that an install
+ * follows its prefix whatever the build was made for: lua/ and build/lua/
+ * beside ./luactr in a build tree; for PREFIX/bin/luactr, PREFIX/share/lua/5.4,
+ * PREFIX/lib/lua/5.4 and PREFIX/lib/luactr (see `make install`); else none,
+ * and lua5.4's default paths alone. */
+static void find_dirs(void)
 {
-	/* Room for "/build/lua" after the directory in libdir and bcdir. */
-	char dir[PATH_MAX - 16], probe[PATH_MAX + 32];
+	/* Room after the directory for the longest tail below. */
+	char dir[PATH_MAX - 64], probe[PATH_MAX];
 	exe_dir(dir, sizeof dir);
 	snprintf(probe, sizeof probe, "%s/lua/ns/init.lua", dir);
 	if (dir[0] && file_exists(probe)) {
 		snprintf(libdir, sizeof libdir, "%s/lua", dir);
 		snprintf(bcdir, sizeof bcdir, "%s/build/lua", dir);
-	} else {
-		snprintf(libdir, sizeof libdir, "%s", LUACTR_LUADIR);
+		return;
 	}
+	char *slash = strrchr(dir, '/');
+	if (!slash || strcmp(slash, "/bin") != 0)
+		return;
+	*slash = '\0'; /* the prefix, "" for /bin */
+	snprintf(probe, sizeof probe, "%s/share/" LUADIR_TAIL "/ns/init.lua", dir);
+	if (!file_exists(probe))
+		return;
+	snprintf(libdir, sizeof libdir, "%s/share/" LUADIR_TAIL, dir);
+	snprintf(cdir, sizeof cdir, "%s/lib/" LUADIR_TAIL, dir);
+	snprintf(bcdir, sizeof bcdir, "%s/lib/luactr", dir);
+}
+
+/* Puts libdir first on package.path and cdir on package.cpath, preloads
+ * ns.core, and puts bytecode_searcher right after the preload searcher. */
+static void set_paths(lua_State *L)
+{
+	find_dirs();
 	lua_getglobal(L, "package");
-	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", libdir, libdir);
-	lua_getfield(L, -2, "path");
-	lua_concat(L, 2);
-	lua_setfield(L, -2, "path");
+	if (libdir[0]) {
+		lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", libdir, libdir);
+		lua_getfield(L, -2, "path");
+		lua_concat(L, 2);
+		lua_setfield(L, -2, "path");
+	}
+	if (cdir[0]) {
+		lua_pushfstring(L, "%s/?.so;", cdir);
+		lua_getfield(L, -2, "cpath");
+		lua_concat(L, 2);
+		lua_setfield(L, -2, "cpath");
+	}
 	lua_getfield(L, -1, "preload");
 	lua_pushcfunction(L, luaopen_ns_core);
 	lua_setfield(L, -2, "ns.core");
@@ -257,43 +289,6 @@ static int run_script(lua_State *L, const char *fname, char **argv, int argc, in
 	return report(L, docall(L, n, 0));
 }
 
-/* A minimal read-eval-print loop: each line is tried as an expression
- * first, then as a statement, as lua.c does. */
-static void repl(lua_State *L)
-{
-	char line[4096];
-	if (dostring(L, "ns = require 'ns'", "=repl") != LUA_OK)
-		return;
-	for (;;) {
-		fputs("luactr> ", stdout);
-		fflush(stdout);
-		if (!fgets(line, sizeof line, stdin))
-			break;
-		lua_pushfstring(L, "return %s", line);
-		int status = luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), "=stdin");
-		lua_remove(L, -2);
-		if (status != LUA_OK) {
-			lua_pop(L, 1);
-			status = luaL_loadbuffer(L, line, strlen(line), "=stdin");
-		}
-		int top = lua_gettop(L) - 1;
-		if (status == LUA_OK)
-			status = docall(L, 0, LUA_MULTRET);
-		if (status == LUA_OK) {
-			int n = lua_gettop(L) - top;
-			if (n > 0) {
-				lua_getglobal(L, "print");
-				lua_insert(L, top + 1);
-				report(L, docall(L, n, 0));
-			}
-		} else {
-			report(L, status);
-		}
-		lua_settop(L, top);
-	}
-	fputs("\n", stdout);
-}
-
 /* The real main, run protected: parses options, then runs what they say. */
 static int pmain(lua_State *L)
 {
@@ -362,7 +357,7 @@ static int pmain(lua_State *L)
 		const char *fname = argv[script];
 		char cmd[PATH_MAX + 64];
 		/* A bare word that is not a file is a shipped command. */
-		if (!strchr(fname, '/') && !file_exists(fname) && strcmp(fname, "-") != 0) {
+		if (libdir[0] && !strchr(fname, '/') && !file_exists(fname) && strcmp(fname, "-") != 0) {
 			snprintf(cmd, sizeof cmd, "%s/luactr/%s.lua", libdir, fname);
 			if (file_exists(cmd))
 				fname = cmd;
@@ -383,8 +378,12 @@ static int pmain(lua_State *L)
 			}
 		}
 	}
-	if (interactive)
-		repl(L);
+	if (interactive) {
+		if (isatty(STDIN_FILENO))
+			printf("luactr %s (%s), ns loaded: =expr prints, Ctrl-C stops a chunk, Ctrl-D leaves\n",
+			       LUACTR_VERSION, LUA_RELEASE);
+		luactr_repl(L, msghandler);
+	}
 	lua_pushboolean(L, 1);
 	return 1;
 }

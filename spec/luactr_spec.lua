@@ -1,5 +1,7 @@
--- luactr, the runner: options, arg, errors, shipped commands, install.
+-- luactr, the runner: options, arg, errors, shipped commands, install,
+-- `make run`.
 local H = require "support.helper"
+local T = require "support.tmux"
 local ns = H.ns
 
 describe("luactr", function()
@@ -132,5 +134,51 @@ describe("make install", function()
     assert.are.equal(0, code, out)
     assert.matches("^%d+\tfunction\n$", out)
     assert.is_table(ns.stat(dest .. "/usr/local/bin/luactr"))
+  end)
+
+  it("gives, whatever was built before, a luactr that runs busybox.lua from / with the prefix's modules", function()
+    local dest = H.tmpdir("prefix")
+    finally(function() H.rmrf(dest) end)
+    -- `make` has built already, for the default prefix.
+    local out, code = H.sh(("make -s install PREFIX=%s 2>&1"):format(dest))
+    assert.are.equal(0, code, out)
+    local bin = dest .. "/bin/luactr"
+    out, code = H.sh(("cd / && %s %s/examples/busybox.lua /bin/sh -c 'echo ok' </dev/null 2>&1"):format(bin, H.root))
+    assert.are.equal(0, code, out)
+    assert.are.equal("ok\n", out)
+    -- The modules come from the prefix, as bytecode while it is fresh; the
+    -- sources under LUACTR_DEBUG; shipped commands too.
+    local where = [[-e 'print(package.searchpath("ns.container", package.path))']]
+    out = H.sh(("cd / && %s %s 2>&1"):format(bin, where))
+    assert.are.equal(dest .. "/share/lua/5.4/ns/container.lua\n", out)
+    local src = [[-e 'print(debug.getinfo(require("ns.container").run, "S").source)']]
+    assert.are.equal("=?\n", (H.sh(("cd / && %s %s 2>&1"):format(bin, src))))
+    assert.are.equal("@" .. dest .. "/share/lua/5.4/ns/container.lua\n",
+      (H.sh(("cd / && LUACTR_DEBUG=1 %s %s 2>&1"):format(bin, src))))
+    out, code = H.sh(("cd / && %s gc 2>&1"):format(bin))
+    assert.are.equal(0, code, out)
+    -- uninstall leaves nothing of ours: not a file, not a directory.
+    out, code = H.sh(("make -s uninstall PREFIX=%s 2>&1"):format(dest))
+    assert.are.equal(0, code, out)
+    assert.are.same({}, ns.listdir(dest))
+  end)
+end)
+
+describe("make run", function()
+  H.guard()
+
+  it("reports the container shell's exit status as such, not as a make error", function()
+    local term = T.start("make run; echo \"[make: $?]\"")
+    finally(function() term:close() end)
+    -- The busybox shell, once make has checked the packages, the build
+    -- and the image.
+    term:wait_for("\n/ #\n", 120)
+    term:type("echo in''side; exit 3")
+    term:keys("Enter")
+    local s = term:wait_for("%[make: %d+%]", 30)
+    assert.matches("\ninside\r?\n", s)
+    assert.matches("the shell in the container exited with status 3", s, 1, true)
+    assert.not_matches("Error 3", s, 1, true)
+    assert.matches("[make: 0]", s, 1, true)
   end)
 end)
