@@ -486,7 +486,8 @@ function M.check(t)
     if c.tty then bad(what, "capture needs tty = false (a terminal has no separate stdout and stderr)") end
     if c.stdout ~= nil or c.stderr ~= nil then bad(what, "capture takes stdout and stderr: leave those keys out") end
   end
-  c.capture_limit = M.size(what, "capture_limit", c.capture_limit or 16 * 1024 * 1024)
+  -- (the size parser is ns.cgroup's: loaded only for a limit given)
+  c.capture_limit = c.capture_limit == nil and 16 * 1024 * 1024 or M.size(what, "capture_limit", c.capture_limit)
   if c.timeout ~= nil and not (c.timeout > 0 and c.timeout < math.huge) then
     bad(what, "timeout must be a number of seconds above 0, not %s", show(c.timeout))
   end
