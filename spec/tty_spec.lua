@@ -653,28 +653,36 @@ describe("ns.core", function()
       error(("timed out waiting for %s; the pane shows:\n%s"):format(what, text), 0)
     end
 
-    it("loses no keystroke typed right after clear", function()
+    -- A private tmux server in a temp dir, its pane running luactr with
+    -- args (shell words); once its first prompt shows, returns luactr's
+    -- pidfd and the dir. A finally ends both, and luactr if it still runs.
+    local function pane(args)
       local dir = H.tmpdir("tty")
       sock = dir .. "/tmux"
-      local pidfd
+      local handle = {}
       finally(function()
         tmux("kill-server")
-        -- End luactr here if the spec did not.
-        if pidfd then
-          if not ns.poll({ pidfd }, 1000)[1] then
-            ns.kill(pidfd, "KILL")
-            ns.poll({ pidfd }, 5000)
+        if handle.pidfd then
+          if not ns.poll({ handle.pidfd }, 1000)[1] then
+            ns.kill(handle.pidfd, "KILL")
+            ns.poll({ handle.pidfd }, 5000)
           end
-          pidfd:close()
+          handle.pidfd:close()
         end
         H.rmrf(dir)
       end)
-      local out, code = tmux(("new-session -d -x 120 -y 30 '%s %s/examples/busybox.lua'"):format(H.luactr, H.root))
+      if type(args) == "function" then args = args(dir) end
+      local out, code = tmux(("new-session -d -x 120 -y 30 '%s %s'"):format(H.luactr, args))
       assert.are.equal(0, code, out)
       -- the pane's process is luactr (sh -c execs a lone command)
-      local pane = tmux("display-message -p '#{pane_pid}'")
-      pidfd = assert(ns.pidfd_open(assert(tonumber(pane), pane)))
+      local pid = tmux("display-message -p '#{pane_pid}'")
+      handle.pidfd = assert(ns.pidfd_open(assert(tonumber(pid), pid)))
       screen_until("the first prompt", function(t) return has_line(t, "/ #") end)
+      return handle.pidfd, dir
+    end
+
+    it("loses no keystroke typed right after clear", function()
+      local pidfd = pane(H.root .. "/examples/busybox.lua")
       for i = 1, 4 do
         local word = "typed-fast-" .. i
         -- One send-keys: the burst in one write, as a paste sends it.
@@ -695,28 +703,12 @@ describe("ns.core", function()
     end)
 
     it("ends when its terminal goes away, though the shell (PID 1) ignores SIGHUP", function()
-      local dir = H.tmpdir("tty")
-      sock = dir .. "/tmux"
-      local pidfd
-      finally(function()
-        tmux("kill-server")
-        if pidfd then
-          if not ns.poll({ pidfd }, 0)[1] then
-            ns.kill(pidfd, "KILL")
-            ns.poll({ pidfd }, 5000)
-          end
-          pidfd:close()
-        end
-        H.rmrf(dir)
+      local pidfd = pane(function(dir)
+        local recipe = dir .. "/hup.lua"
+        assert(ns.writefile(recipe, 'require("ns.container").run{ stop_timeout = 1, args = { "/bin/sh" } }',
+          { create = true }))
+        return recipe
       end)
-      local recipe = dir .. "/hup.lua"
-      assert(ns.writefile(recipe, 'require("ns.container").run{ stop_timeout = 1, args = { "/bin/sh" } }',
-        { create = true }))
-      local out, code = tmux(("new-session -d -x 120 -y 30 '%s %s'"):format(H.luactr, recipe))
-      assert.are.equal(0, code, out)
-      local pane = tmux("display-message -p '#{pane_pid}'")
-      pidfd = assert(ns.pidfd_open(assert(tonumber(pane), pane)))
-      screen_until("the first prompt", function(t) return has_line(t, "/ #") end)
       local t0 = ns.clock()
       tmux("kill-server") -- the terminal hangs up: SIGHUP, forwarded, then the kill
       assert.are.same({ 1 }, ns.poll({ pidfd }, 8000), "luactr did not end after its terminal went away")
