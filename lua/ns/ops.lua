@@ -414,30 +414,42 @@ function RUN.bounding(_, o)
   must("cap_drop_bound", ns.cap_drop_bound(drop))
 end
 
--- The entry for name or id in the colon-separated file (passwd, group) of
--- the container's root: its fields, or nil.
-local function db_entry(file, key)
+-- The entries of a colon-separated file (passwd, group) of the
+-- container's root, each a list of its fields; none when it is missing or
+-- not a regular file.
+local function db_entries(file)
   local st = ns.stat(file)
-  if not st or st.type ~= "file" then return nil end
-  local text = ns.readfile(file)
-  if not text then return nil end
+  local text = st and st.type == "file" and ns.readfile(file) or ""
+  local out = {}
   for line in text:gmatch("[^\n]+") do
     local f = {}
     for v in (line .. ":"):gmatch("([^:]*):") do f[#f + 1] = v end
+    out[#out + 1] = f
+  end
+  return out
+end
+
+-- The entry for a name or an id (field 3) in file, or nil.
+local function db_entry(file, key)
+  for _, f in ipairs(db_entries(file)) do
     if f[1] == key or (math.type(key) == "integer" and tonumber(f[3]) == key) then return f end
   end
 end
 
--- The groups of /etc/group that list name as a member.
+-- g, or the gid of the group named g in the container's /etc/group.
+local function gid_of(g)
+  if type(g) ~= "string" then return g end
+  local gr = db_entry("/etc/group", g)
+  if not gr then errors.raise({ message = fmt("group %s: no such group in the container's /etc/group", g) }) end
+  return math.tointeger(tonumber(gr[3]))
+end
+
+-- The gids of the groups that list name as a member.
 local function member_of(name)
   local gids = {}
-  local text = ns.stat("/etc/group") and ns.readfile("/etc/group")
-  for line in (text or ""):gmatch("[^\n]+") do
-    local gname, gid, members = line:match("^([^:]*):[^:]*:(%d+):(.*)$")
-    if gname then
-      for m in members:gmatch("[^,%s]+") do
-        if m == name then gids[#gids + 1] = math.tointeger(tonumber(gid)) end
-      end
+  for _, f in ipairs(db_entries("/etc/group")) do
+    for m in (f[4] or ""):gmatch("[^,%s]+") do
+      if m == name and tonumber(f[3]) then gids[#gids + 1] = math.tointeger(tonumber(f[3])) end
     end
   end
   return gids
@@ -456,23 +468,12 @@ function RUN.setids(x, o)
     uid = math.tointeger(tonumber(pw[3]))
   end
   if gid == nil then gid = pw and math.tointeger(tonumber(pw[4])) or 0 end
-  if type(gid) == "string" then
-    local gr = db_entry("/etc/group", gid)
-    if not gr then errors.raise({ message = fmt("group %s: no such group in the container's /etc/group", gid) }) end
-    gid = math.tointeger(tonumber(gr[3]))
-  end
+  gid = gid_of(gid)
   if groups == nil then
     groups = pw and member_of(pw[1]) or {}
   else
     local list = {}
-    for i, g in ipairs(groups) do
-      if type(g) == "string" then
-        local gr = db_entry("/etc/group", g)
-        if not gr then errors.raise({ message = fmt("group %s: no such group in the container's /etc/group", g) }) end
-        g = math.tointeger(tonumber(gr[3]))
-      end
-      list[i] = g
-    end
+    for i, g in ipairs(groups) do list[i] = gid_of(g) end
     groups = list
   end
   if pw and pw[6] and pw[6] ~= "" then x.home = pw[6] end

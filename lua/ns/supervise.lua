@@ -37,11 +37,15 @@ function M.forwarding_off(fd)
   if forwarding == 0 then ns.sigmask("unblock", FORWARD_TTY) end
 end
 
--- Pass every pending signal of sigfd to pidfd, but skip.
-local function forward(sigfd, pidfd, skip)
+-- Pass every pending signal of sigfd to pidfd, but skip; each one passed
+-- goes to sent(name) too, when given.
+local function forward(sigfd, pidfd, skip, sent)
   local s = ns.sigread(sigfd)
   while s do
-    if s ~= skip then ns.kill(pidfd, s) end
+    if s ~= skip then
+      ns.kill(pidfd, s)
+      if sent then sent(s) end
+    end
     s = ns.sigread(sigfd)
   end
 end
@@ -84,22 +88,19 @@ end
 -- terminal or session went away): a container
 -- whose PID 1 has no handler for them (PID 1 of a pid namespace ignores
 -- those) is killed when stop_timeout runs out, as docker stop does.
-local STOP = { TERM = true, INT = true, HUP = true }
 local STOP_LIST = { "HUP", "INT", "TERM" }
+local STOP = {}
+for _, n in ipairs(STOP_LIST) do STOP[n] = true end
 
 -- Arm the kill: stop_timeout seconds from now, unless armed already.
 local function arm_kill(h)
   if not h.kill_at then h.kill_at = ns.clock() + h.c.stop_timeout end
 end
 
--- Pass every pending signal of h.sigfd to the container.
+-- Pass every pending signal of h.sigfd to the container; a stop signal
+-- arms the kill.
 local function forward_all(h)
-  local s = ns.sigread(h.sigfd)
-  while s do
-    ns.kill(h.pidfd, s)
-    if STOP[s] then arm_kill(h) end
-    s = ns.sigread(h.sigfd)
-  end
+  forward(h.sigfd, h.pidfd, nil, function(s) if STOP[s] then arm_kill(h) end end)
 end
 
 -- Read what one capture pipe has (it is readable), up to capture_limit
