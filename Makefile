@@ -8,10 +8,12 @@ BUSTED  ?= busted
 WERROR  ?= 1
 SHELL   := /bin/bash
 
-DEB_PKGS := lua5.4 liblua5.4-dev libcap-dev libreadline-dev lua-busted lua-dkjson pkg-config gcc make busybox-static iproute2 util-linux
+DEB_PKGS := lua5.4 liblua5.4-dev libcap-dev libreadline-dev lua-busted lua-dkjson pkg-config gcc make busybox-static iproute2 util-linux \
+	libarchive-dev libcurl4-openssl-dev libssl-dev lua-cjson lua-argparse
 V2_PKGS  := user-mode-linux
-# The specs' terminal (spec/support/tmux.lua).
-TEST_PKGS := tmux
+# The specs' terminal (spec/support/tmux.lua); the registry they start on
+# loopback, skopeo that pushes to it, htpasswd for its basic-auth users.
+TEST_PKGS := tmux docker-registry skopeo apache2-utils
 
 PKGS    := lua$(LUAVER) libcap
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -31,7 +33,15 @@ ALL_CFLAGS = $(CFLAGS) -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(PKG_CFLAGS
 B       := build
 # V=1 shows the full commands.
 Q := $(if $(filter 1,$(V)),,@)
-CORE_SRC := $(filter-out core/luactr.c core/repl.c core/floor.c core/probe.c,$(wildcard core/*.c))
+# Bindings to libraries (libarchive, libcrypto, libcurl): each a C module of
+# its own (build/ns/NAME.so, `require "ns.NAME"`), so that a container start
+# resolves none of those libraries; they carry their own copy of util.c.
+LIB_SRC  := $(wildcard core/archive.c core/digest.c core/http.c)
+LIB_MODS := $(patsubst core/%.c,$(B)/ns/%.so,$(LIB_SRC))
+archive_LIBS = $(shell pkg-config --libs libarchive libcrypto 2>/dev/null)
+digest_LIBS  = $(shell pkg-config --libs libcrypto 2>/dev/null)
+http_LIBS    = $(shell pkg-config --libs libcurl libcrypto 2>/dev/null)
+CORE_SRC := $(filter-out core/luactr.c core/repl.c core/floor.c core/probe.c $(LIB_SRC),$(wildcard core/*.c))
 CORE_OBJ := $(patsubst core/%.c,$(B)/%.o,$(CORE_SRC))
 
 .PHONY: all deps deps-v2 deps-test run test test-v2 bench install uninstall clean asan rootfs check-root
@@ -46,7 +56,7 @@ LUA_BC  := $(patsubst %.lua,$(B)/%.luac,$(LUA_SRC))
 BUNDLE_SRC := $(addprefix lua/ns/,init.lua util.lua security.lua errors.lua recipe.lua plan.lua paths.lua \
 	ops.lua supervise.lua launch.lua container.lua)
 
-all: $(B)/ns/core.so luactr $(LUA_BC) $(B)/lua/bundle.luac $(B)/probe
+all: $(B)/ns/core.so $(LIB_MODS) luactr $(LUA_BC) $(B)/lua/bundle.luac $(B)/probe
 
 $(B)/lua/bundle.luac: $(BUNDLE_SRC) scripts/bundle.lua
 	@mkdir -p $(dir $@)
@@ -78,6 +88,10 @@ $(B):
 $(B)/ns/core.so: $(CORE_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(PKG_LIBS) $(LDFLAGS)
+
+$(B)/ns/%.so: $(B)/%.o $(B)/util.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $($*_LIBS) $(LDFLAGS)
 
 # Lua, libcap and readline linked in statically (Debian's liblua5.4-dev,
 # libcap-dev and libreadline-dev ship the archives): resolving them at
@@ -194,7 +208,7 @@ install: all
 	set -e; \
 	install -d $(addprefix $(DESTDIR)$(PREFIX)/,$(INST_DIRS)); \
 	install -m 0755 luactr $(DESTDIR)$(PREFIX)/bin/luactr; \
-	install -m 0755 $(B)/ns/core.so $(DESTDIR)$(PREFIX)/$(CMODDIR)/ns/core.so; \
+	install -m 0755 $(B)/ns/core.so $(LIB_MODS) $(DESTDIR)$(PREFIX)/$(CMODDIR)/ns/; \
 	for f in $(LUA_SRC); do install -p -m 0644 $$f $(DESTDIR)$(PREFIX)/$(LUADIR)/$${f#lua/}; done; \
 	for f in $(LUA_BC) $(B)/lua/bundle.luac; do install -p -m 0644 $$f $(DESTDIR)$(PREFIX)/$(BCDIR)/$${f#$(B)/lua/}; done; \
 	rm -f $(DESTDIR)$(PREFIX)/$(LUADIR)/ns/cgroup.lua; \
@@ -208,7 +222,7 @@ install: all
 # nothing else is left in them.
 uninstall:
 	$(Q)made=$$(cat $(MADE_DIRS) 2>/dev/null || true); \
-	rm -f $(DESTDIR)$(PREFIX)/bin/luactr $(DESTDIR)$(PREFIX)/$(CMODDIR)/ns/core.so; \
+	rm -f $(DESTDIR)$(PREFIX)/bin/luactr $(DESTDIR)$(PREFIX)/$(CMODDIR)/ns/core.so $(patsubst $(B)/ns/%,$(DESTDIR)$(PREFIX)/$(CMODDIR)/ns/%,$(LIB_MODS)); \
 	rm -rf $(DESTDIR)$(PREFIX)/$(LUADIR)/ns $(DESTDIR)$(PREFIX)/$(LUADIR)/luactr $(DESTDIR)$(PREFIX)/$(BCDIR); \
 	rmdir $(DESTDIR)$(PREFIX)/$(CMODDIR)/ns 2>/dev/null || true; \
 	printf '%s\n' "$$made" | sort -r | while read -r d; do [ -z "$$d" ] || rmdir "$$d" 2>/dev/null || true; done

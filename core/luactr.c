@@ -161,7 +161,7 @@ static int bytecode_searcher(lua_State *L)
 #define LUADIR_TAIL "lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR
 
 /* Finds the module dirs from the binary's own path, so that an install
- * follows its prefix whatever the build was made for: lua/ and build/lua/
+ * follows its prefix whatever the build was made for: lua/, build/lua/ and build/ (C modules)
  * beside ./luactr in a build tree; for PREFIX/bin/luactr, PREFIX/share/lua/5.4,
  * PREFIX/lib/lua/5.4 and PREFIX/lib/luactr (see `make install`); else none,
  * and lua5.4's default paths alone. */
@@ -174,6 +174,7 @@ static void find_dirs(void)
 	if (dir[0] && file_exists(probe)) {
 		snprintf(libdir, sizeof libdir, "%s/lua", dir);
 		snprintf(bcdir, sizeof bcdir, "%s/build/lua", dir);
+		snprintf(cdir, sizeof cdir, "%s/build", dir); /* build/ns/NAME.so */
 		return;
 	}
 	char *slash = strrchr(dir, '/');
