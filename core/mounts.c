@@ -1,7 +1,9 @@
 /*
- * mounts.c - mount, mount_setattr, umount, pivot_root, chroot, chdir.
+ * mounts.c - mount, mount_setattr, umount, pivot_root, chroot, chdir, and
+ * the new mount API (fsopen, fsconfig, fsmount, move_mount).
  * See mount(2), mount_setattr(2), umount2(2), pivot_root(2), chroot(2),
- * chdir(2), mount_namespaces(7).
+ * chdir(2), fsopen(2), fsconfig(2), fsmount(2), move_mount(2),
+ * mount_namespaces(7).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -148,6 +150,105 @@ static int ns_mounts_mount_setattr(lua_State *L)
 	return 1;
 }
 
+/* fsopen(fstype) -> a filesystem context (handle "fscontext"). */
+static int ns_mounts_fsopen(lua_State *L)
+{
+	const char *fstype = ns_checkstring(L, 1);
+	int fd = (int)syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC);
+	if (fd < 0)
+		return ns_fail(L, "fsopen", fstype);
+	ns_pushfd(L, fd, "fscontext");
+	return 1;
+}
+
+/* Append to the message at the top of the stack what the filesystem wrote
+ * to the context's log ("e overlay: failed to resolve '/x': -2"): the
+ * reason that the errno alone does not give. */
+static void append_fslog(lua_State *L, int fd)
+{
+	char buf[512];
+	for (int i = 0; i < 8; i++) {
+		ssize_t n = read(fd, buf, sizeof buf - 1);
+		if (n <= 0)
+			break;
+		while (n > 0 && buf[n - 1] == '\n')
+			n--;
+		buf[n] = '\0';
+		/* "e " errors, "w " warnings, "i " notes. */
+		if (n > 2 && buf[1] == ' ' && buf[0] != 'i') {
+			lua_pushfstring(L, "; %s", buf + 2);
+			lua_concat(L, 2);
+		}
+	}
+}
+
+/* fsconfig(ctx, cmd [, key [, value]]) -> true. cmd: "flag" (key),
+ * "string" (key, value), "path" (key, a path), "fd" (key, an fd),
+ * "create", "reconfigure". A failure's message carries the kernel's own
+ * words for it from the context's log. */
+static int ns_mounts_fsconfig(lua_State *L)
+{
+	static const char *const cmds[] = {"flag", "string", "path", "fd", "create", "reconfigure", NULL};
+	static const unsigned codes[] = {FSCONFIG_SET_FLAG, FSCONFIG_SET_STRING, FSCONFIG_SET_PATH,
+	                                 FSCONFIG_SET_FD, FSCONFIG_CMD_CREATE, FSCONFIG_CMD_RECONFIGURE};
+	int ctx = ns_checkfd(L, 1);
+	int c = ns_checkoption(L, 2, NULL, cmds);
+	const char *key = NULL, *value = NULL;
+	int aux = 0;
+	if (c <= 3)
+		key = ns_checkstring(L, 3);
+	if (c == 1 || c == 2)
+		value = ns_checkstring(L, 4);
+	if (c == 2)
+		aux = AT_FDCWD;
+	if (c == 3)
+		aux = ns_checkfd(L, 4);
+	if (syscall(SYS_fsconfig, ctx, codes[c], key, value, aux) < 0) {
+		int err = errno;
+		if (key && value)
+			lua_pushfstring(L, "%s %s", key, value);
+		else
+			lua_pushstring(L, key ? key : cmds[c]);
+		int n = ns_fail_errno(L, err, "fsconfig", lua_tostring(L, -1));
+		lua_pushvalue(L, -2);
+		append_fslog(L, ctx);
+		lua_replace(L, -3);
+		return n;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* fsmount(ctx [, attrs]) -> a detached mount (handle "mount"). attrs: names
+ * of rdonly nosuid nodev noexec nodiratime nosymfollow. */
+static int ns_mounts_fsmount(lua_State *L)
+{
+	int ctx = ns_checkfd(L, 1);
+	unsigned attrs = (unsigned)ns_checkflags(L, 2, mount_attrs, "mount attribute");
+	int fd = (int)syscall(SYS_fsmount, ctx, FSMOUNT_CLOEXEC, attrs);
+	if (fd < 0) {
+		int n = ns_fail(L, "fsmount", NULL);
+		lua_pushvalue(L, -2);
+		append_fslog(L, ctx);
+		lua_replace(L, -3);
+		return n;
+	}
+	ns_pushfd(L, fd, "mount");
+	return 1;
+}
+
+/* move_mount(mnt, target) -> true: attach a detached mount (fsmount's, or
+ * a handle of a mount) on the path target. */
+static int ns_mounts_move_mount(lua_State *L)
+{
+	int mfd = ns_checkfd(L, 1);
+	const char *target = ns_checkstring(L, 2);
+	if (syscall(SYS_move_mount, mfd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return ns_fail(L, "move_mount", target);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* getcwd() -> path */
 static int ns_mounts_getcwd(lua_State *L)
 {
@@ -161,9 +262,13 @@ static int ns_mounts_getcwd(lua_State *L)
 static const luaL_Reg mounts_funcs[] = {
 	{"chdir", ns_mounts_chdir},
 	{"chroot", ns_mounts_chroot},
+	{"fsconfig", ns_mounts_fsconfig},
+	{"fsmount", ns_mounts_fsmount},
+	{"fsopen", ns_mounts_fsopen},
 	{"getcwd", ns_mounts_getcwd},
 	{"mount", ns_mounts_mount},
 	{"mount_setattr", ns_mounts_mount_setattr},
+	{"move_mount", ns_mounts_move_mount},
 	{"pivot_root", ns_mounts_pivot_root},
 	{"umount", ns_mounts_umount},
 	{NULL, NULL}

@@ -1,4 +1,5 @@
--- mounts_spec.lua: mount, mount_setattr, umount, pivot_root, chroot, chdir, getcwd
+-- mounts_spec.lua: mount, mount_setattr, fsopen/fsconfig/fsmount/move_mount,
+-- umount, pivot_root, chroot, chdir, getcwd
 -- (core/mounts.c). Every mount, pivot and chroot happens in a child, most in
 -- a new mount namespace whose / is made rprivate first, so that nothing
 -- propagates back to the host.
@@ -151,6 +152,60 @@ describe("ns.core", function()
         ok, err = pcall(ns.mount_setattr, d, { "rdonly" }, nil, "deep")
         assert(not ok and err:find("invalid option 'deep'", 1, true), err)
       end, { "mnt" })
+    end)
+  end)
+
+  describe("fsopen(), fsconfig(), fsmount(), move_mount()", function()
+    it("mounts an overlay of many layers given one by one with lowerdir+, past mount(2)'s page of options", function()
+      local d = H.tmpdir()
+      finally(function() H.rmrf(d) end)
+      -- 60 layers with long names: some 6 KB of lowerdir, over mount(2)'s 4 KB page.
+      local layers = {}
+      for i = 1, 60 do
+        local l = ("%s/layer-%02d-%s"):format(d, i, ("x"):rep(80))
+        assert(ns.mkdir(l))
+        assert(ns.writefile(l .. "/f" .. i, tostring(i), { create = true }))
+        layers[i] = l
+      end
+      assert(ns.writefile(layers[60] .. "/f1", "top", { create = true }))
+      for _, sub in ipairs({ "u", "w", "m" }) do assert(ns.mkdir(d .. "/" .. sub)) end
+      H.in_child(function()
+        private()
+        H.fails_with(ns.E.EINVAL, ns.mount("overlay", d .. "/m", "overlay", nil,
+          "lowerdir=" .. table.concat(layers, ":", 60, 1) .. ",upperdir=" .. d .. "/u,workdir=" .. d .. "/w"))
+        local ctx <close> = assert(ns.fsopen("overlay"))
+        assert.are.equal("fscontext", ctx:kind())
+        for i = 60, 1, -1 do assert.is_true(ns.fsconfig(ctx, "string", "lowerdir+", layers[i])) end
+        assert(ns.fsconfig(ctx, "string", "upperdir", d .. "/u"))
+        assert(ns.fsconfig(ctx, "string", "workdir", d .. "/w"))
+        assert.is_true(ns.fsconfig(ctx, "create"))
+        local mnt <close> = assert(ns.fsmount(ctx, { "nodev", "nosuid" }))
+        assert.are.equal("mount", mnt:kind())
+        assert.is_true(ns.move_mount(mnt, d .. "/m"))
+        local opts = mountinfo(d .. "/m"):match("^%S+ %S+ %S+ %S+ %S+ (%S+)")
+        assert(opts:find("nodev", 1, true) and opts:find("nosuid", 1, true), opts)
+        assert.are.equal(60, #ns.listdir(d .. "/m"))
+        assert.are.equal("top", ns.readfile(d .. "/m/f1"))   -- the first lowerdir+ is the top
+        assert.are.equal("30", ns.readfile(d .. "/m/f30"))
+      end, { "mnt" })
+      assert.is_nil(mountinfo(d .. "/m"))
+    end)
+
+    it("fails naming the key and value, with the filesystem's own words when it logs them", function()
+      local d = H.tmpdir()
+      finally(function() H.rmrf(d) end)
+      local ctx <close> = assert(ns.fsopen("overlay"))
+      local msg = H.fails_with(ns.E.ENOENT, ns.fsconfig(ctx, "string", "lowerdir+", d .. "/none"))
+      assert(msg:find("fsconfig lowerdir+ " .. d .. "/none: ", 1, true), msg)
+      msg = H.fails_with(ns.E.EINVAL, ns.fsconfig(ctx, "string", "no_such_option", "x"))
+      assert(msg:find("^fsconfig no_such_option x: .*; overlay: .*no_such_option"), msg)
+      H.fails_with(ns.E.EINVAL, ns.fsconfig(ctx, "create"))       -- no lower layer
+      H.fails_with(ns.E.ENODEV, ns.fsopen("no_such_fs"))
+      H.fails_with(ns.E.ENOENT, ns.move_mount(ctx, d .. "/none"))
+      local ok, err = pcall(ns.fsconfig, ctx, "set")
+      assert(not ok and err:find("invalid option 'set'", 1, true), err)
+      ok, err = pcall(ns.fsconfig, ctx, "string", "lowerdir+")
+      assert(not ok and err:find("bad argument #4", 1, true), err)
     end)
   end)
 
