@@ -310,6 +310,18 @@ static int ns_files_symlink(lua_State *L)
 	return 1;
 }
 
+/* link(existing, new) -> true: a hard link; a last symlink of existing is
+ * not followed. link(2) */
+static int ns_files_link(lua_State *L)
+{
+	const char *from = ns_checkstring(L, 1);
+	const char *to = ns_checkstring(L, 2);
+	if (link(from, to) < 0)
+		return ns_fail(L, "link", to);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* readlink(path) -> the link's target */
 static int ns_files_readlink(lua_State *L)
 {
@@ -496,6 +508,7 @@ static const luaL_Reg files_funcs[] = {
 	{"chmod", ns_files_chmod},
 	{"chown", ns_files_chown},
 	{"flock", ns_files_flock},
+	{"link", ns_files_link},
 	{"listdir", ns_files_listdir},
 	{"mkdir", ns_files_mkdir},
 	{"mkdtemp", ns_files_mkdtemp},
