@@ -161,6 +161,35 @@ function RUN.mount(x, o)
   end
 end
 
+-- Mount the overlay of x.layers (top first) with upper and work at
+-- target: with the new mount API, each layer its own lowerdir+ (kernel
+-- 6.8+), so that an image's many layers are not capped by mount(2)'s page
+-- of options; with mount(2) where the kernel has no lowerdir+.
+local function mount_overlay(x, target, upper, work)
+  local ctx, msg, e = ns.fsopen("overlay")
+  if ctx then
+    local ok
+    ok, msg, e = ns.fsconfig(ctx, "string", "lowerdir+", x.layers[1])
+    if ok then
+      for i = 2, #x.layers do must("fsconfig", ns.fsconfig(ctx, "string", "lowerdir+", x.layers[i])) end
+      must("fsconfig", ns.fsconfig(ctx, "string", "upperdir", upper))
+      must("fsconfig", ns.fsconfig(ctx, "string", "workdir", work))
+      must("fsconfig", ns.fsconfig(ctx, "create"))
+      local mnt <close> = must("fsmount", ns.fsmount(ctx, { "nodev" }))
+      must("move_mount", ns.move_mount(mnt, target))
+      ctx:close()
+      return
+    end
+    ctx:close()
+    -- EINVAL: a kernel before 6.8, which has no lowerdir+.
+    if e ~= ns.E.EINVAL then must("fsconfig", nil, msg, e) end
+  elseif e ~= ns.E.ENOSYS then
+    must("fsopen", nil, msg, e)
+  end
+  must("mount", ns.mount("overlay", target, "overlay", { "nodev" },
+    fmt("lowerdir=%s,upperdir=%s,workdir=%s", x.lower, upper, work)))
+end
+
 function RUN.overlay(x, o)
   if o.tmpfs then
     local t = x.state
@@ -169,10 +198,9 @@ function RUN.overlay(x, o)
     must("mkdir", ns.mkdir(t .. "/work", "0700"))
     must("mkdir", ns.mkdir(t .. "/merged", "0755"))
     x.root = t .. "/merged"
-    must("mount", ns.mount("overlay", x.root, "overlay", { "nodev" },
-      fmt("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", x.lower, t, t)))
+    mount_overlay(x, x.root, t .. "/upper", t .. "/work")
   else
-    must("mount", ns.mount("overlay", x.root, "overlay", { "nodev" }, x.ov.options))
+    mount_overlay(x, x.root, x.ov.upper, x.ov.work)
   end
   paths.set_root(x, x.root)
 end

@@ -33,7 +33,8 @@ local KEYS = {
   stdout = "userdata|number", stderr = "userdata|number",
   masked_paths = "table", readonly_paths = "table", preserve_fds = "table",
   devices = "table", capture = "boolean", capture_limit = "number|string", timeout = "number",
-  stop_timeout = "number", cgroupfs = "boolean",
+  stop_timeout = "number", cgroupfs = "boolean", image = "string", entrypoint = "table|string",
+  stop_signal = "string|number", labels = "table",
 }
 
 local MOUNT_KEYS = { source = true, target = true, type = true, flags = true, data = true, mkdir = true, dev = true }
@@ -360,11 +361,33 @@ local function environment(c, list)
     env.PATH = getenv("PATH") or env.PATH
     env.HOME = getenv("HOME") or env.HOME
   end
+  for _, kv in ipairs(c.image_env or {}) do
+    local k, v = kv:match("^([^=]+)=(.*)$")
+    env[k] = v
+    if k == "HOME" then c.env_home = true end
+  end
   for _, kv in ipairs(list) do
     env[kv[1]] = kv[2]
     if kv[1] == "HOME" then c.env_home = true end
   end
   return env
+end
+
+--- signal(what, key, v) -> the signal's name without SIG ("TERM"), for
+-- v given as "TERM", "SIGTERM" or a number; raises naming key otherwise.
+function M.signal(what, key, v)
+  local name = v
+  if math.type(v) == "integer" then
+    name = nil
+    for n, num in pairs(ns.SIG) do if num == v then name = n end end
+  elseif type(v) == "string" then
+    name = v:upper():gsub("^SIG", "")
+    if not pcall(function() return ns.SIG[name] end) then name = nil end
+  else
+    name = nil
+  end
+  if not name then bad(what, "%s %s is not a signal (TERM, SIGTERM or a number)", key, show(v)) end
+  return name
 end
 
 --- check(t) -> the canonical table: the defaults filled into a checked
@@ -382,6 +405,18 @@ function M.check(t)
   end
   what = fmt("container %q", c.name)
   c.what = what
+  if c.image ~= nil then
+    -- The image's config fills what the recipe leaves out (ns.image.config).
+    str(what, "image", c.image)
+    require("ns.image.config").apply(what, c)
+  elseif c.entrypoint ~= nil then
+    local ep = type(c.entrypoint) == "string" and { c.entrypoint } or str_list(what, "entrypoint", c.entrypoint)
+    local args = c.args and str_list(what, "args", c.args) or {}
+    c.args = {}
+    for _, s in ipairs(ep) do c.args[#c.args + 1] = s end
+    for _, s in ipairs(args) do c.args[#c.args + 1] = s end
+    c.entrypoint = nil
+  end
   if c.rootfs == nil or c.rootfs == true then c.rootfs = "busybox" end
   if type(c.rootfs) == "string" then
     c.rootfs = str(what, "rootfs", c.rootfs)
@@ -494,6 +529,12 @@ function M.check(t)
   c.stop_timeout = c.stop_timeout or 10
   if not (c.stop_timeout >= 0 and c.stop_timeout < math.huge) then
     bad(what, "stop_timeout must be a number of seconds, 0 or more, not %s", show(c.stop_timeout))
+  end
+  c.stop_signal = M.signal(what, "stop_signal", c.stop_signal or "TERM")
+  if c.labels ~= nil then
+    for k, v in pairs(c.labels) do
+      if type(k) ~= "string" or type(v) ~= "string" then bad(what, "labels must map strings to strings (%s)", show(k)) end
+    end
   end
   c.args = str_list(what, "args", c.args or { "/bin/sh" })
   if #c.args == 0 then bad(what, "args is empty") end

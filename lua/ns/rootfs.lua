@@ -107,8 +107,15 @@ local function applets(busybox)
   return list
 end
 
--- Fill the empty directory dir with the busybox image.
-local function build_busybox(dir, busybox)
+--- build_busybox(dir[, busybox]): fill the empty directory dir with the
+-- busybox tree (the binary busybox, default /bin/busybox, its applets as
+-- symlinks, the directories and /etc files every image has).
+function M.build_busybox(dir, busybox)
+  busybox = busybox or BUSYBOX
+  local bst = ns.stat(busybox)
+  if not bst or bst.type ~= "file" then
+    fail(("busybox rootfs: %s not found: %s"):format(busybox, HINT))
+  end
   for _, d in ipairs(DIRS) do
     local path = dir .. "/" .. d[1]
     check("busybox rootfs", ns.mkdir(path, d[2]))
@@ -136,51 +143,24 @@ local function build_busybox(dir, busybox)
   check("busybox rootfs", ns.chmod(dir, oct"755"))
 end
 
---- The busybox image's root directory, <root>/images/busybox/rootfs, made
--- on first use from Debian's busybox-static. opts: root (default M.root()),
--- busybox (the binary to use, default /bin/busybox).
--- Idempotent: once made, a call is one stat. The image is built in a temp
--- directory beside its final place and renamed into it, so it appears
--- whole or not at all; of two racing builders the loser discards its copy.
+--- The busybox image's root directory, <root>/images/busybox/rootfs: a
+-- link to the one layer of the image busybox:latest in the image store,
+-- which ns.image.busybox makes on first use from Debian's busybox-static.
+-- opts: root (default M.root()), busybox (the binary to use, default
+-- /bin/busybox). Once made, a call is one stat.
 function M.busybox(opts)
   opts = check_opts("busybox rootfs", opts, { root = true, busybox = true })
   local root = opts.root or M.root()
-  local busybox = opts.busybox or BUSYBOX
   local final = require("ns.util").busybox_image(root)
-  local base = final:match("^(.*)/[^/]+$")
-  local st = ns.stat(final)
-  if st then
-    if st.type ~= "dir" then fail("busybox rootfs: " .. final .. " exists and is not a directory") end
-    return final
+  local lst = ns.stat(final, "nofollow")
+  if lst and lst.type == "link" then
+    local st = ns.stat(final)
+    if st and st.type == "dir" then return final end
   end
-  local bst = ns.stat(busybox)
-  if not bst or bst.type ~= "file" then
-    fail(("busybox rootfs: %s not found: %s"):format(busybox, HINT))
-  end
-  check("busybox rootfs", ns.mkdir(base, oct"755", true))
-  -- A builder that crashed left its temp dir; a live one is seconds old.
-  for _, name in ipairs(ns.listdir(base) or {}) do
-    local old = name:match("^%.rootfs%-") and ns.stat(base .. "/" .. name, "nofollow")
-    if old and old.type == "dir" and os.time() - old.mtime > 600 then
-      pcall(M.remove_tree, base .. "/" .. name)
-    end
-  end
-  local tmp = check("busybox rootfs", ns.mkdtemp(base .. "/.rootfs-XXXXXX"))
-  local ok, err = pcall(build_busybox, tmp, busybox)
-  if ok then
-    local renamed, msg = ns.rename(tmp, final)
-    if renamed then return final end
-    -- Another builder won the race (ENOTEMPTY, EEXIST): use its image.
-    local won = ns.stat(final)
-    if won and won.type == "dir" then
-      M.remove_tree(tmp)
-      return final
-    end
-    err = "busybox rootfs: " .. msg
-  end
-  local rok, rerr = pcall(M.remove_tree, tmp)
-  if not rok then err = err .. "; and cleaning up: " .. tostring(rerr) end
-  fail(err)
+  -- Not made, its layer removed (luactr image rm busybox), or a plain
+  -- directory that an older luactr made: (re)made in the store.
+  require("ns.image.busybox").make(require("ns.image.store").open(root), opts.busybox)
+  return final
 end
 
 -- Overlay option values cannot hold these unescaped.
@@ -505,6 +485,11 @@ local function overlay_layers()
   end
   return paths, files
 end
+
+--- overlay_paths() -> the paths that the overlays of every mount
+-- namespace name as layers, as a set, and their directories as a set of
+-- "dev:ino" (a layer named through a symlink is found by the second).
+function M.overlay_paths() return overlay_layers() end
 
 --- gc_uppers([state_dir]) -> sorted list of the kept upper layers removed:
 -- each <state_dir>/<name>/upper (default state dir M.state()) that no

@@ -154,7 +154,7 @@ local function step(h, ms)
   if h.timeout_at and now >= h.timeout_at then
     -- The wall clock ran out: stop it, then kill it.
     h.timeout_at, h.timed_out = nil, true
-    ns.kill(h.pidfd, "TERM")
+    ns.kill(h.pidfd, h.c.stop_signal or "TERM")
     arm_kill(h)
   end
   if h.kill_at and now >= h.kill_at then
@@ -199,12 +199,13 @@ function M.wait(h, nohang)
   return st
 end
 
---- stop(h [, seconds]) -> status: SIGTERM, then SIGKILL after seconds
--- (default the recipe's stop_timeout) if the container is still running,
--- as docker stop does; waits for the end.
+--- stop(h [, seconds]) -> status: the recipe's stop_signal (default
+-- SIGTERM, or the image's StopSignal), then SIGKILL after seconds (default
+-- the recipe's stop_timeout) if the container is still running, as docker
+-- stop does; waits for the end.
 function M.stop(h, seconds)
   if h.status then return h.status end
-  ns.kill(h.pidfd, "TERM")
+  ns.kill(h.pidfd, h.c.stop_signal or "TERM")
   h.kill_at = ns.clock() + (seconds or h.c.stop_timeout)
   return M.wait(h)
 end

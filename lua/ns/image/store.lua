@@ -1,0 +1,245 @@
+--- ns.image.store: the content-addressed image store under the image root
+-- ($LUACTR_ROOT, default /var/lib/luactr):
+--
+--   store/blobs/sha256/HEX   manifests, configs and layer blobs, by digest
+--   store/layers/HEX/        a layer unpacked once, by its diff_id; images
+--                            that share a layer share its directory
+--   store/images.json        name:tag -> manifest digest and what ls shows
+--   store/tmp/               work in progress, renamed into place last
+--   store/gc.lock            held shared by every writer, exclusively by rm
+--                            and prune, so that nothing a pull has placed but
+--                            not yet tagged is collected under it
+--   store/index.lock         serialises changes to images.json
+--
+-- A blob or layer appears whole or not at all (written in tmp/, checked,
+-- renamed); of two writers of the same one, the second discards its copy.
+local ns = require "ns.core"
+local util = require "ns.util"
+
+local M = {}
+M.__index = M
+
+local fmt = string.format
+
+local function fail(msg) error(msg, 0) end
+local function check(what, ok, msg, ...)
+  if not ok then fail(what .. ": " .. tostring(msg)) end
+  return ok, msg, ...
+end
+
+local cjson
+local function json()
+  cjson = cjson or require "cjson"
+  return cjson
+end
+
+--- json_decode(s, what) -> the value, or raises naming what could not be read.
+function M.json_decode(s, what)
+  local ok, v = pcall(json().decode, s)
+  if not ok then fail(fmt("%s: not valid JSON (%s)", what, tostring(v):gsub("^.-: ", ""))) end
+  return v
+end
+
+function M.json_encode(v) return (json().encode(v):gsub("\\/", "/")) end
+
+--- open([root]) -> the store of the image root (made when missing).
+function M.open(root)
+  root = root or util.image_root()
+  local dir = root .. "/store"
+  local s = setmetatable({ root = root, dir = dir, blobs = dir .. "/blobs/sha256", layers = dir .. "/layers",
+    tmp = dir .. "/tmp", index = dir .. "/images.json" }, M)
+  for _, d in ipairs({ s.blobs, s.layers, s.tmp }) do
+    if not ns.stat(d) then check("image store " .. dir, ns.mkdir(d, "0700", true)) end
+  end
+  -- Layers are the containers' lower dirs, reached through this path.
+  for _, d in ipairs({ root, dir, dir .. "/blobs", s.blobs, s.layers }) do ns.chmod(d, "0711") end
+  return s
+end
+
+--- lock(kind, how) -> a handle holding the flock ("gc" or "index"; how
+-- "sh" or "ex"); close it to let go.
+function M:lock(kind, how)
+  local path = fmt("%s/%s.lock", self.dir, kind)
+  local fd = check("image store lock " .. path, ns.open(path, { "creat", "rdwr" }, "0600"))
+  check("image store lock " .. path, ns.flock(fd, how))
+  return fd
+end
+
+local function hex(digest) return digest:match("^sha256:(%x+)$") end
+
+function M:blob_path(digest) return self.blobs .. "/" .. assert(hex(digest), digest) end
+function M:layer_path(diff_id) return self.layers .. "/" .. assert(hex(diff_id), diff_id) end
+function M:has_blob(digest) return ns.stat(self:blob_path(digest)) ~= nil end
+function M:has_layer(diff_id)
+  local st = ns.stat(self:layer_path(diff_id), "nofollow")
+  return st ~= nil and st.type == "dir"
+end
+
+--- read_blob(digest) -> its bytes, or raises naming it.
+function M:read_blob(digest)
+  local data, msg = ns.readfile(self:blob_path(digest))
+  if not data then fail(fmt("blob %s: %s", digest, msg)) end
+  return data
+end
+
+--- tempfile(prefix) -> a path in tmp/ that does not exist yet.
+function M:tempfile(prefix)
+  local d = check("image store", ns.mkdtemp(fmt("%s/%s-XXXXXX", self.tmp, prefix or "f")))
+  return d .. "/data", d
+end
+
+--- tempdir(prefix) -> a new directory in tmp/.
+function M:tempdir(prefix)
+  return check("image store", ns.mkdtemp(fmt("%s/%s-XXXXXX", self.tmp, prefix or "d")))
+end
+
+--- remove(path): a file or tree of the store, whatever it holds.
+function M.remove(path)
+  local st = ns.stat(path, "nofollow")
+  if not st then return end
+  if st.type == "dir" then require("ns.rootfs").remove_tree(path) else check("remove " .. path, ns.unlink(path)) end
+end
+
+--- place_blob(path, digest[, size]): move the file at path (in tmp/) to
+-- the blob digest, after checking its sha256 and size; the file is gone
+-- either way. Raises naming the blob when it does not match.
+function M:place_blob(path, digest, size)
+  local D = require "ns.digest"
+  local got, n = D.file(path)
+  if not got then M.remove(path); fail(fmt("blob %s: %s", digest, n)) end
+  if size and n ~= size then
+    M.remove(path)
+    fail(fmt("blob %s: %d bytes, but its descriptor says %d (truncated?)", digest, n, size))
+  end
+  if "sha256:" .. got ~= digest then
+    M.remove(path)
+    fail(fmt("blob %s: digest mismatch: the data is sha256:%s", digest, got))
+  end
+  self:rename_into(path, self:blob_path(digest))
+end
+
+--- put_blob(data) -> its digest: bytes luactr made (a manifest, a config).
+function M:put_blob(data)
+  local digest = "sha256:" .. require("ns.digest").string(data)
+  if not self:has_blob(digest) then
+    local path, dir = self:tempfile("blob")
+    check("image store", ns.writefile(path, data, { create = true, mode = "0644" }))
+    self:rename_into(path, self:blob_path(digest))
+    ns.rmdir(dir)
+  end
+  return digest
+end
+
+-- rename(from, to), where an existing to (another writer's) wins.
+function M:rename_into(from, to)
+  local ok, msg = ns.rename(from, to)
+  if not ok then
+    if ns.stat(to) then M.remove(from) else fail("image store: " .. msg) end
+  end
+  local dir = from:match("^(.*)/[^/]+$")
+  if dir and dir:sub(1, #self.tmp + 1) == self.tmp .. "/" and dir ~= self.tmp then ns.rmdir(dir) end
+end
+
+--- add_layer(src, desc, diff_id[, what]) -> the layer's directory, and
+-- what ns.archive.unpack returned (nil when the store had the layer).
+-- src: the blob's path or an fd; desc: its descriptor {digest, size}
+-- (a nil digest is not checked: a docker-archive's layer has none);
+-- diff_id: what the image's config says the uncompressed layer is. Unpacks
+-- into tmp/ with overlayfs whiteouts, checks the digests and the size as
+-- it streams, then renames the tree into place. Nothing is left when it
+-- fails; the error names the layer (what) and the reason.
+function M:add_layer(src, desc, diff_id, what)
+  local final = self:layer_path(diff_id)
+  if self:has_layer(diff_id) then return final end
+  what = what or ("layer " .. desc.digest)
+  local A = require "ns.archive"
+  local tmp = self:tempdir("layer")
+  local tree = tmp .. "/fs"
+  local r
+  local ok, err = pcall(function()
+    check("image store", ns.mkdir(tree, "0755"))
+    local msg
+    r, msg = A.unpack(src, tree, { whiteouts = true })
+    if not r then fail(fmt("%s: %s", what, msg)) end
+    if desc.size and r.bytes ~= desc.size then
+      fail(fmt("%s: %d bytes, but its descriptor says %d (truncated?)", what, r.bytes, desc.size))
+    end
+    if desc.digest and "sha256:" .. r.digest ~= desc.digest then
+      fail(fmt("%s: digest mismatch: the data is sha256:%s", what, r.digest))
+    end
+    if "sha256:" .. r.diff_id ~= diff_id then
+      fail(fmt("%s: uncompressed it is sha256:%s, but the image config says %s", what, r.diff_id, diff_id))
+    end
+  end)
+  if ok then
+    local renamed, msg = ns.rename(tree, final)
+    if not renamed and not self:has_layer(diff_id) then err, ok = "image store: " .. msg, false end
+  end
+  M.remove(tmp)
+  if not ok then fail(err) end
+  return final, r
+end
+
+--- images() -> the index: { [key] = { manifest, config, size, created, layers = {diff_ids} } }.
+function M:images()
+  local data = ns.readfile(self.index)
+  if not data then return {} end
+  local t = M.json_decode(data, self.index)
+  return type(t.images) == "table" and t.images or {}
+end
+
+--- update(fn): fn(images) changes the index under its lock; saved atomically.
+function M:update(fn)
+  local lk <close> = self:lock("index", "ex")
+  local images = self:images()
+  local r = fn(images)
+  local path, dir = self:tempfile("index")
+  -- cjson writes {} for an empty table: the index's "images" is a map.
+  check("image store", ns.writefile(path, M.json_encode({ version = 1, images = images }), { create = true, mode = "0644" }))
+  check("image store", ns.rename(path, self.index))
+  ns.rmdir(dir)
+  return r
+end
+
+--- used() -> the sets of blob digests and layer diff_ids that tagged images use.
+function M:used()
+  local blobs, layers = {}, {}
+  for _, img in pairs(self:images()) do
+    blobs[img.manifest] = true
+    if img.config then blobs[img.config] = true end
+    for _, d in ipairs(img.blobs or {}) do blobs[d] = true end
+    for _, d in ipairs(img.layers or {}) do layers[d] = true end
+  end
+  return blobs, layers
+end
+
+--- collect() -> removed blobs and layers: those no tagged image uses, and
+-- tmp/ leftovers. Layers that a mounted overlay uses stay (they are
+-- listed in kept). Takes the gc lock exclusively (waits for pulls).
+function M:collect()
+  local lk <close> = self:lock("gc", "ex")
+  local blobs, layers = self:used()
+  local paths, files = require("ns.rootfs").overlay_paths()
+  local removed, kept = { blobs = 0, layers = 0, bytes = 0 }, {}
+  for _, h in ipairs(ns.listdir(self.layers) or {}) do
+    local p = self.layers .. "/" .. h
+    local st = ns.stat(p, "nofollow")
+    if not layers["sha256:" .. h] then
+      if paths[p] or (st and files[st.dev .. ":" .. st.ino]) then kept[#kept + 1] = "sha256:" .. h
+      else M.remove(p); removed.layers = removed.layers + 1 end
+    end
+  end
+  for _, h in ipairs(ns.listdir(self.blobs) or {}) do
+    if not blobs["sha256:" .. h] then
+      local st = ns.stat(self.blobs .. "/" .. h)
+      removed.bytes = removed.bytes + (st and st.size or 0)
+      M.remove(self.blobs .. "/" .. h)
+      removed.blobs = removed.blobs + 1
+    end
+  end
+  -- Nobody writes in tmp/ while the gc lock is held exclusively.
+  for _, n in ipairs(ns.listdir(self.tmp) or {}) do M.remove(self.tmp .. "/" .. n) end
+  return removed, kept
+end
+
+return M
