@@ -38,6 +38,25 @@ local function ports_in_use()
   return used
 end
 
+-- Whether process pid holds the socket that listens on 127.0.0.1:port
+-- (another registry answering there would pass an HTTP check).
+local function listens(pid, port)
+  local inode
+  local f = io.open("/proc/net/tcp")
+  if not f then return false end
+  for line in f:lines() do
+    local p, st, ino = line:match("^%s*%d+:%s+0100007F:(%x+)%s+%x+:%x+%s+(%x+)%s+%S+%s+%S+%s+%S+%s+%d+%s+%d+%s+(%d+)")
+    if p and tonumber(p, 16) == port and st == "0A" then inode = ino end
+  end
+  f:close()
+  if not inode then return false end
+  local want = "socket:[" .. inode .. "]"
+  for _, fd in ipairs(ns.listdir("/proc/" .. pid .. "/fd") or {}) do
+    if ns.readlink("/proc/" .. pid .. "/fd/" .. fd) == want then return true end
+  end
+  return false
+end
+
 -- A port nothing holds now, picked at random so that specs running at the
 -- same time seldom race for one (start retries when they do).
 local function free_port()
@@ -90,7 +109,7 @@ local function spawn(config, log)
   if pid == 0 then
     local ok, err = pcall(function()
       assert(ns.prctl("pdeathsig", "TERM"))
-      local out = assert(ns.open(log, { "wronly", "creat", "append" }, "0644"))
+      local out = assert(ns.open(log, { "wronly", "creat", "trunc" }, "0644"))
       local null = assert(ns.open("/dev/null", "rdonly"))
       assert(ns.dup2(null, 0))
       assert(ns.dup2(out, 1))
@@ -151,8 +170,10 @@ function Registry:wait_ready(seconds)
       if log:find("address already in use", 1, true) then return false, "port" end
       return false, ("docker-registry ended (status %s) before it answered:\n%s"):format(st.status, log)
     end
-    local resp = c:request({ url = self.url .. "/v2/" })
-    if resp and (resp.status == 200 or (self.auth and resp.status == 401)) then return true end
+    if listens(self.pid, self.port) then
+      local resp = c:request({ url = self.url .. "/v2/" })
+      if resp and (resp.status == 200 or (self.auth and resp.status == 401)) then return true end
+    end
     ns.sleep(0.05)
   end
   return false, ("docker-registry did not answer on %s within %ss:\n%s"):format(self.host, seconds, self:log())
