@@ -94,7 +94,8 @@ function M.credentials(registry, repository)
         local e = auths[k] or auths["https://" .. k] or auths["http://" .. k]
         if type(e) == "table" and type(e.auth) == "string" then
           local dec = require("ns.digest").base64_decode(e.auth)
-          local u, p = dec and dec:match("^([^:]*):(.*)$")
+          local u, p
+          if dec then u, p = dec:match("^([^:]*):(.*)$") end
           if u then return u, p, file end
         end
       end

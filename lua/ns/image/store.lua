@@ -48,11 +48,16 @@ function M.open(root)
   local dir = root .. "/store"
   local s = setmetatable({ root = root, dir = dir, blobs = dir .. "/blobs/sha256", layers = dir .. "/layers",
     tmp = dir .. "/tmp", index = dir .. "/images.json" }, M)
-  for _, d in ipairs({ s.blobs, s.layers, s.tmp }) do
-    if not ns.stat(d) then check("image store " .. dir, ns.mkdir(d, "0700", true)) end
+  -- Layers are the containers' lower dirs: the path to them must be
+  -- searchable by a container's root in a user namespace (overlayfs
+  -- reaches them with the mounter's credentials), the rest is luactr's.
+  for _, d in ipairs({ { root, "0755" }, { dir, "0711" }, { s.layers, "0711" }, { dir .. "/blobs", "0700" },
+    { s.blobs, "0700" }, { s.tmp, "0700" } }) do
+    if not ns.stat(d[1]) then
+      check("image store " .. dir, ns.mkdir(d[1], d[2], true))
+      check("image store " .. dir, ns.chmod(d[1], d[2]))
+    end
   end
-  -- Layers are the containers' lower dirs, reached through this path.
-  for _, d in ipairs({ root, dir, dir .. "/blobs", s.blobs, s.layers }) do ns.chmod(d, "0711") end
   return s
 end
 
