@@ -131,6 +131,7 @@ function M.start(c, list, h)
   while list[first_child] and list[first_child].where ~= "child" do first_child = first_child + 1 end
   local x = h.x
   local times = h.times
+  ops.load(list)
   local function fail(e, upto)
     ops.undo(x, list, upto)
     error(e, 0)
