@@ -36,10 +36,7 @@ local KEYS = {
   stop_timeout = "number", cgroupfs = "boolean",
 }
 
-local MOUNT_KEYS = { source = true, target = true, type = true, flags = true, data = true, mkdir = true, dev = true }
-local USER_KEYS = { uid_map = true, gid_map = true, uid = true, gid = true, groups = true }
 local TIME_KEYS = { monotonic = true, boottime = true }
-local DEVICE_KEYS = { path = true, source = true, access = true }
 local NAMESPACES = { cgroup = true, ipc = true, mnt = true, net = true, pid = true, time = true, user = true, uts = true }
 
 local function bad(what, f, ...) error(what .. ": " .. fmt(f, ...), 0) end
@@ -104,58 +101,15 @@ local function fns(what, key, v)
   return v
 end
 
-local MS_NAMES -- made on first use
-
--- The flags with which a mount needs no filesystem type.
-local TYPELESS = { bind = true, rbind = true, remount = true, move = true, private = true, rprivate = true,
-  shared = true, rshared = true, slave = true, rslave = true, unbindable = true, runbindable = true }
-
-local MOUNT_SHAPE = '{source = "/srv", target = "/data", flags = {"bind"}}'
-
-local function check_mount(what, i, m)
-  local w = fmt("%s: mounts[%d]", what, i)
-  if type(m) ~= "table" then error(fmt("%s must be a table such as %s, not a %s", w, MOUNT_SHAPE, type(m)), 0) end
-  if m[1] ~= nil then error(fmt("%s is a table of named keys such as %s, not a list", w, MOUNT_SHAPE), 0) end
-  check_keys(w, m, MOUNT_KEYS)
-  if m.target == nil then error(w .. " needs a target path", 0) end
-  local out = { target = str(w, "target", m.target), mkdir = m.mkdir or false, dev = m.dev }
-  for _, k in ipairs({ "source", "type", "data" }) do
-    if m[k] ~= nil then out[k] = str(w, k, m[k]) end
-  end
-  for _, k in ipairs({ "mkdir", "dev" }) do
-    if m[k] ~= nil and type(m[k]) ~= "boolean" then bad(w, "%s must be a boolean, not a %s", k, type(m[k])) end
-  end
-  local flags = m.flags
-  if type(flags) == "string" then flags = { flags } end
-  out.flags = flags == nil and {} or str_list(w, "flags", flags)
-  if #out.flags > 0 and not MS_NAMES then
-    MS_NAMES = {}
-    for k in pairs(ns.MS) do MS_NAMES[k] = true end
-  end
-  local typeless, bind = false, false
-  for _, f in ipairs(out.flags) do
-    if not MS_NAMES[f] then bad(w, "unknown mount flag %s (%s)", quoted(f), choices(f, MS_NAMES, "ns.MS")) end
-    typeless = typeless or TYPELESS[f] or false
-    bind = bind or f == "bind" or f == "rbind"
-  end
-  if not out.type and not typeless then
-    bad(w, "a mount on %s needs a type (type = \"tmpfs\"), or a source and flags = {\"bind\"}", show(out.target))
-  end
-  if bind and not out.source then bad(w, "a bind mount on %s needs a source (a path on the host)", show(out.target)) end
-  return out
+-- The checks of the keys that a recipe seldom gives are in lua/ns/recipe/
+-- (mounts and devices; user and its maps; env, rlimits and fds), loaded
+-- when one is given.
+local function lazy(mod, name)
+  return function(...) return require("ns.recipe." .. mod)[name](...) end
 end
-
--- A uid or gid: a number, or a name that the container's /etc/passwd or
--- /etc/group resolves when it starts.
-local function id_or_name(what, key, v)
-  if type(v) == "string" and v:match("^%d+$") then v = math.tointeger(tonumber(v)) end
-  if type(v) == "string" then
-    str(what, key, v)
-    if v == "" or v:find("[:/%s]") then bad(what, "%s %s is not a user or group name", key, show(v)) end
-    return v
-  end
-  return int(what, key, v, 0)
-end
+local check_mount, check_device = lazy("mounts", "check_mount"), lazy("mounts", "check_device")
+local check_idmap = lazy("user", "check_idmap")
+local check_rlimit, check_fd = lazy("process", "check_rlimit"), lazy("process", "check_fd")
 
 --- size(what, key, v) -> bytes: a number, or a string such as "64M".
 function M.size(what, key, v)
@@ -165,78 +119,10 @@ function M.size(what, key, v)
 end
 
 --- user(what, v, userns) -> the user namespace's config (or nil), the
--- container's ids (or nil). v is the recipe's user: true (a user
--- namespace, root inside), "name|uid[:group|gid]" (docker's --user: ids,
--- no user namespace), or {uid, gid, groups, uid_map, gid_map}: ids, and a
--- user namespace when maps are given (or userns: "user" is in namespaces).
+-- container's ids (or nil), for the recipe's user v (see ns.recipe.user).
 function M.user(what, v, userns)
   if v == nil or v == false then return userns and {} or nil, nil end
-  if v == true then return {}, nil end
-  if type(v) == "number" then v = tostring(v) end
-  if type(v) == "string" then
-    local u, g = v:match("^([^:]*):?(.*)$")
-    if u == "" then bad(what, "user %s has no user before ':'", show(v)) end
-    v = { uid = u, gid = g ~= "" and g or nil }
-  end
-  check_keys(what .. ": user", v, USER_KEYS)
-  local ns_conf
-  if v.uid_map ~= nil or v.gid_map ~= nil or userns then ns_conf = { uid_map = v.uid_map, gid_map = v.gid_map } end
-  local ids
-  if v.uid ~= nil or v.gid ~= nil or v.groups ~= nil then
-    ids = { uid = v.uid ~= nil and id_or_name(what, "user.uid", v.uid) or 0 }
-    if v.gid ~= nil then ids.gid = id_or_name(what, "user.gid", v.gid) end
-    if v.groups ~= nil then
-      local gs = check_list(what, "user.groups", v.groups)
-      ids.groups = {}
-      for i, g in ipairs(gs) do ids.groups[i] = id_or_name(what, fmt("user.groups[%d]", i), g) end
-    end
-  end
-  return ns_conf, ids
-end
-
-local function check_idmap(what, key, map)
-  check_list(what, key, map)
-  if #map == 0 then bad(what, "%s is empty", key) end
-  for i, r in ipairs(map) do
-    local k = fmt("%s[%d]", key, i)
-    check_list(what, k, r)
-    if #r ~= 3 then bad(what, "%s must be {inside, outside, count}", k) end
-    int(what, k .. "[1]", r[1], 0); int(what, k .. "[2]", r[2], 0); int(what, k .. "[3]", r[3], 1)
-  end
-  return map
-end
-
--- What an rlimit counts, for the units it takes and the messages: bytes
--- (given as "64M" too), seconds, microseconds, or a plain count.
-local RLIMIT_UNITS = { cpu = "seconds", rttime = "microseconds" }
-for _, k in ipairs({ "as", "core", "data", "fsize", "memlock", "msgqueue", "rss", "stack" }) do RLIMIT_UNITS[k] = "bytes" end
-
-local function check_rlimit(what, name, v)
-  local key = "rlimits." .. tostring(name)
-  local unit = RLIMIT_UNITS[name]
-  local function one(k, x)
-    if x == "unlimited" or x == math.huge then return math.huge end
-    if unit == "bytes" and type(x) == "string" then
-      local ok, n = pcall(require("ns.cgroup.limits").parse_size, x)
-      if ok then return n end
-      bad(what, "%s %s is not a size (bytes, or a number with K, M, G or T: \"64M\")", k, show(x))
-    end
-    if math.type(x) ~= "integer" or x < 0 then
-      bad(what, "%s must be %s or \"unlimited\", not %s", k,
-        unit == "bytes" and "a size (\"64M\") or a number of bytes" or
-        unit and ("a whole number of " .. unit) or "a whole number", show(x))
-    end
-    return x
-  end
-  if type(v) == "table" then
-    check_list(what, key, v)
-    if #v ~= 2 then bad(what, "%s must be a number or {soft, hard}", key) end
-    local soft, hard = one(key .. "[1]", v[1]), one(key .. "[2]", v[2])
-    if soft > hard then bad(what, "%s: soft limit %s is above the hard limit %s", key, tostring(soft), tostring(hard)) end
-    return { soft, hard }
-  end
-  local n = one(key, v)
-  return { n, n }
+  return require("ns.recipe.user").user(what, v, userns)
 end
 
 local CAP_NAMES
@@ -268,64 +154,10 @@ local function check_caps(what, v)
   return names
 end
 
+-- env (a list of "KEY=VALUE" or a map) -> a list of {key, value}.
 local function check_env(what, env)
-  local out = {}
-  local n = #env
-  for k, v in pairs(env) do
-    if math.type(k) == "integer" and k >= 1 and k <= n then
-      local s = str(what, fmt("env[%d]", k), v)
-      local key, val = s:match("^([^=]+)=(.*)$")
-      if not key then bad(what, "env[%d] %s is not KEY=VALUE", k, show(s)) end
-      out[#out + 1] = { key, val }
-    elseif type(k) == "string" then
-      if k == "" or k:find("=", 1, true) then bad(what, "env key %s must be a name without '='", show(k)) end
-      str(what, "env key", k)
-      if type(v) ~= "string" and type(v) ~= "number" then
-        bad(what, "env.%s must be a string or a number, not a %s", show(k):sub(2, -2), type(v))
-      end
-      out[#out + 1] = { k, str(what, "env." .. k, tostring(v)) }
-    else
-      bad(what, "env must be a list of \"KEY=VALUE\" or a map KEY = value, but has key %s", show(k))
-    end
-  end
-  return out
-end
-
--- An fd for stdio or preserve_fds: a number, an open ns.fd handle, or a
--- Lua io file (io.stdout, io.open(...)), which becomes its fd number; the
--- file goes on the list files, which the canonical table keeps, so that
--- it stays open as long as the container's table does.
-local function check_fd(what, key, v, files)
-  if type(v) == "number" then return int(what, key, v, 0) end
-  local kind = io.type(v)
-  if kind == "file" then
-    files[#files + 1] = v
-    return ns.fileno(v)
-  end
-  if kind == "closed file" then bad(what, "%s is a closed file", key) end
-  if type(v) ~= "userdata" or not pcall(ns.fileno, v) then
-    bad(what, "%s must be an open fd handle, an io file or an fd number, not %s", key, show(tostring(v)))
-  end
-  return v
-end
-
-local function check_device(what, i, d)
-  local key = fmt("devices[%d]", i)
-  if type(d) == "string" then d = { source = d } end
-  if type(d) ~= "table" then bad(what, "%s must be a host device path or a table", key) end
-  check_keys(what .. ": " .. key, d, DEVICE_KEYS)
-  local src = abs_path(what, key .. ".source", d.source)
-  local st, msg = ns.stat(src)
-  if not st then bad(what, "%s: %s", key, msg) end
-  if st.type ~= "chr" and st.type ~= "blk" then bad(what, "%s: %s is not a device node", key, show(src)) end
-  local path = d.path == nil and src or abs_path(what, key .. ".path", d.path)
-  if not path:match("^/dev/[^/]") or path:find("/%.%.?/") or path:find("/%.%.?$") then
-    bad(what, "%s.path %s must be a path under /dev", key, show(path))
-  end
-  local access = d.access == nil and "rwm" or str(what, key .. ".access", d.access)
-  if access == "" or access:find("[^rwm]") then bad(what, "%s.access %s must be letters of \"rwm\"", key, show(access)) end
-  return { source = src, path = path, access = access, type = st.type == "chr" and "c" or "b",
-    major = st.rdev_major, minor = st.rdev_minor }
+  if type(env) == "table" and next(env) == nil then return {} end
+  return require("ns.recipe.process").check_env(what, env)
 end
 
 -- The cgroup limits, checked as far as no layout is needed (ns.cgroup.limits
@@ -529,5 +361,6 @@ end
 
 
 M.str, M.str_list, M.check_env = str, str_list, check_env
+M.check_list, M.int, M.abs_path = check_list, int, abs_path
 
 return M
