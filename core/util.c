@@ -335,9 +335,14 @@ static int const_lookup(lua_State *L)
 
 void ns_setconst(lua_State *L, const char *field, const ns_name *names)
 {
+	int count = 0;
+	while (names[count].name)
+		count++;
 	lua_newtable(L); /* proxy */
-	lua_newtable(L); /* metatable */
-	lua_newtable(L); /* values */
+	lua_createtable(L, 0, 6); /* metatable */
+	/* values, made at their size: growing a table of 130 errno names
+	 * rehashes it eight times, at every start. */
+	lua_createtable(L, 0, count);
 	for (const ns_name *n = names; n->name; n++) {
 		lua_pushinteger(L, n->value);
 		lua_setfield(L, -2, n->name);
