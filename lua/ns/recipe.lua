@@ -75,7 +75,9 @@ local function str_list(what, key, t)
   local out = {}
   for i, v in ipairs(t) do
     if type(v) == "number" then v = tostring(v) end
-    out[i] = str(what, fmt("%s[%d]", key, i), v)
+    -- The element's name, for the message, only when there is one to make.
+    if type(v) ~= "string" or v:find("\0", 1, true) then str(what, fmt("%s[%d]", key, i), v) end
+    out[i] = v
   end
   return out
 end
@@ -178,7 +180,7 @@ local function random_id()
   local f = io.open("/dev/urandom", "rb")
   local s = f:read(6)
   f:close()
-  return (s:gsub(".", function(c) return fmt("%02x", c:byte()) end))
+  return fmt("%02x%02x%02x%02x%02x%02x", s:byte(1, 6))
 end
 
 local function environment(c, list)
@@ -272,7 +274,9 @@ function M.check(t)
   c.readonly_paths = c.readonly_paths or security.readonly_paths
   for _, k in ipairs({ "masked_paths", "readonly_paths" }) do
     c[k] = str_list(what, k, c[k])
-    for i, p in ipairs(c[k]) do abs_path(what, fmt("%s[%d]", k, i), p) end
+    for i, p in ipairs(c[k]) do
+      if p:sub(1, 1) ~= "/" then abs_path(what, fmt("%s[%d]", k, i), p) end
+    end
   end
   if not c.proc and not c.sys then c.masked_paths, c.readonly_paths = {}, {} end
   local devices = check_list(what, "devices", c.devices or {})
