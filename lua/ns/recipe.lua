@@ -110,7 +110,6 @@ local function lazy(mod, name)
   return function(...) return require("ns.recipe." .. mod)[name](...) end
 end
 local check_mount, check_device = lazy("mounts", "check_mount"), lazy("mounts", "check_device")
-local check_idmap = lazy("user", "check_idmap")
 local check_rlimit, check_fd = lazy("process", "check_rlimit"), lazy("process", "check_fd")
 
 --- size(what, key, v) -> bytes: a number, or a string such as "64M".
@@ -288,32 +287,7 @@ function M.check(t)
     bad(what, "a rootfs or mounts need the mnt namespace (add \"mnt\" to namespaces)")
   end
   if c.chroot and c.rootfs == false then bad(what, "chroot needs a rootfs") end
-  if c.user then
-    -- Default maps: root inside is you outside; run as root, it is uid
-    -- 100000 with 65536 ids, the usual first subordinate range, so that
-    -- root inside is nobody on the host.
-    local u = c.user
-    local uid, gid = select(2, ns.getuid()), select(2, ns.getgid())
-    u.uid_map = check_idmap(what, "user.uid_map", u.uid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, uid, 1 } }))
-    u.gid_map = check_idmap(what, "user.gid_map", u.gid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, gid, 1 } }))
-  end
-  if c.user then
-    -- The ids inside a user namespace (root by default) must be ones its
-    -- maps map; names are looked up at the start, in the container's files.
-    for _, k in ipairs({ "uid", "gid" }) do
-      local given = c.ids and c.ids[k]
-      local id = given == nil and 0 or given
-      if math.type(id) == "integer" then
-        local mapped = false
-        for _, r in ipairs(c.user[k .. "_map"]) do
-          if r[1] <= id and id < r[1] + r[3] then mapped = true end
-        end
-        if not mapped then
-          bad(what, "user.%s %d%s is not mapped by user.%s_map", k, id, given == nil and " (the default)" or "", k)
-        end
-      end
-    end
-  end
+  if c.user then require("ns.recipe.user").maps(what, c) end
   if c.time then
     check_keys(what .. ": time", c.time, TIME_KEYS)
     for k, v in pairs(c.time) do int(what, "time." .. k, v) end

@@ -1,5 +1,6 @@
 --- ns.recipe.user: the checks of a recipe's user key and of a user
 -- namespace's maps, loaded by ns.recipe when there is one.
+local ns = require "ns.core"
 local recipe = require "ns.recipe"
 local util = require "ns.util"
 
@@ -65,6 +66,35 @@ local function check_idmap(what, key, map)
   return map
 end
 
-M.check_idmap = check_idmap
+--- maps(what, c): the user namespace of the canonical table c: its maps,
+-- defaults filled in, and the ids inside, which they must map.
+function M.maps(what, c)
+  if c.user then
+    -- Default maps: root inside is you outside; run as root, it is uid
+    -- 100000 with 65536 ids, the usual first subordinate range, so that
+    -- root inside is nobody on the host.
+    local u = c.user
+    local uid, gid = select(2, ns.getuid()), select(2, ns.getgid())
+    u.uid_map = check_idmap(what, "user.uid_map", u.uid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, uid, 1 } }))
+    u.gid_map = check_idmap(what, "user.gid_map", u.gid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, gid, 1 } }))
+  end
+  if c.user then
+    -- The ids inside a user namespace (root by default) must be ones its
+    -- maps map; names are looked up at the start, in the container's files.
+    for _, k in ipairs({ "uid", "gid" }) do
+      local given = c.ids and c.ids[k]
+      local id = given == nil and 0 or given
+      if math.type(id) == "integer" then
+        local mapped = false
+        for _, r in ipairs(c.user[k .. "_map"]) do
+          if r[1] <= id and id < r[1] + r[3] then mapped = true end
+        end
+        if not mapped then
+          bad(what, "user.%s %d%s is not mapped by user.%s_map", k, id, given == nil and " (the default)" or "", k)
+        end
+      end
+    end
+  end
+end
 
 return M
