@@ -31,6 +31,7 @@ local MODULE = {
   cgroup_create = "cgroup", cgroup_join = "cgroup", cgroupfs = "cgroup",
   setgroups_deny = "ids", gid_map = "ids", uid_map = "ids", become = "ids", setids = "ids",
   tty = "tty",
+  init = "reaper",
 }
 
 local function load_op(t, name)
@@ -310,8 +311,6 @@ function RUN.caps(_, o)
 end
 
 function RUN.no_new_privs() must("prctl", ns.prctl("no_new_privs", true)) end
-
-function RUN.init(x) x.start_init() end
 
 ---------------------------------------------------------------------------
 
