@@ -5,7 +5,9 @@
 -- in reverse. A failure raises an ns.errors error naming the container,
 -- the step and the op, with the errno of the call that failed. The
 -- "clone" and "exec" ops mark the two ends of the child's life; ns.launch
--- carries them out.
+-- carries them out. The ops a default container does not run are in
+-- lua/ns/ops/ (rootfs, capture, cgroup, ids, tty, reaper), loaded on
+-- first use: load(ops) loads a list's before the clone.
 local ns = require "ns.core"
 local errors = require "ns.errors"
 local paths = require "ns.paths"
