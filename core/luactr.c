@@ -21,8 +21,6 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "repl.h"
-
 int luaopen_ns_core(lua_State *L);
 
 #define LUACTR_VERSION "0.1.0"
@@ -280,6 +278,20 @@ static int dostring(lua_State *L, const char *s, const char *name)
 	return report(L, status);
 }
 
+/* The prompt: the C module luactr.runner.repl (repl.c, with readline),
+ * loaded only for it. */
+static int repl(lua_State *L)
+{
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "luactr.runner.repl");
+	int status = docall(L, 1, 1);
+	if (status == LUA_OK) {
+		lua_pushcfunction(L, msghandler);
+		status = docall(L, 1, 0);
+	}
+	return report(L, status);
+}
+
 /* arg = { [-n..-1] = options, [0] = script, [1..] = its arguments } */
 static void create_arg_table(lua_State *L, char **argv, int argc, int script)
 {
@@ -396,7 +408,10 @@ static int pmain(lua_State *L)
 		if (isatty(STDIN_FILENO))
 			printf("luactr %s (%s), ns loaded: =expr prints, Ctrl-C stops a chunk, Ctrl-D leaves\n",
 			       LUACTR_VERSION, LUA_RELEASE);
-		luactr_repl(L, msghandler);
+		if (repl(L) != LUA_OK) {
+			lua_pushboolean(L, 0);
+			return 1;
+		}
 	}
 	lua_pushboolean(L, 1);
 	return 1;
