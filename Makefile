@@ -20,9 +20,13 @@ PKGS    := lua$(LUAVER) libcap
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs libcap 2>/dev/null)
 LUA_LIBS   = $(shell pkg-config --libs lua$(LUAVER) 2>/dev/null)
-# readline, for the REPL (core/repl.c) alone; its archive and tinfo's.
+# readline, for the REPL (core/repl.c) alone: a C module of the runner's
+# (build/luactr/runner/repl.so, `require "luactr.runner.repl"`) that luactr
+# loads for the prompt only, so that a start neither resolves readline nor
+# relocates its keymaps (linked in, a thousand relocations and ten page
+# faults a start).
 RL_CFLAGS  = $(shell pkg-config --cflags readline 2>/dev/null)
-RL_LIBS    = $(shell pkg-config --libs --static readline 2>/dev/null || echo -lreadline -ltinfo)
+RL_LIBS    = $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 ifeq ($(WERROR),1)
@@ -32,6 +36,7 @@ CFLAGS  ?= -O2 -g
 ALL_CFLAGS = $(CFLAGS) -std=gnu11 -fPIC -fvisibility=hidden $(WARN) $(PKG_CFLAGS)
 
 B       := build
+REPL_MOD := $(B)/luactr/runner/repl.so
 # V=1 shows the full commands.
 Q := $(if $(filter 1,$(V)),,@)
 # Bindings to libraries (libarchive, libcrypto, libcurl): each a C module of
@@ -57,7 +62,7 @@ LUA_BC  := $(patsubst %.lua,$(B)/%.luac,$(LUA_SRC))
 BUNDLE_SRC := $(addprefix lua/ns/,init.lua util.lua security.lua errors.lua recipe.lua plan.lua paths.lua \
 	ops.lua supervise.lua launch.lua container.lua)
 
-all: $(B)/ns/core.so $(LIB_MODS) luactr $(LUA_BC) $(B)/lua/bundle.luac $(B)/probe
+all: $(B)/ns/core.so $(LIB_MODS) $(REPL_MOD) luactr $(LUA_BC) $(B)/lua/bundle.luac $(B)/probe
 
 $(B)/lua/bundle.luac: $(BUNDLE_SRC) scripts/bundle.lua
 	@mkdir -p $(dir $@)
@@ -78,10 +83,14 @@ $(B)/%.o: core/%.c core/ns.h | $(B)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # The runner's own files, not the module's.
-$(B)/luactr.o: core/repl.h
-$(B)/repl.o: core/repl.c core/repl.h | $(B)
+$(B)/repl.o: core/repl.c | $(B)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(RL_CFLAGS) -c -o $@ $<
+
+$(REPL_MOD): $(B)/repl.o
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(RL_LIBS) $(LDFLAGS)
 
 $(B):
 	mkdir -p $(B)/ns
@@ -94,14 +103,13 @@ $(B)/ns/%.so: $(B)/%.o $(B)/util.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $($*_LIBS) $(LDFLAGS)
 
-# Lua, libcap and readline linked in statically (Debian's liblua5.4-dev,
-# libcap-dev and libreadline-dev ship the archives): resolving them at
-# every start cost a third of a millisecond (readline alone, half of
-# one). -rdynamic still exports the Lua API, so that C modules
-# (lua-cjson, ...) load as they do into lua5.4.
-luactr: $(B)/luactr.o $(B)/repl.o $(CORE_OBJ)
+# Lua and libcap linked in statically (Debian's liblua5.4-dev and
+# libcap-dev ship the archives): resolving them at every start cost a
+# third of a millisecond. -rdynamic still exports the Lua API, so that C
+# modules (lua-cjson, the REPL, ...) load as they do into lua5.4.
+luactr: $(B)/luactr.o $(CORE_OBJ)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $^ -Wl,-Bstatic -llua$(LUAVER) -lcap $(RL_LIBS) -Wl,-Bdynamic -lm -ldl $(LDFLAGS)
+	$(Q)$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $^ -Wl,-Bstatic -llua$(LUAVER) -lcap -Wl,-Bdynamic -lm -ldl $(LDFLAGS)
 
 $(B)/floor: core/floor.c | $(B)
 	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $<
@@ -193,7 +201,7 @@ LUADIR  := share/lua/$(LUAVER)
 CMODDIR := lib/lua/$(LUAVER)
 BCDIR   := lib/luactr
 INST_BC := $(patsubst $(B)/lua/%,$(BCDIR)/%,$(LUA_BC) $(B)/lua/bundle.luac)
-INST_DIRS := $(patsubst %/,%,$(sort $(dir bin/ $(CMODDIR)/ns/ $(patsubst lua/%,$(LUADIR)/%,$(LUA_SRC)) $(INST_BC))))
+INST_DIRS := $(patsubst %/,%,$(sort $(dir bin/ $(CMODDIR)/ns/ $(CMODDIR)/luactr/runner/ $(patsubst lua/%,$(LUADIR)/%,$(LUA_SRC)) $(INST_BC))))
 # The directories that install made, for uninstall to remove when they are
 # empty (none is noted for a DESTDIR: that tree is a package's to own).
 MADE_DIRS = $(DESTDIR)$(PREFIX)/$(BCDIR)/made-dirs
@@ -210,6 +218,7 @@ install: all
 	install -d $(addprefix $(DESTDIR)$(PREFIX)/,$(INST_DIRS)); \
 	install -m 0755 luactr $(DESTDIR)$(PREFIX)/bin/luactr; \
 	install -m 0755 $(B)/ns/core.so $(LIB_MODS) $(DESTDIR)$(PREFIX)/$(CMODDIR)/ns/; \
+	install -m 0755 $(REPL_MOD) $(DESTDIR)$(PREFIX)/$(CMODDIR)/luactr/runner/; \
 	for f in $(LUA_SRC); do install -p -m 0644 $$f $(DESTDIR)$(PREFIX)/$(LUADIR)/$${f#lua/}; done; \
 	for f in $(LUA_BC) $(B)/lua/bundle.luac; do install -p -m 0644 $$f $(DESTDIR)$(PREFIX)/$(BCDIR)/$${f#$(B)/lua/}; done; \
 	rm -f $(DESTDIR)$(PREFIX)/$(LUADIR)/ns/cgroup.lua; \
@@ -224,7 +233,8 @@ install: all
 uninstall:
 	$(Q)made=$$(cat $(MADE_DIRS) 2>/dev/null || true); \
 	rm -f $(DESTDIR)$(PREFIX)/bin/luactr $(DESTDIR)$(PREFIX)/$(CMODDIR)/ns/core.so $(patsubst $(B)/ns/%,$(DESTDIR)$(PREFIX)/$(CMODDIR)/ns/%,$(LIB_MODS)); \
-	rm -rf $(DESTDIR)$(PREFIX)/$(LUADIR)/ns $(DESTDIR)$(PREFIX)/$(LUADIR)/luactr $(DESTDIR)$(PREFIX)/$(BCDIR); \
+	rm -rf $(DESTDIR)$(PREFIX)/$(LUADIR)/ns $(DESTDIR)$(PREFIX)/$(LUADIR)/luactr $(DESTDIR)$(PREFIX)/$(BCDIR) \
+	  $(DESTDIR)$(PREFIX)/$(CMODDIR)/luactr; \
 	rmdir $(DESTDIR)$(PREFIX)/$(CMODDIR)/ns 2>/dev/null || true; \
 	printf '%s\n' "$$made" | sort -r | while read -r d; do [ -z "$$d" ] || rmdir "$$d" 2>/dev/null || true; done
 

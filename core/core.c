@@ -26,7 +26,9 @@ static void (*const areas[])(lua_State *L) = {
 LUAMOD_API int luaopen_ns_core(lua_State *L);
 __attribute__((visibility("default"))) int luaopen_ns_core(lua_State *L)
 {
-	lua_newtable(L);
+	/* Made at about its size (some 100 bindings and constant tables):
+	 * grown one field at a time, it would be rehashed seven times. */
+	lua_createtable(L, 0, 128);
 	for (size_t i = 0; i < sizeof areas / sizeof areas[0]; i++)
 		areas[i](L);
 	lua_pushliteral(L, "luactr 0.1.0");

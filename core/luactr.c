@@ -12,14 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
-
-#include "repl.h"
 
 int luaopen_ns_core(lua_State *L);
 
@@ -96,20 +96,31 @@ static long long mtime_ns(const char *path)
 static int bundle_ref = LUA_NOREF, bundle_tried;
 static long long bundle_mtime = -1;
 
+/* The bundle is mapped and undumped from memory: luaL_loadfilex opens it
+ * twice and reads it 4 KiB at a time through stdio, 16 system calls a
+ * start for one file. */
 static void load_bundle(lua_State *L)
 {
 	char path[PATH_MAX + 300];
+	struct stat st;
 	bundle_tried = 1;
 	snprintf(path, sizeof path, "%s/bundle.luac", bcdir);
-	long long m = mtime_ns(path);
-	if (m < 0)
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return;
-	if (luaL_loadfilex(L, path, "b") != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK || !lua_istable(L, -1)) {
+	void *map = fstat(fd, &st) == 0 && st.st_size > 0 ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)
+	                                                    : MAP_FAILED;
+	close(fd);
+	if (map == MAP_FAILED)
+		return;
+	int status = luaL_loadbufferx(L, map, (size_t)st.st_size, "=bundle", "b");
+	munmap(map, (size_t)st.st_size);
+	if (status != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK || !lua_istable(L, -1)) {
 		lua_pop(L, 1); /* a broken bundle: the files are loaded one by one */
 		return;
 	}
 	bundle_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	bundle_mtime = m;
+	bundle_mtime = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
 }
 
 static int bytecode_searcher(lua_State *L)
@@ -267,6 +278,20 @@ static int dostring(lua_State *L, const char *s, const char *name)
 	return report(L, status);
 }
 
+/* The prompt: the C module luactr.runner.repl (repl.c, with readline),
+ * loaded only for it. */
+static int repl(lua_State *L)
+{
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "luactr.runner.repl");
+	int status = docall(L, 1, 1);
+	if (status == LUA_OK) {
+		lua_pushcfunction(L, msghandler);
+		status = docall(L, 1, 0);
+	}
+	return report(L, status);
+}
+
 /* arg = { [-n..-1] = options, [0] = script, [1..] = its arguments } */
 static void create_arg_table(lua_State *L, char **argv, int argc, int script)
 {
@@ -383,7 +408,10 @@ static int pmain(lua_State *L)
 		if (isatty(STDIN_FILENO))
 			printf("luactr %s (%s), ns loaded: =expr prints, Ctrl-C stops a chunk, Ctrl-D leaves\n",
 			       LUACTR_VERSION, LUA_RELEASE);
-		luactr_repl(L, msghandler);
+		if (repl(L) != LUA_OK) {
+			lua_pushboolean(L, 0);
+			return 1;
+		}
 	}
 	lua_pushboolean(L, 1);
 	return 1;

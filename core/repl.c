@@ -7,6 +7,10 @@
  * its editing and history, and Ctrl-C there drops the line; elsewhere they
  * are read as they come. Ctrl-C while a chunk runs stops it with
  * "interrupted!" (a count hook, as in lua.c); a second one kills luactr.
+ * It is the runner's C module luactr.runner.repl (build/luactr/runner/repl.so),
+ * which luactr loads for the prompt alone: readline linked into luactr
+ * cost every start a thousand relocations of its keymaps and ten page
+ * faults.
  * See readline(3), pselect(2), signal(7).
  */
 #define _GNU_SOURCE
@@ -23,8 +27,6 @@
 
 #include <lauxlib.h>
 #include <lua.h>
-
-#include "repl.h"
 
 #define PROMPT1 "luactr> "
 #define PROMPT2 ">> "
@@ -305,7 +307,11 @@ static void load_inspect(lua_State *L)
 	lua_pop(L, 1);
 }
 
-void luactr_repl(lua_State *L, lua_CFunction msgh)
+/* Loads ns as the global ns, then reads, evaluates and prints on stdin
+ * until its end (readline(3) where stdin is a terminal). Errors are
+ * reported on stderr and the loop goes on; msgh is the lua_pcall message
+ * handler that shapes them (with a traceback under LUACTR_DEBUG). */
+static void luactr_repl(lua_State *L, lua_CFunction msgh)
 {
 	struct sigaction old_int, old_winch;
 	msghandler = msgh;
@@ -352,4 +358,22 @@ out:
 	sigaction(SIGINT, &old_int, NULL);
 	if (tty)
 		sigaction(SIGWINCH, &old_winch, NULL);
+}
+
+/* repl(msgh): the prompt, until the end of stdin; msgh is the runner's
+ * message handler (a C function). */
+static int repl_run(lua_State *L)
+{
+	lua_CFunction msgh = lua_tocfunction(L, 1);
+	luaL_argcheck(L, msgh != NULL, 1, "the runner's message handler (a C function)");
+	lua_settop(L, 0);
+	luactr_repl(L, msgh);
+	return 0;
+}
+
+int luaopen_luactr_runner_repl(lua_State *L);
+__attribute__((visibility("default"))) int luaopen_luactr_runner_repl(lua_State *L)
+{
+	lua_pushcfunction(L, repl_run);
+	return 1;
 }

@@ -259,6 +259,32 @@ long long ns_checkflags(lua_State *L, int idx, const ns_name *names, const char 
 	}
 }
 
+/* Pushes the values table of a constant table, whose metatable is at mt:
+ * made from its names (__names) when first asked for, by pairs() or an
+ * error message. A start reads a few constants by name (const_lookup),
+ * and filling ns.E's 131 names, ns.SIG's and the rest cost 250,000
+ * instructions at every start. */
+static int const_values(lua_State *L, int mt)
+{
+	if (lua_getfield(L, mt, "__values") == LUA_TTABLE)
+		return lua_gettop(L);
+	lua_pop(L, 1);
+	lua_getfield(L, mt, "__names");
+	const ns_name *names = lua_touserdata(L, -1);
+	lua_pop(L, 1);
+	int count = 0;
+	while (names[count].name)
+		count++;
+	lua_createtable(L, 0, count);
+	for (const ns_name *n = names; n->name; n++) {
+		lua_pushinteger(L, n->value);
+		lua_setfield(L, -2, n->name);
+	}
+	lua_pushvalue(L, -1);
+	lua_setfield(L, mt, "__values");
+	return lua_gettop(L);
+}
+
 /* Raise "ns.MS has no key 'x' (did you mean 'y'? valid: a, b, ...)", the
  * keys sorted; a long table (ns.E has over a hundred names) gives only
  * its nearest key and its size. */
@@ -270,8 +296,7 @@ static int const_index(lua_State *L)
 	const char *name = lua_tostring(L, -1);
 	size_t len;
 	const char *key = luaL_tolstring(L, 2, &len);
-	lua_getfield(L, mt, "__values");
-	int vals = lua_gettop(L);
+	int vals = const_values(L, mt);
 	/* The keys are strings of the values table, which outlives this
 	 * call: their pointers stay valid once popped. */
 	const char *list[NAMES_MAX];
@@ -317,32 +342,39 @@ static int const_pairs(lua_State *L)
 {
 	lua_pushcfunction(L, const_next);
 	lua_getmetatable(L, 1);
-	lua_getfield(L, -1, "__values");
+	const_values(L, lua_gettop(L));
 	lua_remove(L, -2);
 	lua_pushnil(L);
 	return 3;
 }
 
+/* A name is looked up in the C list itself (the longest, ns.E, is read a
+ * few times a start). */
 static int const_lookup(lua_State *L)
 {
-	lua_getmetatable(L, 1);
-	lua_getfield(L, -1, "__values");
-	lua_pushvalue(L, 2);
-	if (lua_rawget(L, -2) == LUA_TNIL)
-		return const_index(L);
-	return 1;
+	size_t len;
+	const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &len) : NULL;
+	if (key) {
+		lua_getmetatable(L, 1);
+		lua_getfield(L, -1, "__names");
+		for (const ns_name *n = lua_touserdata(L, -1); n->name; n++) {
+			if (strlen(n->name) == len && memcmp(n->name, key, len) == 0) {
+				lua_pushinteger(L, n->value);
+				return 1;
+			}
+		}
+		lua_pop(L, 2);
+	}
+	return const_index(L);
 }
 
+/* names must outlive the state (a static array). */
 void ns_setconst(lua_State *L, const char *field, const ns_name *names)
 {
 	lua_newtable(L); /* proxy */
-	lua_newtable(L); /* metatable */
-	lua_newtable(L); /* values */
-	for (const ns_name *n = names; n->name; n++) {
-		lua_pushinteger(L, n->value);
-		lua_setfield(L, -2, n->name);
-	}
-	lua_setfield(L, -2, "__values");
+	lua_createtable(L, 0, 7); /* metatable */
+	lua_pushlightuserdata(L, (void *)names);
+	lua_setfield(L, -2, "__names");
 	lua_pushfstring(L, "ns.%s", field);
 	lua_setfield(L, -2, "__name");
 	lua_pushcfunction(L, const_lookup);

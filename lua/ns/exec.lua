@@ -39,6 +39,7 @@ function M.exec(h, args, opts)
   local types = {}
   for n in pairs(c.nsset) do types[#types + 1] = n end
   table.sort(types)
+  ops.load(list)
   local r, w = must("pipe", ns.pipe())
   local gr, gw = must("pipe", ns.pipe())
   local pid, pidfd = ns.clone({})

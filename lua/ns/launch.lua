@@ -65,22 +65,6 @@ local function child_main(x, list, first, go)
     if #ns.poll({ sock }, 0) > 0 then error("parent went away during setup", 0) end
   end
   if not go and #ns.poll({ sock }, 0) > 0 then error("parent went away before setup", 0) end
-  x.start_init = function()
-    -- The read end goes to luactr, for the reaper to say how its child ended.
-    local r, w = must("pipe", ns.pipe())
-    must("sendfd", ns.sendfd(sock, r, "I\n"))
-    r:close()
-    local pid, pidfd = ns.clone({})
-    if not pid then error(pidfd, 0) end
-    if pid ~= 0 then
-      sock:close()
-      local _, err = pcall(supervise.reaper, pid, pidfd, w)
-      io.stderr:write("luactr: init: ", oneline(tostring(err)), "\n")
-      ns.kill(pidfd, "KILL")
-      ns._exit(125)
-    end
-    w:close()
-  end
   must("sigmask", ns.sigmask("set", {}))
   -- Op times are kept here and go to the parent in one write, with the
   -- exec mark or the failure: one wake-up of luactr, not one an op.
@@ -131,6 +115,7 @@ function M.start(c, list, h)
   while list[first_child] and list[first_child].where ~= "child" do first_child = first_child + 1 end
   local x = h.x
   local times = h.times
+  ops.load(list)
   local function fail(e, upto)
     ops.undo(x, list, upto)
     error(e, 0)

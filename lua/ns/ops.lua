@@ -5,7 +5,9 @@
 -- in reverse. A failure raises an ns.errors error naming the container,
 -- the step and the op, with the errno of the call that failed. The
 -- "clone" and "exec" ops mark the two ends of the child's life; ns.launch
--- carries them out.
+-- carries them out. The ops a default container does not run are in
+-- lua/ns/ops/ (rootfs, capture, cgroup, ids, tty, reaper), loaded on
+-- first use: load(ops) loads a list's before the clone.
 local ns = require "ns.core"
 local errors = require "ns.errors"
 local paths = require "ns.paths"
@@ -19,6 +21,31 @@ local fdpath, in_msg, where, inroot, mount_in, mount_ours =
 
 local RUN, UNDO = {}, {}
 M.RUN, M.UNDO = RUN, UNDO
+
+-- The ops that a default container does not run live in the module of
+-- their concern (lua/ns/ops/NAME.lua, returning its {RUN =, UNDO =}),
+-- loaded the first time RUN or UNDO is asked for one of them, so that a
+-- start loads only the code it runs.
+local MODULE = {
+  overlay_dirs = "rootfs", root_dir = "rootfs", bind_root = "rootfs", root = "rootfs",
+  readonly_root = "rootfs", chroot = "rootfs",
+  capture = "capture",
+  cgroup_create = "cgroup", cgroup_join = "cgroup", cgroupfs = "cgroup",
+  setgroups_deny = "ids", gid_map = "ids", uid_map = "ids", become = "ids", setids = "ids",
+  tty = "tty",
+  init = "reaper",
+}
+
+local function load_op(t, name)
+  local mod = MODULE[name]
+  if not mod then return nil end
+  local m = require("ns.ops." .. mod)
+  for k, f in pairs(m.RUN) do rawset(RUN, k, f) end
+  for k, f in pairs(m.UNDO or {}) do rawset(UNDO, k, f) end
+  return rawget(t, name)
+end
+setmetatable(RUN, { __index = load_op })
+setmetatable(UNDO, { __index = load_op })
 
 -- luactr, before clone ----------------------------------------------------
 
@@ -47,76 +74,13 @@ end
 local function let_go(fds)
   for _, fd in ipairs(fds or {}) do fd:close() end
 end
+M.let_go = let_go
 
 function UNDO.image(x) let_go(x.holds) end
 
 function RUN.state_dir(x, o)
   x.state = o.path
   if not ns.stat(x.state) then must("mkdir", ns.mkdir(x.state, "0755", true)) end
-end
-
-function RUN.overlay_dirs(x, o)
-  local rootfs = require "ns.rootfs"
-  x.state = o.state
-  -- Its directory is held from the moment it is made (see ns.rootfs.hold).
-  x.ov_hold, x.ov = rootfs.hold(o.state, { o.state .. "/" .. o.container },
-    function() return rootfs.overlay_dirs(x.layers, o.state, o.container) end)
-  x.root = x.ov.merged
-  if o.chown then
-    for _, d in ipairs({ x.ov.upper, x.ov.work }) do must("chown", ns.chown(d, o.chown[1], o.chown[2])) end
-  end
-end
-
-function UNDO.overlay_dirs(x, o)
-  if not x.ov then return end
-  local remove_tree = require("ns.rootfs").remove_tree
-  if o.keep_upper then
-    -- keep upper/, drop the rest
-    for _, d in ipairs({ x.ov.work, x.ov.merged }) do remove_tree(d) end
-  else
-    remove_tree(x.ov.dir)
-  end
-  let_go(x.ov_hold)
-end
-
-function RUN.root_dir(x) x.root = x.lower:match("^[^:]+") end
-
--- Pipes for the container's stdout and stderr, read by luactr while it
--- runs (ns.supervise); the write ends are closed in luactr after clone.
-function RUN.capture(x)
-  local cap = {}
-  x.capture = cap
-  cap.stdout, cap.stdout_w = must("pipe", ns.pipe())
-  cap.stderr, cap.stderr_w = must("pipe", ns.pipe())
-  x.close_after_clone = { cap.stdout_w, cap.stderr_w }
-end
-
-function UNDO.capture(x)
-  for _, k in ipairs({ "stdout", "stdout_w", "stderr", "stderr_w" }) do
-    if x.capture and x.capture[k] then x.capture[k]:close() end
-  end
-end
-
-function RUN.cgroup_create(x, o) x.cg = require("ns.cgroup").create(o.group, o.limits) end
-
-function UNDO.cgroup_create(x) if x.cg then x.cg:remove() end end
-
--- luactr, after clone ------------------------------------------------------
-
-function RUN.setgroups_deny(x) must("setgroups deny", ns.setgroups_deny(x.pid)) end
-function RUN.gid_map(x, o) must("gid_map", ns.gid_map(x.pid, o.ranges)) end
-function RUN.uid_map(x, o) must("uid_map", ns.uid_map(x.pid, o.ranges)) end
-
-function RUN.cgroup_join(x, o)
-  if o.where == "child" then
-    -- A vfork child: it moves itself; luactr lets go of the group's
-    -- lock once the child has exec'd (ns.launch).
-    x.cg:enter()
-  elseif x.cloned_into_cgroup then
-    x.cg:unlock() -- with CLONE_INTO_CGROUP the child is in its group already
-  else
-    x.cg:add(x.pid)
-  end
 end
 
 -- the child ----------------------------------------------------------------
@@ -130,14 +94,6 @@ function RUN.keyring()
 end
 
 function RUN.unshare(_, o) must("unshare", ns.unshare(o.types)) end
-
--- Take the container's ids inside its user namespace; a change of the
--- effective ids clears the parent-death signal, so set it again.
-function RUN.become(x, o)
-  must("setresgid", ns.setresgid(o.gid))
-  must("setresuid", ns.setresuid(o.uid))
-  if x.rearm then x.rearm() end
-end
 
 function RUN.timens(_, o)
   must("unshare time", ns.unshare({ "time" }))
@@ -205,15 +161,8 @@ function RUN.overlay(x, o)
   paths.set_root(x, x.root)
 end
 
-function RUN.bind_root(x)
-  must("mount", ns.mount(x.root, x.root, nil, { "bind", "rec" }))
-  must("mount_setattr", ns.mount_setattr(x.root, { "nodev" }, nil, "recursive"))
-  paths.set_root(x, x.root)
-end
-
-function RUN.root(x, o) paths.set_root(x, o.path) end
-
 local RO = { "rdonly", "nosuid", "nodev", "noexec" }
+M.RO = RO
 
 function RUN.sysfs(x)
   local ok, err = pcall(mount_ours, x, "sys", "sysfs", "sysfs", RO)
@@ -228,51 +177,6 @@ function RUN.sysfs(x)
   elseif not ok then
     error(err, 0)
   end
-end
-
--- The container's own group at /sys/fs/cgroup, as docker shows it: what
--- a program reads to size itself (memory.max, cpu.max). Only the
--- hierarchies the group is in, each with the group as its root, so that
--- luactr's groups and the host's others stay out of sight; every mount
--- read-only, nosuid, nodev and noexec. It goes on the sysfs the child
--- mounted, where the image has no symlink on the way. cgroup2 is mounted
--- afresh in the container's cgroup namespace, whose root is the group
--- (and only there: a new mount in the host's namespace would reset the
--- tree's mount options, nsdelegate among them); elsewhere, and for the v1
--- hierarchies (whose mount would have to repeat the host's options
--- exactly), the group's directory is bound from the host's path to it
--- (the handle luactr holds is of a mount in luactr's namespace, which
--- mount(2) does not bind from another).
-function RUN.cgroupfs(x, o)
-  local g = x.cg
-  local at = x.ours.sys .. "/fs/cgroup"
-  local function mounted(ok, msg, e) must("mount", ok, msg and in_msg(msg, "/sys"), e) end
-  local hs = g:hierarchies()
-  local function v2(target, h)
-    if o.cgroupns then
-      mounted(ns.mount("cgroup2", target, "cgroup2", RO))
-    else
-      mounted(ns.mount(h.dir, target, nil, { "bind" }))
-    end
-  end
-  if g.mode == "v2" then
-    v2(at, hs[1])
-    if o.cgroupns then return end
-  else
-    mounted(ns.mount("tmpfs", at, "tmpfs", { "nosuid", "nodev", "noexec" }, "mode=755"))
-    for _, h in ipairs(hs) do
-      local name = h.mount:match("([^/]+)/*$")
-      local dir = at .. "/" .. name
-      must("mkdir", ns.mkdir(dir, "0755"))
-      if h.v2 then v2(dir, h) else mounted(ns.mount(h.dir, dir, nil, { "bind" })) end
-      -- Co-mounted controllers: cpu -> cpu,cpuacct, as the host has them.
-      for _, c in ipairs(h.ctrls) do
-        if c ~= name then must("symlink", ns.symlink(name, at .. "/" .. c)) end
-      end
-    end
-  end
-  local ok, msg, e = ns.mount_setattr(at, RO, nil, "recursive")
-  must("mount_setattr", ok, msg and in_msg(msg, "/sys"), e)
 end
 
 function RUN.dev(x, o)
@@ -351,13 +255,6 @@ function RUN.masked_paths(x, o)
   end
 end
 
-function RUN.readonly_root(x) must("mount_setattr", ns.mount_setattr(x.rootfd, { "rdonly" })) end
-
-function RUN.chroot(x)
-  must("chroot", ns.chroot(x.root))
-  must("chdir", ns.chdir("/"))
-end
-
 function RUN.pivot_root(x)
   must("chdir", ns.chdir(x.root))
   must("pivot_root", ns.pivot_root(".", "."))
@@ -369,19 +266,6 @@ end
 function RUN.sethostname(_, o) must("sethostname", ns.sethostname(o.hostname)) end
 function RUN.setdomainname(_, o) must("setdomainname", ns.setdomainname(o.domainname)) end
 function RUN.setrlimit(_, o) must("setrlimit", ns.setrlimit(o.resource, o.soft, o.hard)) end
-
-function RUN.tty(x)
-  -- Opened here, after the mounts, so that the terminal is /dev/pts/0
-  -- of the container's own devpts (ttyname works); the master side
-  -- goes to luactr over the socket.
-  local master, slave = must("openpty", ns.openpty())
-  must("sendfd", ns.sendfd(x.sock, master, "P\n"))
-  master:close()
-  must("setsid", ns.setsid())
-  must("setctty", ns.setctty(slave))
-  for fd = 0, 2 do must("dup2", ns.dup2(slave, fd)) end
-  slave:close()
-end
 
 function RUN.stdio(x, o)
   if o.capture then
@@ -442,79 +326,6 @@ function RUN.bounding(_, o)
   must("cap_drop_bound", ns.cap_drop_bound(drop))
 end
 
--- The entries of a colon-separated file (passwd, group) of the
--- container's root, each a list of its fields; none when it is missing or
--- not a regular file.
-local function db_entries(file)
-  local st = ns.stat(file)
-  local text = st and st.type == "file" and ns.readfile(file) or ""
-  local out = {}
-  for line in text:gmatch("[^\n]+") do
-    local f = {}
-    for v in (line .. ":"):gmatch("([^:]*):") do f[#f + 1] = v end
-    out[#out + 1] = f
-  end
-  return out
-end
-
--- The entry for a name or an id (field 3) in file, or nil.
-local function db_entry(file, key)
-  for _, f in ipairs(db_entries(file)) do
-    if f[1] == key or (math.type(key) == "integer" and tonumber(f[3]) == key) then return f end
-  end
-end
-
--- g, or the gid of the group named g in the container's /etc/group.
-local function gid_of(g)
-  if type(g) ~= "string" then return g end
-  local gr = db_entry("/etc/group", g)
-  if not gr then errors.raise({ message = fmt("group %s: no such group in the container's /etc/group", g) }) end
-  return math.tointeger(tonumber(gr[3]))
-end
-
--- The gids of the groups that list name as a member.
-local function member_of(name)
-  local gids = {}
-  for _, f in ipairs(db_entries("/etc/group")) do
-    for m in (f[4] or ""):gmatch("[^,%s]+") do
-      if m == name and tonumber(f[3]) then gids[#gids + 1] = math.tointeger(tonumber(f[3])) end
-    end
-  end
-  return gids
-end
-
--- The container's ids, as docker's --user: a name (or a uid that /etc/passwd
--- lists) takes its gid, home and groups from the container's /etc/passwd and
--- /etc/group; an unlisted uid gets gid 0. The permitted capabilities are
--- kept across the change for the caps op; the effective ids' change clears
--- the parent-death signal, so it is set again.
-function RUN.setids(x, o)
-  local uid, gid, groups = o.uid, o.gid, o.groups
-  local pw = db_entry("/etc/passwd", uid)
-  if type(uid) == "string" then
-    if not pw then errors.raise({ message = fmt("user %s: no such user in the container's /etc/passwd", uid) }) end
-    uid = math.tointeger(tonumber(pw[3]))
-  end
-  if gid == nil then gid = pw and math.tointeger(tonumber(pw[4])) or 0 end
-  gid = gid_of(gid)
-  if groups == nil then
-    groups = pw and member_of(pw[1]) or {}
-  else
-    local list = {}
-    for i, g in ipairs(groups) do list[i] = gid_of(g) end
-    groups = list
-  end
-  if pw and pw[6] and pw[6] ~= "" then x.home = pw[6] end
-  must("prctl", ns.prctl("keepcaps", true))
-  -- A user namespace whose setgroups is denied (unprivileged) allows no
-  -- change of the groups, and none is needed to keep an empty list.
-  local ok, msg, e = ns.setgroups(groups)
-  if not ok and not (#groups == 0 and e == ns.E.EPERM) then must("setgroups", ok, msg, e) end
-  must("setresgid", ns.setresgid(gid))
-  must("setresuid", ns.setresuid(uid))
-  if x.rearm then x.rearm() end
-end
-
 -- The effective, permitted and inheritable sets: the kept capabilities.
 function RUN.caps(_, o)
   local keep = set_of(o.keep)
@@ -531,8 +342,6 @@ end
 
 function RUN.no_new_privs() must("prctl", ns.prctl("no_new_privs", true)) end
 
-function RUN.init(x) x.start_init() end
-
 ---------------------------------------------------------------------------
 
 --- exec_env(x, o) -> the environment of the exec op o: its env, with HOME
@@ -546,7 +355,16 @@ function M.exec_env(x, o)
 end
 
 --- known(name) -> whether ops has an op of that name.
-function M.known(name) return RUN[name] ~= nil or name == "clone" or name == "exec" end
+function M.known(name) return rawget(RUN, name) ~= nil or MODULE[name] ~= nil or name == "clone" or name == "exec" end
+
+--- load(ops): load the modules of the ops of the list, in luactr before
+-- the clone: a child that has pivoted, or joined a running container,
+-- no longer sees lua/.
+function M.load(ops)
+  for _, o in ipairs(ops) do
+    local _ = RUN[o.op]
+  end
+end
 
 --- run(x, ops, i): run op i; a failure raises an ns.errors error for step i.
 function M.run(x, ops, i)

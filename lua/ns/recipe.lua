@@ -37,10 +37,7 @@ local KEYS = {
   stop_signal = "string|number", labels = "table",
 }
 
-local MOUNT_KEYS = { source = true, target = true, type = true, flags = true, data = true, mkdir = true, dev = true }
-local USER_KEYS = { uid_map = true, gid_map = true, uid = true, gid = true, groups = true }
 local TIME_KEYS = { monotonic = true, boottime = true }
-local DEVICE_KEYS = { path = true, source = true, access = true }
 local NAMESPACES = { cgroup = true, ipc = true, mnt = true, net = true, pid = true, time = true, user = true, uts = true }
 
 local function bad(what, f, ...) error(what .. ": " .. fmt(f, ...), 0) end
@@ -79,7 +76,9 @@ local function str_list(what, key, t)
   local out = {}
   for i, v in ipairs(t) do
     if type(v) == "number" then v = tostring(v) end
-    out[i] = str(what, fmt("%s[%d]", key, i), v)
+    -- The element's name, for the message, only when there is one to make.
+    if type(v) ~= "string" or v:find("\0", 1, true) then str(what, fmt("%s[%d]", key, i), v) end
+    out[i] = v
   end
   return out
 end
@@ -105,58 +104,14 @@ local function fns(what, key, v)
   return v
 end
 
-local MS_NAMES -- made on first use
-
--- The flags with which a mount needs no filesystem type.
-local TYPELESS = { bind = true, rbind = true, remount = true, move = true, private = true, rprivate = true,
-  shared = true, rshared = true, slave = true, rslave = true, unbindable = true, runbindable = true }
-
-local MOUNT_SHAPE = '{source = "/srv", target = "/data", flags = {"bind"}}'
-
-local function check_mount(what, i, m)
-  local w = fmt("%s: mounts[%d]", what, i)
-  if type(m) ~= "table" then error(fmt("%s must be a table such as %s, not a %s", w, MOUNT_SHAPE, type(m)), 0) end
-  if m[1] ~= nil then error(fmt("%s is a table of named keys such as %s, not a list", w, MOUNT_SHAPE), 0) end
-  check_keys(w, m, MOUNT_KEYS)
-  if m.target == nil then error(w .. " needs a target path", 0) end
-  local out = { target = str(w, "target", m.target), mkdir = m.mkdir or false, dev = m.dev }
-  for _, k in ipairs({ "source", "type", "data" }) do
-    if m[k] ~= nil then out[k] = str(w, k, m[k]) end
-  end
-  for _, k in ipairs({ "mkdir", "dev" }) do
-    if m[k] ~= nil and type(m[k]) ~= "boolean" then bad(w, "%s must be a boolean, not a %s", k, type(m[k])) end
-  end
-  local flags = m.flags
-  if type(flags) == "string" then flags = { flags } end
-  out.flags = flags == nil and {} or str_list(w, "flags", flags)
-  if #out.flags > 0 and not MS_NAMES then
-    MS_NAMES = {}
-    for k in pairs(ns.MS) do MS_NAMES[k] = true end
-  end
-  local typeless, bind = false, false
-  for _, f in ipairs(out.flags) do
-    if not MS_NAMES[f] then bad(w, "unknown mount flag %s (%s)", quoted(f), choices(f, MS_NAMES, "ns.MS")) end
-    typeless = typeless or TYPELESS[f] or false
-    bind = bind or f == "bind" or f == "rbind"
-  end
-  if not out.type and not typeless then
-    bad(w, "a mount on %s needs a type (type = \"tmpfs\"), or a source and flags = {\"bind\"}", show(out.target))
-  end
-  if bind and not out.source then bad(w, "a bind mount on %s needs a source (a path on the host)", show(out.target)) end
-  return out
+-- The checks of the keys that a recipe seldom gives are in lua/ns/recipe/
+-- (mounts and devices; user and its maps; env, rlimits and fds), loaded
+-- when one is given.
+local function lazy(mod, name)
+  return function(...) return require("ns.recipe." .. mod)[name](...) end
 end
-
--- A uid or gid: a number, or a name that the container's /etc/passwd or
--- /etc/group resolves when it starts.
-local function id_or_name(what, key, v)
-  if type(v) == "string" and v:match("^%d+$") then v = math.tointeger(tonumber(v)) end
-  if type(v) == "string" then
-    str(what, key, v)
-    if v == "" or v:find("[:/%s]") then bad(what, "%s %s is not a user or group name", key, show(v)) end
-    return v
-  end
-  return int(what, key, v, 0)
-end
+local check_mount, check_device = lazy("mounts", "check_mount"), lazy("mounts", "check_device")
+local check_rlimit, check_fd = lazy("process", "check_rlimit"), lazy("process", "check_fd")
 
 --- size(what, key, v) -> bytes: a number, or a string such as "64M".
 function M.size(what, key, v)
@@ -166,78 +121,10 @@ function M.size(what, key, v)
 end
 
 --- user(what, v, userns) -> the user namespace's config (or nil), the
--- container's ids (or nil). v is the recipe's user: true (a user
--- namespace, root inside), "name|uid[:group|gid]" (docker's --user: ids,
--- no user namespace), or {uid, gid, groups, uid_map, gid_map}: ids, and a
--- user namespace when maps are given (or userns: "user" is in namespaces).
+-- container's ids (or nil), for the recipe's user v (see ns.recipe.user).
 function M.user(what, v, userns)
   if v == nil or v == false then return userns and {} or nil, nil end
-  if v == true then return {}, nil end
-  if type(v) == "number" then v = tostring(v) end
-  if type(v) == "string" then
-    local u, g = v:match("^([^:]*):?(.*)$")
-    if u == "" then bad(what, "user %s has no user before ':'", show(v)) end
-    v = { uid = u, gid = g ~= "" and g or nil }
-  end
-  check_keys(what .. ": user", v, USER_KEYS)
-  local ns_conf
-  if v.uid_map ~= nil or v.gid_map ~= nil or userns then ns_conf = { uid_map = v.uid_map, gid_map = v.gid_map } end
-  local ids
-  if v.uid ~= nil or v.gid ~= nil or v.groups ~= nil then
-    ids = { uid = v.uid ~= nil and id_or_name(what, "user.uid", v.uid) or 0 }
-    if v.gid ~= nil then ids.gid = id_or_name(what, "user.gid", v.gid) end
-    if v.groups ~= nil then
-      local gs = check_list(what, "user.groups", v.groups)
-      ids.groups = {}
-      for i, g in ipairs(gs) do ids.groups[i] = id_or_name(what, fmt("user.groups[%d]", i), g) end
-    end
-  end
-  return ns_conf, ids
-end
-
-local function check_idmap(what, key, map)
-  check_list(what, key, map)
-  if #map == 0 then bad(what, "%s is empty", key) end
-  for i, r in ipairs(map) do
-    local k = fmt("%s[%d]", key, i)
-    check_list(what, k, r)
-    if #r ~= 3 then bad(what, "%s must be {inside, outside, count}", k) end
-    int(what, k .. "[1]", r[1], 0); int(what, k .. "[2]", r[2], 0); int(what, k .. "[3]", r[3], 1)
-  end
-  return map
-end
-
--- What an rlimit counts, for the units it takes and the messages: bytes
--- (given as "64M" too), seconds, microseconds, or a plain count.
-local RLIMIT_UNITS = { cpu = "seconds", rttime = "microseconds" }
-for _, k in ipairs({ "as", "core", "data", "fsize", "memlock", "msgqueue", "rss", "stack" }) do RLIMIT_UNITS[k] = "bytes" end
-
-local function check_rlimit(what, name, v)
-  local key = "rlimits." .. tostring(name)
-  local unit = RLIMIT_UNITS[name]
-  local function one(k, x)
-    if x == "unlimited" or x == math.huge then return math.huge end
-    if unit == "bytes" and type(x) == "string" then
-      local ok, n = pcall(require("ns.cgroup.limits").parse_size, x)
-      if ok then return n end
-      bad(what, "%s %s is not a size (bytes, or a number with K, M, G or T: \"64M\")", k, show(x))
-    end
-    if math.type(x) ~= "integer" or x < 0 then
-      bad(what, "%s must be %s or \"unlimited\", not %s", k,
-        unit == "bytes" and "a size (\"64M\") or a number of bytes" or
-        unit and ("a whole number of " .. unit) or "a whole number", show(x))
-    end
-    return x
-  end
-  if type(v) == "table" then
-    check_list(what, key, v)
-    if #v ~= 2 then bad(what, "%s must be a number or {soft, hard}", key) end
-    local soft, hard = one(key .. "[1]", v[1]), one(key .. "[2]", v[2])
-    if soft > hard then bad(what, "%s: soft limit %s is above the hard limit %s", key, tostring(soft), tostring(hard)) end
-    return { soft, hard }
-  end
-  local n = one(key, v)
-  return { n, n }
+  return require("ns.recipe.user").user(what, v, userns)
 end
 
 local CAP_NAMES
@@ -269,64 +156,10 @@ local function check_caps(what, v)
   return names
 end
 
+-- env (a list of "KEY=VALUE" or a map) -> a list of {key, value}.
 local function check_env(what, env)
-  local out = {}
-  local n = #env
-  for k, v in pairs(env) do
-    if math.type(k) == "integer" and k >= 1 and k <= n then
-      local s = str(what, fmt("env[%d]", k), v)
-      local key, val = s:match("^([^=]+)=(.*)$")
-      if not key then bad(what, "env[%d] %s is not KEY=VALUE", k, show(s)) end
-      out[#out + 1] = { key, val }
-    elseif type(k) == "string" then
-      if k == "" or k:find("=", 1, true) then bad(what, "env key %s must be a name without '='", show(k)) end
-      str(what, "env key", k)
-      if type(v) ~= "string" and type(v) ~= "number" then
-        bad(what, "env.%s must be a string or a number, not a %s", show(k):sub(2, -2), type(v))
-      end
-      out[#out + 1] = { k, str(what, "env." .. k, tostring(v)) }
-    else
-      bad(what, "env must be a list of \"KEY=VALUE\" or a map KEY = value, but has key %s", show(k))
-    end
-  end
-  return out
-end
-
--- An fd for stdio or preserve_fds: a number, an open ns.fd handle, or a
--- Lua io file (io.stdout, io.open(...)), which becomes its fd number; the
--- file goes on the list files, which the canonical table keeps, so that
--- it stays open as long as the container's table does.
-local function check_fd(what, key, v, files)
-  if type(v) == "number" then return int(what, key, v, 0) end
-  local kind = io.type(v)
-  if kind == "file" then
-    files[#files + 1] = v
-    return ns.fileno(v)
-  end
-  if kind == "closed file" then bad(what, "%s is a closed file", key) end
-  if type(v) ~= "userdata" or not pcall(ns.fileno, v) then
-    bad(what, "%s must be an open fd handle, an io file or an fd number, not %s", key, show(tostring(v)))
-  end
-  return v
-end
-
-local function check_device(what, i, d)
-  local key = fmt("devices[%d]", i)
-  if type(d) == "string" then d = { source = d } end
-  if type(d) ~= "table" then bad(what, "%s must be a host device path or a table", key) end
-  check_keys(what .. ": " .. key, d, DEVICE_KEYS)
-  local src = abs_path(what, key .. ".source", d.source)
-  local st, msg = ns.stat(src)
-  if not st then bad(what, "%s: %s", key, msg) end
-  if st.type ~= "chr" and st.type ~= "blk" then bad(what, "%s: %s is not a device node", key, show(src)) end
-  local path = d.path == nil and src or abs_path(what, key .. ".path", d.path)
-  if not path:match("^/dev/[^/]") or path:find("/%.%.?/") or path:find("/%.%.?$") then
-    bad(what, "%s.path %s must be a path under /dev", key, show(path))
-  end
-  local access = d.access == nil and "rwm" or str(what, key .. ".access", d.access)
-  if access == "" or access:find("[^rwm]") then bad(what, "%s.access %s must be letters of \"rwm\"", key, show(access)) end
-  return { source = src, path = path, access = access, type = st.type == "chr" and "c" or "b",
-    major = st.rdev_major, minor = st.rdev_minor }
+  if type(env) == "table" and next(env) == nil then return {} end
+  return require("ns.recipe.process").check_env(what, env)
 end
 
 -- The cgroup limits, checked as far as no layout is needed (ns.cgroup.limits
@@ -347,7 +180,7 @@ local function random_id()
   local f = io.open("/dev/urandom", "rb")
   local s = f:read(6)
   f:close()
-  return (s:gsub(".", function(c) return fmt("%02x", c:byte()) end))
+  return fmt("%02x%02x%02x%02x%02x%02x", s:byte(1, 6))
 end
 
 local function environment(c, list)
@@ -475,7 +308,9 @@ function M.check(t)
   c.readonly_paths = c.readonly_paths or security.readonly_paths
   for _, k in ipairs({ "masked_paths", "readonly_paths" }) do
     c[k] = str_list(what, k, c[k])
-    for i, p in ipairs(c[k]) do abs_path(what, fmt("%s[%d]", k, i), p) end
+    for i, p in ipairs(c[k]) do
+      if p:sub(1, 1) ~= "/" then abs_path(what, fmt("%s[%d]", k, i), p) end
+    end
   end
   if not c.proc and not c.sys then c.masked_paths, c.readonly_paths = {}, {} end
   local devices = check_list(what, "devices", c.devices or {})
@@ -487,32 +322,7 @@ function M.check(t)
     bad(what, "a rootfs or mounts need the mnt namespace (add \"mnt\" to namespaces)")
   end
   if c.chroot and c.rootfs == false then bad(what, "chroot needs a rootfs") end
-  if c.user then
-    -- Default maps: root inside is you outside; run as root, it is uid
-    -- 100000 with 65536 ids, the usual first subordinate range, so that
-    -- root inside is nobody on the host.
-    local u = c.user
-    local uid, gid = select(2, ns.getuid()), select(2, ns.getgid())
-    u.uid_map = check_idmap(what, "user.uid_map", u.uid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, uid, 1 } }))
-    u.gid_map = check_idmap(what, "user.gid_map", u.gid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, gid, 1 } }))
-  end
-  if c.user then
-    -- The ids inside a user namespace (root by default) must be ones its
-    -- maps map; names are looked up at the start, in the container's files.
-    for _, k in ipairs({ "uid", "gid" }) do
-      local given = c.ids and c.ids[k]
-      local id = given == nil and 0 or given
-      if math.type(id) == "integer" then
-        local mapped = false
-        for _, r in ipairs(c.user[k .. "_map"]) do
-          if r[1] <= id and id < r[1] + r[3] then mapped = true end
-        end
-        if not mapped then
-          bad(what, "user.%s %d%s is not mapped by user.%s_map", k, id, given == nil and " (the default)" or "", k)
-        end
-      end
-    end
-  end
+  if c.user then require("ns.recipe.user").maps(what, c) end
   if c.time then
     check_keys(what .. ": time", c.time, TIME_KEYS)
     for k, v in pairs(c.time) do int(what, "time." .. k, v) end
@@ -570,5 +380,6 @@ end
 
 
 M.str, M.str_list, M.check_env = str, str_list, check_env
+M.check_list, M.int, M.abs_path = check_list, int, abs_path
 
 return M

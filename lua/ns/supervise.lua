@@ -1,7 +1,7 @@
 --- ns.supervise: a running container's supervisor, written once: signal
--- forwarding (luactr's and the init reaper's), waiting for the container
--- (relaying the terminal with one), and the end of its life: OOM
--- verdict, undoing the parent's ops.
+-- forwarding (luactr's, and the init reaper's: ns.ops.reaper), waiting
+-- for the container (relaying the terminal with one), and the end of its
+-- life: OOM verdict, undoing the parent's ops.
 local ns = require "ns.core"
 local errors = require "ns.errors"
 local ops = require "ns.ops"
@@ -11,7 +11,8 @@ local M = {}
 local fmt, concat = string.format, table.concat
 local must = errors.must
 
--- Signals luactr passes on to the container.
+-- Signals luactr passes on to the container (and the init reaper,
+-- ns.ops.reaper, to its child).
 M.forwarded_signals = { "INT", "TERM", "HUP", "QUIT", "USR1", "USR2" }
 
 -- luactr blocks the signals it forwards (a signalfd only sees blocked
@@ -37,8 +38,9 @@ function M.forwarding_off(fd)
   if forwarding == 0 then ns.sigmask("unblock", FORWARD_TTY) end
 end
 
--- Pass every pending signal of sigfd to pidfd, but skip; each one passed
--- goes to sent(name) too, when given.
+--- forward(sigfd, pidfd [, skip [, sent]]): pass every pending signal of
+-- sigfd to pidfd, but skip; each one passed goes to sent(name) too, when
+-- given.
 local function forward(sigfd, pidfd, skip, sent)
   local s = ns.sigread(sigfd)
   while s do
@@ -49,40 +51,7 @@ local function forward(sigfd, pidfd, skip, sent)
     s = ns.sigread(sigfd)
   end
 end
-
---- reaper(pid, pidfd): what init = true puts in front of the command:
--- PID 1 stays here and its child goes on to exec. It forwards signals to
--- that child, reaps every orphan, and ends with the child's status. It is
--- not dumpable, so nothing in the container can ptrace it or open its
--- /proc/1/exe (the host's luactr binary). Never returns.
-function M.reaper(pid, pidfd, report)
-  collectgarbage("restart") -- it lives as long as the container
-  must("prctl", ns.prctl("dumpable", false))
-  local sigs = { "CHLD" } -- wakes the reaper for orphans that end
-  for _, n in ipairs(M.forwarded_signals) do sigs[#sigs + 1] = n end
-  local sigfd = must("signalfd", ns.signalfd(sigs))
-  local code
-  while true do
-    local r = ns.poll({ pidfd, sigfd }, -1)
-    for _, i in ipairs(r) do
-      if i == 2 then forward(sigfd, pidfd, "CHLD") end
-    end
-    -- Reap everything; note the main child's status.
-    while true do
-      local st = ns.wait(-1, "nohang")
-      if not st then break end
-      if st.pid == pid then
-        code = st.status
-        -- PID 1 cannot die of a signal it sends itself: say how the
-        -- child ended, for luactr's verdict (an OOM kill, say).
-        if report then
-          report:write(st.killed and fmt("killed %d %s\n", st.signo, st.signal) or fmt("exited %d x\n", st.code))
-        end
-      end
-    end
-    if code then ns._exit(code) end
-  end
-end
+M.forward = forward
 
 -- The signals whose forwarding starts the grace period (HUP: the
 -- terminal or session went away): a container
