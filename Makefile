@@ -184,13 +184,16 @@ asan: deps-test
 
 # Peers measured beside luactr; installed when missing, skipped when that fails.
 BENCH_PKGS := bubblewrap crun runc
-bench: deps
+# The image rows (scripts/bench-image.lua) start the specs' registry and
+# compare with skopeo and tar: deps-test brings those.
+bench: deps deps-test
 	@$(call missing_pkgs,$(BENCH_PKGS)); \
 	[ -z "$$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing </dev/null >/dev/null 2>&1 \
 	  || echo "bench: could not install$$missing; those peers will be skipped"
 	$(MAKE) all $(B)/floor
 	$(MAKE) rootfs
 	$(LUA) scripts/bench.lua
+	$(LUA) scripts/bench-image.lua
 
 # What `make install` puts under PREFIX: the binary, ns.core for plain
 # lua5.4, the sources, and their bytecode with its mtimes kept (install -p),

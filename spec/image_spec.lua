@@ -337,6 +337,27 @@ describe("luactr image", function()
       assert(out:find("no image for linux/" .. oci.host_arch() .. " in its index (it has: linux/" .. foreign .. ")", 1, true), out)
     end)
 
+    it("shows a progress line on a terminal, and two pulls at once both file the image whole", function()
+      reg = registry.start()
+      local dir = temp("layout")
+      oci.layout(dir, { tag = "1", layers = { base }, config = { Cmd = { "echo", "pulled" } } })
+      reg:push(dir, "1", "spec/p:1")
+      local name = reg.host .. "/spec/p:1"
+      local term = require("support.tmux").start(("LUACTR_ROOT=%s %s image pull %s"):format(q(root), H.luactr, name))
+      local ok, screen = pcall(term.wait_for, term, "layers 1/1, [%d.]+ MB, [%d.]+ MB/s", 20)
+      term:close()
+      assert(ok, screen)
+      assert.are.equal(0, select(2, luactr("image rm " .. name)))
+      -- two at once, in the background of one shell
+      local out, code = H.sh(("cd %s && for i in 1 2; do LUACTR_ROOT=%s ./luactr image pull %s >%s/pull$i.out 2>&1 & done; wait"):format(
+        q(H.root), q(root), name, q(dir)))
+      assert.are.equal(0, code, out)
+      for i = 1, 2 do assert.are.equal(name .. "\n", ns.readfile(dir .. "/pull" .. i .. ".out")) end
+      assert.are.equal(1, #store_layers())
+      assert_store_clean()
+      assert.are.equal("pulled\n", (run(name)))
+    end)
+
     it("names what the registry said for a missing tag", function()
       reg = registry.start()
       local out, code = luactr("image pull " .. reg.host .. "/spec/none:1")
