@@ -1249,7 +1249,7 @@ static int walk(packer *p)
 		rc = pack_fail_os(p, "readdir");
 	}
 	closedir(d);
-	if (rc == 0)
+	if (rc == 0 && n > 1)
 		qsort(names, n, sizeof *names, cmp_str);
 	size_t len = strlen(p->path);
 	for (size_t i = 0; i < n && rc == 0; i++) {
