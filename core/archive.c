@@ -1182,8 +1182,13 @@ static int pack_one(packer *p)
 		archive_entry_free(e);
 		return rc;
 	}
-	if (rc == 0 && p->xattrs)
+	if (rc == 0 && p->xattrs) {
 		rc = add_xattrs(p, e, S_ISDIR(st.st_mode), &opaque);
+	} else if (rc == 0 && p->whiteouts && S_ISDIR(st.st_mode)) {
+		/* Opaque even when no xattr is stored. */
+		char v[2];
+		opaque = lgetxattr(p->path, p->opaque, v, sizeof v) == 1 && v[0] == 'y';
+	}
 	/* ARCHIVE_WARN: a name that is not UTF-8, stored as its bytes (with
 	 * a pax hdrcharset=BINARY), as readers expect it. */
 	if (rc == 0 && archive_write_header(p->tar, e) < ARCHIVE_WARN)
