@@ -13,8 +13,9 @@ DEB_PKGS := lua5.4 liblua5.4-dev libcap-dev libreadline-dev lua-busted lua-dkjso
 V2_PKGS  := user-mode-linux
 # The specs' terminal (spec/support/tmux.lua); the registry they start on
 # loopback, skopeo that pushes to it, htpasswd for its basic-auth users;
-# zstd for the zstd layers of spec/support/oci.lua.
-TEST_PKGS := tmux docker-registry skopeo apache2-utils zstd
+# zstd for the zstd layers of spec/support/oci.lua; setfattr and getfattr,
+# which check ns.archive's xattrs independently.
+TEST_PKGS := tmux docker-registry skopeo apache2-utils zstd attr
 
 PKGS    := lua$(LUAVER) libcap
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
