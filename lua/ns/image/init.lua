@@ -115,7 +115,7 @@ local function open_in(dirfd, rel, what, no_symlinks)
   if type(rel) ~= "string" or rel == "" then fail(what .. ": no path") end
   local resolve = no_symlinks and { "beneath", "no_symlinks" } or { "beneath" }
   local fd, msg = ns.openat2(dirfd, rel, { "rdonly" }, resolve)
-  if not fd then fail(fmt("%s: %s", what, msg)) end
+  if not fd then fail(fmt("%s: %s", what, (msg:gsub("^openat2 [^:]*: ", "")))) end
   return fd
 end
 
