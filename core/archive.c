@@ -196,7 +196,7 @@ typedef struct feed {
 	size_t len[SLOTS];
 	int head, count; /* filled slots, the first (head) held by the reader */
 	int held;        /* the reader holds slots[head] until its next read */
-	int eof;         /* the producer has ended; err says whether it failed */
+	int eof;         /* the producer has ended; fail says whether it failed */
 	int done;        /* the reader needs no more data: hash the rest only */
 	int abort;       /* the reader failed: stop now */
 
@@ -208,8 +208,9 @@ typedef struct feed {
 	failure fail;
 } feed;
 
-/* libarchive's read callback for the blob: every byte read is hashed here
- * (and only here), so the digest is of exactly what was read. */
+/* libarchive's read callback for the blob: every byte read is hashed as
+ * it is read (here, and in the producer's drain after the end), so the
+ * digest is of exactly what was read. */
 static la_ssize_t src_read(struct archive *a, void *data, const void **buf)
 {
 	feed *f = data;
