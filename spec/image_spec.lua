@@ -102,6 +102,11 @@ describe("luactr image", function()
       "user = 'root', env = { FOO = 'from-recipe' }")
     assert.are.equal(0, code, out)
     assert.are.equal("new\nhello from layer 2\nfrom-recipe\n", out)
+    -- StopSignal and Labels reach the canonical table; the recipe's win
+    out, code = luactr("-e " .. q(("local c = require('ns.recipe').check{image = %q, labels = {mine = 'x'}}; "
+      .. "print(c.stop_signal, c.labels.role, c.labels.mine, c.cwd, c.args[1])"):format(name)))
+    assert.are.equal(0, code, out)
+    assert.are.equal("INT\tspec\tx\t/opt\tsh\n", out)
   end
 
   describe("import", function()

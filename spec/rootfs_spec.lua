@@ -82,11 +82,13 @@ describe("ns.rootfs", function()
   end)
 
   describe("busybox()", function()
-    it("lays out the image under <root>/images/busybox/rootfs", function()
+    it("lays out the image under <root>/images/busybox/rootfs, a link to the store's layer", function()
       local root = tempdir()
       local r = R.busybox { root = root }
       assert.are.equal(root .. "/images/busybox/rootfs", r)
-      local st = lstat(r)
+      assert.are.equal("link", lstat(r).type)
+      assert.matches("^%.%./%.%./store/layers/%x+$", ns.readlink(r))
+      local st = ns.stat(r)
       assert.are.equal("dir", st.type)
       assert.are.equal(oct"755", st.mode)
       local bin = lstat(r .. "/bin/busybox")
@@ -155,23 +157,26 @@ describe("ns.rootfs", function()
       assert.are.same({ "rootfs" }, ns.listdir(root .. "/images/busybox"))
     end)
 
-    it("clears temp dirs that crashed builders left, not fresh ones", function()
+    it("replaces a plain directory that an older luactr made with the link", function()
       local root = tempdir()
-      local base = root .. "/images/busybox"
-      assert(ns.mkdir(base .. "/.rootfs-crashd/bin", oct"755", true))
-      assert(ns.mkdir(base .. "/.rootfs-fresh1", oct"755", true))
-      assert.are.equal(0, select(2, H.sh("touch -d '1 hour ago' " .. base .. "/.rootfs-crashd")))
-      R.busybox { root = root }
-      local names = ns.listdir(base)
-      table.sort(names)
-      assert.are.same({ ".rootfs-fresh1", "rootfs" }, names)
+      local old = root .. "/images/busybox/rootfs"
+      assert(ns.mkdir(old .. "/bin", oct"755", true))
+      assert(ns.writefile(old .. "/bin/old", "x", { create = true }))
+      local r = R.busybox { root = root }
+      assert.are.equal("link", lstat(r).type)
+      assert.is_nil(lstat(r .. "/bin/old"))
+      assert.are.equal("file", lstat(r .. "/bin/busybox").type)
+      assert.are.same({ "rootfs" }, ns.listdir(root .. "/images/busybox"))
     end)
 
     it("says how to get busybox when the binary is missing", function()
       local root = tempdir()
       local err = raised(R.busybox, { root = root, busybox = "/nonexistent" })
       assert.are.equal("busybox rootfs: /nonexistent not found: apt-get install busybox-static", err)
-      assert.are.same({}, ns.listdir(root))
+      -- nothing half made: no image, no layer, nothing in the store's tmp/
+      assert.is_nil(lstat(root .. "/images"))
+      assert.are.same({}, ns.listdir(root .. "/store/layers"))
+      assert.are.same({}, ns.listdir(root .. "/store/tmp"))
     end)
 
     it("rejects unknown options, naming the valid ones", function()
@@ -179,25 +184,7 @@ describe("ns.rootfs", function()
       assert.matches("unknown option 'rot' %(valid: busybox, root%)", err)
     end)
 
-    it("loses a race gracefully: discards its copy, returns the winner's", function()
-      local root = tempdir()
-      local real = ns.rename
-      defer(function() ns.rename = real end)
-      -- The first rename finds that another builder got there first.
-      local winner
-      ns.rename = function(from, to)
-        ns.rename = real
-        winner = lstat(R.busybox { root = root }).ino
-        return real(from, to)
-      end
-      local r = R.busybox { root = root }
-      assert.are.equal(root .. "/images/busybox/rootfs", r)
-      assert.is_number(winner)
-      assert.are.equal(winner, lstat(r).ino)
-      assert.are.same({ "rootfs" }, ns.listdir(root .. "/images/busybox"))
-    end)
-
-    it("survives builders racing in parallel processes", function()
+    it("survives builders racing in parallel processes: one builds, the others find its image", function()
       local root = tempdir()
       local kids = {}
       for i = 1, 4 do
@@ -215,6 +202,8 @@ describe("ns.rootfs", function()
       end
       assert.are.same({ "rootfs" }, ns.listdir(root .. "/images/busybox"))
       assert.are.equal("file", lstat(root .. "/images/busybox/rootfs/bin/busybox").type)
+      assert.are.equal(1, #ns.listdir(root .. "/store/layers"))
+      assert.are.same({}, ns.listdir(root .. "/store/tmp"))
     end)
   end)
 
