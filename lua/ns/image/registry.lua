@@ -292,7 +292,7 @@ function M.pull(reference, opts)
     else
       local path, dir = s:tempfile("pull")
       local ok, err = pcall(function()
-        c:blob_to(l, path, bar and function(now) bar.show(now) end)
+        c:blob_to(l, path, bar and function(now) bar.show(now) end or nil)
         local _, res = s:add_layer(path, l, diff_ids[i])
         t.sizes[i] = res and res.size or 0
         -- unpack checked the digest as it streamed: the file is the blob.
