@@ -41,7 +41,8 @@ static void usage(FILE *f)
 	        "  --help       print this help\n"
 	        "  -            read the recipe from standard input (what no arguments do\n"
 	        "               when it is not a terminal)\n"
-	        "Commands shipped in lua/luactr/: gc (remove leftover cgroups; with --uppers,\n"
+	        "Commands shipped in lua/luactr/: image (pull, import, save, ls, inspect,\n"
+	        "rm, prune: luactr image --help), gc (remove leftover cgroups; with --uppers,\n"
 	        "also the kept upper layers that no container uses).\n"
 	        "Environment: LUACTR_DEBUG=1 prints tracebacks; LUACTR_ROOT, LUACTR_STATE\n"
 	        "set where images and running state live.\n",

@@ -124,6 +124,18 @@ describe("ns.image.registry", function()
     assert.are.equal("Registry Realm", p.realm)
   end)
 
+  it("allows plain HTTP only to loopback registries and those named in insecure", function()
+    local function insecure(name, list)
+      return registry.client(ref.parse(name .. "/x:1"), { insecure = list, creds = "u:p" }).insecure
+    end
+    assert.is_true(insecure("127.0.0.1:5000"))
+    assert.is_true(insecure("localhost:5000"))
+    assert.is_false(insecure("10.1.2.3:5000"))
+    assert.is_false(insecure("registry.example.com", { "other.example.com" }))
+    assert.is_true(insecure("10.1.2.3:5000", { "10.1.2.3:5000" }))
+    assert.is_false(insecure("docker.io"))
+  end)
+
   it("credentials() reads REGISTRY_AUTH_FILE first, the most specific entry first", function()
     local D = require "ns.digest"
     local dir = H.tmpdir()

@@ -120,25 +120,30 @@ end
 -- Mount the overlay of x.layers (top first) with upper and work at
 -- target: with the new mount API, each layer its own lowerdir+ (kernel
 -- 6.8+), so that an image's many layers are not capped by mount(2)'s page
--- of options; with mount(2) where the kernel has no lowerdir+.
+-- of options; with mount(2) where that fails with EINVAL: a kernel before
+-- 6.8 has no lowerdir+ (before 6.5 overlayfs takes fsconfig's strings
+-- as they come and refuses them only at create).
 local function mount_overlay(x, target, upper, work)
   local ctx, msg, e = ns.fsopen("overlay")
   if ctx then
-    local ok
-    ok, msg, e = ns.fsconfig(ctx, "string", "lowerdir+", x.layers[1])
+    local call, ok = "fsconfig", true
+    for i = 1, #x.layers do
+      ok, msg, e = ns.fsconfig(ctx, "string", "lowerdir+", x.layers[i])
+      if not ok then break end
+    end
+    if ok then ok, msg, e = ns.fsconfig(ctx, "string", "upperdir", upper) end
+    if ok then ok, msg, e = ns.fsconfig(ctx, "string", "workdir", work) end
+    if ok then ok, msg, e = ns.fsconfig(ctx, "create") end
     if ok then
-      for i = 2, #x.layers do must("fsconfig", ns.fsconfig(ctx, "string", "lowerdir+", x.layers[i])) end
-      must("fsconfig", ns.fsconfig(ctx, "string", "upperdir", upper))
-      must("fsconfig", ns.fsconfig(ctx, "string", "workdir", work))
-      must("fsconfig", ns.fsconfig(ctx, "create"))
-      local mnt <close> = must("fsmount", ns.fsmount(ctx, { "nodev" }))
-      must("move_mount", ns.move_mount(mnt, target))
+      call = "fsmount"
+      local mnt <close>, m2, e2 = ns.fsmount(ctx, { "nodev" })
       ctx:close()
+      must(call, mnt, m2, e2)
+      must("move_mount", ns.move_mount(mnt, target))
       return
     end
     ctx:close()
-    -- EINVAL: a kernel before 6.8, which has no lowerdir+.
-    if e ~= ns.E.EINVAL then must("fsconfig", nil, msg, e) end
+    if e ~= ns.E.EINVAL then must(call, nil, msg, e) end
   elseif e ~= ns.E.ENOSYS then
     must("fsopen", nil, msg, e)
   end
