@@ -151,22 +151,28 @@ function Client:request(t, retried)
   return resp
 end
 
+-- curl's codes for a TLS handshake or certificate that failed.
+local TLS_ERRORS = { [35] = true, [51] = true, [53] = true, [54] = true, [58] = true, [59] = true, [60] = true,
+  [64] = true, [66] = true, [77] = true, [80] = true, [82] = true, [83] = true, [90] = true, [91] = true }
+
 -- Find the scheme (https, or http where allowed) and what auth /v2/ asks for.
 function Client:ping()
   local schemes = self.insecure and { "https", "http" } or { "https" }
-  local last
+  local last, code
   for _, scheme in ipairs(schemes) do
     self.scheme = scheme
-    local resp, msg = self.http:request({ url = self:url("/v2/"), insecure = self.insecure })
+    local resp, msg, c = self.http:request({ url = self:url("/v2/"), insecure = self.insecure })
     if resp then
       if resp.status == 401 then self:authenticate(resp) return end
       if resp.status == 200 then return end
       fail(fmt("%s: GET %s: HTTP %d%s", self.what, self:url("/v2/"), resp.status, reason(resp.body)))
     end
-    last = msg
+    last, code = msg, c
   end
-  fail(fmt("%s: %s%s", self.what, last,
-    self.insecure and "" or " (plain HTTP is used only for loopback registries and those given with --insecure)"))
+  -- A TLS failure (curl's SSL and certificate errors) may be a registry
+  -- that speaks plain HTTP: say when luactr would not try that.
+  fail(fmt("%s: %s%s", self.what, last, (not self.insecure and TLS_ERRORS[code])
+    and " (plain HTTP is used only for loopback registries and those given with --insecure)" or ""))
 end
 
 function Client:authenticate(resp)
