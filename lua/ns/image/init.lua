@@ -49,11 +49,12 @@ end
 
 --- get(name[, s]) -> key, entry, store; raises when the store has no such image.
 function M.get(name, s)
-  s = s or store.open()
+  s = s or store.open(nil, true)
   local images = s:images()
   local key, img = find(images, name)
   if not key and ref.parse(name).key == "docker.io/library/busybox:latest" then
     -- luactr's own busybox image is made on first use.
+    s = store.open(s.root)
     require("ns.image.busybox").make(s)
     images = s:images()
     key, img = find(images, name)
@@ -118,7 +119,7 @@ function M.save(name, file) return require("ns.image.import").save(name, file) e
 
 --- list() -> the images, sorted by name: { {name, key, tag, id, size, created}... }.
 function M.list()
-  local s = store.open()
+  local s = store.open(nil, true)
   local out = {}
   for key, img in pairs(s:images()) do
     local r = ref.parse(key)

@@ -42,8 +42,9 @@ end
 
 function M.json_encode(v) return (json().encode(v):gsub("\\/", "/")) end
 
---- open([root]) -> the store of the image root (made when missing).
-function M.open(root)
+--- open([root[, look]]) -> the store of the image root, made when
+-- missing unless look (a store to read: ls, inspect, resolve).
+function M.open(root, look)
   root = root or util.image_root()
   local dir = root .. "/store"
   local s = setmetatable({ root = root, dir = dir, blobs = dir .. "/blobs/sha256", layers = dir .. "/layers",
@@ -51,6 +52,7 @@ function M.open(root)
   -- Layers are the containers' lower dirs: the path to them must be
   -- searchable by a container's root in a user namespace (overlayfs
   -- reaches them with the mounter's credentials), the rest is luactr's.
+  if look then return s end
   for _, d in ipairs({ { root, "0755" }, { dir, "0711" }, { s.layers, "0711" }, { dir .. "/blobs", "0700" },
     { s.blobs, "0700" }, { s.tmp, "0700" } }) do
     if not ns.stat(d[1]) then
