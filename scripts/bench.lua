@@ -240,7 +240,9 @@ local function main(tmp)
     -- /luactr-bench-<runtime> in every hierarchy, removed by the runtime.
     c.prepare = function()
       assert(ns.mkdir(bundle))
-      local _, ok = sh(("cp -a %s %s/rootfs"):format(quote(image), quote(bundle)))
+      assert(ns.mkdir(bundle .. "/rootfs"))
+      -- image is a link to the store's layer: copy what it points at
+      local _, ok = sh(("cp -a %s/. %s/rootfs"):format(quote(image), quote(bundle)))
       if not ok then return "cannot copy the image to " .. bundle end
       assert(ns.writefile(bundle .. "/config.json", oci_config("/" .. id), { create = true }))
     end
