@@ -33,6 +33,18 @@
 -- A reference (load, find) is a full id, a name, or a unique id prefix,
 -- tried in that order, as docker does.
 --
+-- API (st = state.open([root]); state.create/find/load/list/
+-- reconcile_all take the root as their last argument instead):
+--   st:create(t) -> s      st:find(ref) -> s | nil, why    st:load(ref) -> s
+--   st:list() -> {s...}, bad    st:reconcile(s) -> s, changed
+--   st:reconcile_all() -> {s...}, marked
+--   s:running{pid}  s:paused()  s:resumed()  s:exited{code|signal, oom, reason}
+--   s:set{fields}  s:save()  s:reload()  s:remove{force}
+--   s:can_start() can_kill() can_delete() can_pause() can_resume() can_exec()
+--     -> true | false, why
+--   s:alive()  s:pidfd()  s:hold()  s:held()  s:exit_status()  s:data()
+--   s:dir()  s:path(name)  s:short_id()
+--
 -- Status: created -> running <-> paused, and any of them -> exited.
 -- A record (the fields of s, all plain data, stored as JSON):
 --   version (of this format), id, name, status, created, started, finished
