@@ -408,6 +408,19 @@ describe("ns.rootfs", function()
       assert.are.same({}, R.gc_uppers(state .. "/missing"))
     end)
 
+    it("never takes ns.state's containers/ and names/ for kept layers", function()
+      local state = state_with({ "containers", "names", "a" })
+      assert.are.same({ state .. "/a/upper" }, R.gc_uppers(state))
+      assert.are.same({ "containers", "names" }, H.sorted(ns.listdir(state)))
+      ns.mkdir(state .. "/lower")
+      for _, id in ipairs { "containers", "names" } do
+        local ok, err = pcall(R.overlay_dirs, state .. "/lower", state .. "/other", id)
+        assert.is_false(ok)
+        assert.matches("overlay_dirs: " .. id .. " is a directory of the state root's own", err)
+      end
+      assert.is_nil(lstat(state .. "/other/containers"))
+    end)
+
     it("keeps a layer while a hold on it is open, whatever process holds it", function()
       local state = state_with({ "a", "b" })
       local fds, made = R.hold(state, { state .. "/a", state .. "/gone" }, function() return "made" end)

@@ -198,6 +198,9 @@ function M.overlay_dirs(lower, state_dir, id)
     if type(id) ~= "string" or id == "" or id == "." or id == ".." or id:find("[/,:\\]") then
       fail("overlay_dirs: bad id " .. tostring(id))
     end
+    if require("ns.util").STATE_DIRS[id] then
+      fail(("overlay_dirs: %s is a directory of the state root's own (ns.state): name the container otherwise"):format(id))
+    end
     dir = state_dir .. "/" .. id
     check("overlay_dirs", ns.mkdir(dir, oct"711"))
   else
@@ -495,7 +498,8 @@ function M.overlay_paths() return overlay_layers() end
 -- each <state_dir>/<name>/upper (default state dir M.state()) that no
 -- start holds and no overlay of any mount namespace has as a layer, with
 -- its directory <name> (and the work and merged dirs a killed luactr
--- left there). Raises when a removal fails.
+-- left there). ns.state's own directories (containers/, names/) are
+-- never taken for one. Raises when a removal fails.
 function M.gc_uppers(state_dir)
   state_dir = state_dir or M.state()
   local what = "gc_uppers " .. state_dir
@@ -510,7 +514,9 @@ function M.gc_uppers(state_dir)
   for _, name in ipairs(names) do
     local dir = state_dir .. "/" .. name
     local upper = dir .. "/upper"
-    local dst = name:match("^[%w][%w_.%-]*$") and ns.stat(dir, "nofollow")
+    -- containers/ and names/ are ns.state's, whatever they hold.
+    local dst = name:match("^[%w][%w_.%-]*$") and not require("ns.util").STATE_DIRS[name]
+      and ns.stat(dir, "nofollow")
     local st = dst and dst.type == "dir" and ns.stat(upper, "nofollow")
     if st and st.type == "dir" and not files[st.dev .. ":" .. st.ino] then
       local used = false

@@ -39,6 +39,10 @@ end
 -- error that needs it).
 function M.choices(v, valid, rest) return require("ns.util.choices").choices(v, valid, rest) end
 
+--- nearest(v, names [, n]) -> the few of the list names that v is a typo
+-- of, nearest first (ns.util.choices; for "did you mean ...").
+function M.nearest(v, names, n) return require("ns.util.choices").nearest(v, names, n) end
+
 --- check_keys(what, t, valid [, rest]): raise "<what>: unknown key 'k'
 -- (valid: ...)" for a key of t not in the set valid.
 function M.check_keys(what, t, valid, rest)
@@ -78,6 +82,11 @@ end
 -- mounts the private tmpfs of its upper layer (in its own mount
 -- namespace); no container's name, which starts with a letter or digit.
 M.TMPFS_DIR = ".tmpfs"
+
+--- STATE_DIRS: the directories of the state root that ns.state keeps
+-- (containers/<id>/, names/<name>): never a kept upper layer's
+-- <state>/<name>, whatever a container is named.
+M.STATE_DIRS = { containers = true, names = true }
 
 --- state_root() -> where luactr keeps per-container state: $LUACTR_STATE,
 -- else /run/luactr for root, else $XDG_RUNTIME_DIR/luactr, else

@@ -85,11 +85,19 @@ local function netns()
   return ns.listdir("/run/netns") or {}
 end
 
--- The state dir's entries but its fixed ones (".tmpfs", made once).
+-- The state dir's entries but its fixed ones (".tmpfs", made once, and
+-- ns.state's containers.lock), and inside ns.state's containers/ and
+-- names/ their entries (containers/<id>, names/<name>), not the two
+-- directories, which stay once made.
 local function states()
   local t = {}
-  for _, name in ipairs(ns.listdir(os.getenv("LUACTR_STATE") or "/run/luactr") or {}) do
-    if name:sub(1, 1) ~= "." then t[#t + 1] = name end
+  local root = os.getenv("LUACTR_STATE") or "/run/luactr"
+  for _, name in ipairs(ns.listdir(root) or {}) do
+    if name == "containers" or name == "names" then
+      for _, e in ipairs(ns.listdir(root .. "/" .. name) or {}) do t[#t + 1] = name .. "/" .. e end
+    elseif name:sub(1, 1) ~= "." and name ~= "containers.lock" then
+      t[#t + 1] = name
+    end
   end
   return t
 end
