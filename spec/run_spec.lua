@@ -417,7 +417,7 @@ describe("luactr run", function()
     assert.are.same({ "lo" }, links(out))
     out, code = run("--network host busybox cat /proc/net/dev")
     assert.are.equal(0, code)
-    local host = assert(io.open("/proc/net/dev")):read("a")
+    local host = assert(ns.readfile("/proc/net/dev"))
     assert.are.same(links(host), links(out))
   end)
 

@@ -388,10 +388,12 @@ local function copy(t)
   return out
 end
 
--- The recipe's env (a map, a list of "K=V", or both) as a map.
+-- The recipe's env (a map, a list of "K=V", or both) as a map; one that
+-- is neither stays as it is, in a copy, for ns.recipe to refuse.
 local function env_map(env)
   local out = {}
-  if type(env) ~= "table" then return env end -- ns.recipe says what is wrong
+  if env == nil then return out end
+  if type(env) ~= "table" then bad("the recipe's env must be a map or a list of \"K=V\", not a %s", type(env)) end
   for k, v in pairs(env) do
     if math.type(k) == "integer" and type(v) == "string" and v:find("=", 1, true) then
       local key, val = kv(v)
@@ -399,7 +401,7 @@ local function env_map(env)
     elseif type(k) == "string" then
       out[k] = v
     else
-      return env
+      return copy(env)
     end
   end
   return out
@@ -456,7 +458,6 @@ function M.parse(argv)
 
   if #a.env_file > 0 or #a.env > 0 then
     local env = env_map(t.env)
-    if type(env) ~= "table" then env = {} end
     for _, path in ipairs(a.env_file) do env_file(env, path) end
     for _, s in ipairs(a.env) do set_env(env, "-e", s) end
     t.env = env
