@@ -2,7 +2,7 @@
  * luactr.c - the runner: Lua 5.4 with ns.core preloaded and the tree's (or
  * the installed) lua/ on package.path. `luactr RECIPE.lua [args]` runs a
  * recipe as lua5.4 would; `luactr NAME [args]` runs the shipped command
- * lua/luactr/NAME.lua (gc, ...); -e, -i (the REPL, repl.c), --plan,
+ * lua/luactr/NAME.lua (run, image, gc); -e, -i (the REPL, repl.c), --plan,
  * --timings, --version.
  * See lua.c in the Lua 5.4 sources for the conventions it follows.
  */
@@ -41,9 +41,11 @@ static void usage(FILE *f)
 	        "  --help       print this help\n"
 	        "  -            read the recipe from standard input (what no arguments do\n"
 	        "               when it is not a terminal)\n"
-	        "Commands shipped in lua/luactr/: image (pull, import, save, ls, inspect,\n"
-	        "rm, prune: luactr image --help), gc (remove leftover cgroups; with --uppers,\n"
-	        "also the kept upper layers that no container uses).\n"
+	        "Commands shipped in lua/luactr/: run (a container in the foreground from\n"
+	        "an image or a recipe, with docker run's flags: luactr run --help; --plan and\n"
+	        "--timings go before it), image (pull, import, save, ls, inspect, rm, prune:\n"
+	        "luactr image --help), gc (remove leftover cgroups; with --uppers, also the\n"
+	        "kept upper layers that no container uses).\n"
 	        "Environment: LUACTR_DEBUG=1 prints tracebacks; LUACTR_ROOT, LUACTR_STATE\n"
 	        "set where images and running state live.\n",
 	        progname);

@@ -111,6 +111,8 @@ describe("ns.image.config", function()
     assert.are.same({ "/mine" }, config.argv({ "/mine" }, { "c" }, nil, true))
     assert.are.same({ "ls", "/" }, config.argv(nil, { "sh" }, { "ls", "/" }, false))
     assert.are.same({ "sh" }, config.argv(nil, { "sh" }, nil, false))
+    -- An empty entrypoint of the recipe's (--entrypoint ''): apply() passes false.
+    assert.are.same({ "c" }, config.argv({}, { "c" }, nil, false))
   end)
 end)
 

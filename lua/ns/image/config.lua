@@ -30,7 +30,8 @@ end
 -- builds it: the entrypoint (the recipe's, else the image's) followed by
 -- the recipe's args, else by the image's Cmd, unless the recipe gave an
 -- entrypoint of its own (which drops the image's Cmd, as
--- docker run --entrypoint does).
+-- docker run --entrypoint does; apply() counts an empty one as none, as
+-- docker's merge of the two configs does for --entrypoint '').
 function M.argv(entrypoint, cmd, args, own_entrypoint)
   local out = {}
   for _, s in ipairs(entrypoint or {}) do out[#out + 1] = s end
@@ -54,7 +55,8 @@ function M.apply(what, c)
   local own = c.entrypoint
   if type(own) == "string" then own = { own } end
   local ep = own or strings(iw, "Entrypoint", cfg.Entrypoint)
-  c.args = M.argv(ep, strings(iw, "Cmd", cfg.Cmd), c.args, own ~= nil)
+  -- An empty entrypoint drops the image's and keeps its Cmd.
+  c.args = M.argv(ep, strings(iw, "Cmd", cfg.Cmd), c.args, own ~= nil and #own > 0)
   if #c.args == 0 then
     error(fmt("%s: %s has neither Entrypoint nor Cmd: give args", what, iw), 0)
   end
