@@ -382,7 +382,7 @@ describe("ns.state", function()
       assert.are.equal(S.process_start(ns.getpid()), s.start_time)
       assert.are.equal(S.boot_id(), s.boot_id)
       assert.are.equal("created", s.status)
-      local pid = H.reaped()
+      local pid, gone <close> = H.reaped()
       assert.matches("process " .. pid .. " is gone", raised(s.set, s, { pid = pid }))
       assert.matches("pid must be positive", raised(s.set, s, { pid = 0 }))
       s:set { pid = false }
@@ -524,7 +524,8 @@ describe("ns.state", function()
       done:exited { code = 1 }
       local held = st:create { name = "held" }
       held:running { pid = ns.getpid() }
-      held.pid = (H.reaped())
+      local gone_pid, gone <close> = H.reaped()
+      held.pid = gone_pid
       held:save()
       local h = held:hold()
       assert.is_true(held:held())
@@ -546,7 +547,8 @@ describe("ns.state", function()
       a:running { pid = ns.getpid() }
       local b = st:create { name = "b" }
       b:running { pid = ns.getpid() }
-      b.pid = (H.reaped())
+      local gone_pid, gone <close> = H.reaped()
+      b.pid = gone_pid
       b:save()
       st:create { name = "c" }
       assert(ns.mkdir(root .. "/containers/.rm-" .. ("2"):rep(64)))
@@ -618,7 +620,8 @@ describe("ns.state", function()
       local stat = assert(ns.readfile("/proc/self/stat"))
       assert.are.equal(start, S.process_start("self"))
       assert.matches(" " .. start .. " ", stat, 1, true)
-      assert.is_nil(S.process_start((H.reaped())))
+      local pid, gone <close> = H.reaped()
+      assert.is_nil(S.process_start(pid))
     end)
   end)
 
