@@ -73,10 +73,11 @@ local function cgroups()
   return t
 end
 
+-- luactr's temp dirs, and the files of os.tmpname (H.tmpfile) too.
 local function tmpdirs()
   local t = {}
   for _, name in ipairs(ns.listdir("/tmp") or {}) do
-    if name:match("^luactr") then t[#t + 1] = name end
+    if name:match("^luactr") or name:match("^lua_%w%w%w%w%w%w") then t[#t + 1] = name end
   end
   return t
 end
@@ -123,6 +124,26 @@ function H.leaks(before, after)
   return #out > 0 and out or nil
 end
 
+--- Run fn when the running `it` ends, in H.guard's after_each before it
+-- looks for leaks; last in, first run. busted keeps one finally per test
+-- (a second replaces the first), so a spec with more than one clean-up
+-- goes through this (its file must call H.guard).
+local pending = {}
+function H.defer(fn)
+  pending[#pending + 1] = fn
+end
+
+local function run_deferred()
+  local p = pending
+  pending = {}
+  local first
+  for i = #p, 1, -1 do
+    local ok, err = pcall(p[i])
+    if not ok and not first then first = err end
+  end
+  if first then error(first, 0) end
+end
+
 -- Wait (briefly) for children to be reaped by whoever owns them, then
 -- compare; a spec that leaks fails with the list of what it left.
 function H.guard()
@@ -132,6 +153,7 @@ function H.guard()
   local before
   busted.before_each(function() before = H.snapshot() end)
   busted.after_each(function()
+    run_deferred()
     local leaked
     for _ = 1, 50 do
       leaked = H.leaks(before, H.snapshot())
