@@ -6,18 +6,7 @@ local ns = H.ns
 
 local function oct(s) return tonumber(s, 8) end
 
--- Run fn when the `it` ends, before the leak guard looks; last in, first
--- run. busted keeps one finally per test, so every cleanup goes through here.
-local pending
-local function defer(fn)
-  pending = pending or {}
-  pending[#pending + 1] = fn
-  finally(function()
-    local p = pending
-    pending = nil
-    for i = #p, 1, -1 do p[i]() end
-  end)
-end
+local defer = H.defer
 
 -- A temp dir removed when the `it` ends.
 local function tempdir()

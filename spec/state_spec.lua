@@ -7,18 +7,7 @@ local S = require "ns.state"
 
 local function oct(s) return tonumber(s, 8) end
 
--- Run fn when the `it` ends, before the leak guard looks; last in, first
--- run (busted keeps one finally per test).
-local pending
-local function defer(fn)
-  pending = pending or {}
-  pending[#pending + 1] = fn
-  finally(function()
-    local p = pending
-    pending = nil
-    for i = #p, 1, -1 do p[i]() end
-  end)
-end
+local defer = H.defer
 
 -- A store on a fresh root (below a temp dir removed when the `it` ends).
 local function store()
