@@ -33,15 +33,6 @@
 
 #include "ns.h"
 
-#ifndef RESOLVE_NO_MAGICLINKS
-#define RESOLVE_NO_MAGICLINKS 0x02
-#endif
-#ifndef RESOLVE_NO_SYMLINKS
-#define RESOLVE_NO_SYMLINKS 0x04
-#endif
-#ifndef RESOLVE_BENEATH
-#define RESOLVE_BENEATH 0x08
-#endif
 
 /* The decompressed stream goes from the decompressing thread to the
  * extracting one through SLOTS buffers of SLOT bytes; src is read IN_CHUNK

@@ -33,25 +33,6 @@ static const ns_name open_flags[] = {
 	{NULL, 0}
 };
 
-/* Older headers lack the later RESOLVE_* bits; the values are the ABI's. */
-#ifndef RESOLVE_NO_XDEV
-#define RESOLVE_NO_XDEV 0x01
-#endif
-#ifndef RESOLVE_NO_MAGICLINKS
-#define RESOLVE_NO_MAGICLINKS 0x02
-#endif
-#ifndef RESOLVE_NO_SYMLINKS
-#define RESOLVE_NO_SYMLINKS 0x04
-#endif
-#ifndef RESOLVE_BENEATH
-#define RESOLVE_BENEATH 0x08
-#endif
-#ifndef RESOLVE_IN_ROOT
-#define RESOLVE_IN_ROOT 0x10
-#endif
-#ifndef RESOLVE_CACHED
-#define RESOLVE_CACHED 0x20
-#endif
 
 static const ns_name resolve_flags[] = {
 	{"beneath", RESOLVE_BENEATH}, {"in_root", RESOLVE_IN_ROOT},

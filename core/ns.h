@@ -10,6 +10,28 @@
 
 #include <lua.h>
 #include <lauxlib.h>
+#include <linux/openat2.h>
+
+/* openat2's RESOLVE_* bits that older headers lack; the values are the
+ * ABI's (files.c, archive.c). */
+#ifndef RESOLVE_NO_XDEV
+#define RESOLVE_NO_XDEV 0x01
+#endif
+#ifndef RESOLVE_NO_MAGICLINKS
+#define RESOLVE_NO_MAGICLINKS 0x02
+#endif
+#ifndef RESOLVE_NO_SYMLINKS
+#define RESOLVE_NO_SYMLINKS 0x04
+#endif
+#ifndef RESOLVE_BENEATH
+#define RESOLVE_BENEATH 0x08
+#endif
+#ifndef RESOLVE_IN_ROOT
+#define RESOLVE_IN_ROOT 0x10
+#endif
+#ifndef RESOLVE_CACHED
+#define RESOLVE_CACHED 0x20
+#endif
 
 #define NS_HIDDEN __attribute__((visibility("hidden")))
 

@@ -57,8 +57,7 @@ end
 local function read_json_file(path)
   local data = path and ns.readfile(path)
   if not data then return nil end
-  local ok, t = pcall(require("cjson").decode, data)
-  return ok and type(t) == "table" and t or nil
+  return store.json_object(data)
 end
 
 --- auth_files() -> the credential files in the order they are read.
@@ -114,8 +113,8 @@ end
 
 -- The registry's complaint from an error body, or "".
 local function reason(body)
-  local ok, t = pcall(require("cjson").decode, body or "")
-  if ok and type(t) == "table" and type(t.errors) == "table" and type(t.errors[1]) == "table" then
+  local t = store.json_object(body)
+  if t and type(t.errors) == "table" and type(t.errors[1]) == "table" then
     local e = t.errors[1]
     return fmt(" (%s: %s)", tostring(e.code), tostring(e.message))
   end
@@ -201,8 +200,8 @@ function Client:authenticate(resp)
     fail(fmt("%s: token from %s: HTTP %d%s%s", self.what, p.realm, tr.status, reason(tr.body),
       self.user and "" or " (no credentials found)"))
   end
-  local ok, t = pcall(require("cjson").decode, tr.body)
-  local token = ok and type(t) == "table" and (t.token or t.access_token)
+  local t = store.json_object(tr.body)
+  local token = t and (t.token or t.access_token)
   if type(token) ~= "string" then fail(fmt("%s: token from %s: no token in the answer", self.what, p.realm)) end
   self.auth = "Bearer " .. token
 end

@@ -40,6 +40,13 @@ function M.json_decode(s, what)
   return v
 end
 
+--- json_object(s) -> the JSON object in s, or nil when s is not one
+-- (what a registry's error body or token answer may well not be).
+function M.json_object(s)
+  local ok, v = pcall(json().decode, s or "")
+  return ok and type(v) == "table" and v or nil
+end
+
 function M.json_encode(v) return (json().encode(v):gsub("\\/", "/")) end
 
 --- open([root[, look]]) -> the store of the image root, made when
