@@ -1,9 +1,12 @@
---- luactr run [flags] IMAGE|RECIPE.lua [CMD [ARG...]]: a container in the
--- foreground, as docker run runs one. ns.cli.run turns the flags into
--- one container table, and ns.container runs it. The exit status is the
--- container's (128+n when signal n killed it), else docker's: 125 when
--- luactr run itself fails (a bad flag, a missing image, a start that
--- fails), 126 when the command cannot be run, 127 when it is not found.
+--- luactr run [flags] IMAGE|RECIPE.lua [CMD [ARG...]]: a container, as
+-- docker run runs one: in the foreground, or with -d in the background
+-- under a monitor (luactr prints its id and returns). ns.cli.run turns
+-- the flags into one container table; ns.lifecycle records it (luactr
+-- ps, exec, stop, logs ... find it by id or name) and runs it. The exit
+-- status is the container's (128+n when signal n killed it), else
+-- docker's: 125 when luactr run itself fails (a bad flag, a missing
+-- image, a start that fails), 126 when the command cannot be run, 127
+-- when it is not found.
 local ns = require "ns.core"
 local cli = require "ns.cli.run"
 
@@ -12,15 +15,17 @@ local function die(msg, code)
   os.exit(code or 125)
 end
 
-local ok, t, o = pcall(cli.parse, arg or {})
+local argv = arg or {}
+local ok, t, o = pcall(cli.parse, argv)
 if not ok then die(t) end
 if o.help then
   io.stdout:write(cli.help())
   os.exit(0)
 end
 
+local plan = os.getenv("LUACTR_PLAN")
 -- What only a run needs (luactr --plan prints the ops and stops).
-if not os.getenv("LUACTR_PLAN") then
+if not plan and not o.detach then
   if t.tty then
     if o.interactive and not ns.isatty(0) then die("the input device is not a TTY (-t with -i needs a terminal on stdin)") end
     if not ns.isatty(1) then die("the output device is not a TTY (-t needs a terminal on stdout)") end
@@ -34,10 +39,24 @@ if not os.getenv("LUACTR_PLAN") then
   end
 end
 
-local started, st = pcall(require("ns.container").run, t)
-if not started then
-  local code = 125
-  if type(st) == "table" and st.op == "exec" then code = st.errno == ns.E.ENOENT and 127 or 126 end
-  die(st, code)
+local function exit_code(err)
+  if type(err) == "table" and err.op == "exec" then return err.errno == ns.E.ENOENT and 127 or 126 end
+  return 125
+end
+
+if plan then
+  -- --plan: the ops of the table, no record made.
+  local started, err = pcall(require("ns.container").run, t)
+  if not started then die(err, exit_code(err)) end
+  os.exit(0)
+end
+
+local life = require "ns.lifecycle"
+local started, s, st = pcall(life.run, t, { name = t.name, rm = o.rm, detach = o.detach,
+  interactive = o.interactive, argv = argv, image = o.image or o.recipe })
+if not started then die(s, exit_code(s)) end
+if o.detach then
+  print(s.id)
+  os.exit(0)
 end
 os.exit(st.status)

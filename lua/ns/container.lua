@@ -50,6 +50,10 @@ function M.plan(t)
   return list
 end
 
+--- canonical(ops) -> the checked table (ns.recipe's canonical form) that
+-- plan() made the op list from, or nil for a list it did not make.
+function M.canonical(list) return CANON[list] end
+
 --- run_plan(ops) -> a handle, like start: runs an op list that plan()
 -- returned (edited or not).
 function M.run_plan(list)

@@ -17,10 +17,13 @@ local M = {}
 local fmt = string.format
 local must = errors.must
 
-local OPTS = { env = true, cwd = true }
+local OPTS = { env = true, cwd = true, tty = true, detach = true }
 
 --- exec(h, args [, opts]) -> status. opts: env (added to the container's),
--- cwd (default: the container's).
+-- cwd (default: the container's), tty (a pty of the container's own
+-- devpts, relayed to luactr's terminal as a start's is), detach (return
+-- once args has been exec'd, its stdio /dev/null: the status is {pid},
+-- the process the container's init inherits).
 function M.exec(h, args, opts)
   local c = h.c
   local what = c.what .. ": exec"
@@ -34,17 +37,24 @@ function M.exec(h, args, opts)
   for k, v in pairs(c.environ) do env[k] = v end
   for _, kv in ipairs(recipe.check_env(what, opts.env or {})) do env[kv[1]] = kv[2] end
   local cwd = recipe.str(what, "cwd", opts.cwd or c.cwd)
+  local tty, detach = opts.tty == true, opts.detach == true
+  if tty and detach then error(what .. ": tty and detach: a detached command has no terminal", 2) end
   local list = { plan.become(c) }
-  plan.identity(c, { args = args, env = env, cwd = cwd, stdio = false }, list)
+  plan.identity(setmetatable({ tty = tty }, { __index = c }), { args = args, env = env, cwd = cwd, stdio = tty }, list)
   local types = {}
   for n in pairs(c.nsset) do types[#types + 1] = n end
   table.sort(types)
   ops.load(list)
   local r, w = must("pipe", ns.pipe())
   local gr, gw = must("pipe", ns.pipe())
+  local psock, csock
+  if tty then psock, csock = must("socketpair", ns.socketpair()) end
+  local null = detach and must("open /dev/null", ns.open("/dev/null", { "rdwr" }))
   local pid, pidfd = ns.clone({})
   if not pid then
     r:close(); w:close(); gr:close(); gw:close()
+    if psock then psock:close(); csock:close() end
+    if null then null:close() end
     error(fmt("%s %s: %s", what, args[1], pidfd), 2)
   end
   if pid == 0 then
@@ -54,6 +64,7 @@ function M.exec(h, args, opts)
     local _, oerr = pcall(function()
       r:close()
       gw:close()
+      if psock then psock:close() end
       ns.prctl("pdeathsig", "KILL")
       -- Not dumpable: once it has joined, nothing in the container may
       -- ptrace it or open its /proc/PID/exe (the host's luactr).
@@ -64,8 +75,15 @@ function M.exec(h, args, opts)
       local cpid, cfd = ns.clone({})
       if not cpid then error(cfd, 0) end
       if cpid == 0 then
-        local x = { c = c, handle = h, rearm = function() must("prctl", ns.prctl("pdeathsig", "KILL")) end }
+        -- A detached one outlives us: no parent-death signal for it.
+        local x = { c = c, handle = h, sock = csock,
+          rearm = not detach and function() must("prctl", ns.prctl("pdeathsig", "KILL")) end or nil }
         local _, err = pcall(function()
+          if null then
+            for fd = 0, 2 do must("dup2", ns.dup2(null, fd)) end
+            null:close()
+            must("setsid", ns.setsid())
+          end
           for i = 1, #list - 1 do ops.run(x, list, i) end
           local o = list[#list]
           local _, emsg, e = ns.exec(o.path, o.argv, ops.exec_env(x, o))
@@ -74,6 +92,8 @@ function M.exec(h, args, opts)
         pcall(w.write, w, launch.oneline(tostring(errors.wrap(err, {}).message)))
         ns._exit(127)
       end
+      if csock then csock:close() end
+      if detach then ns._exit(0) end
       w:close()
       local st = ns.wait(cfd)
       ns._exit(st and st.status or 126)
@@ -83,18 +103,47 @@ function M.exec(h, args, opts)
   end
   w:close()
   gr:close()
+  if csock then csock:close() end
+  if null then null:close() end
   if h.cgroup then
     local ok, err = pcall(h.cgroup.add, h.cgroup, pid)
     if not ok then
       ns.kill(pidfd, "KILL")
       ns.wait(pidfd)
       pidfd:close(); gw:close(); r:close()
+      if psock then psock:close() end
       error(fmt("%s %s: %s", what, args[1], tostring(err)), 2)
     end
   end
   gw:write("g")
   gw:close()
-  local st = assert(ns.wait(pidfd))
+  local st
+  if tty then
+    -- The pty's master, once the command has it; then the terminal.
+    local _, master = ns.recvfd(psock)
+    psock:close()
+    if master then
+      local rows, cols = ns.winsize(0)
+      if rows then ns.winsize(master, rows, cols) end
+      local sigfd = require("ns.supervise").forwarding_on(true)
+      local restore = ns.isatty(0) and ns.rawmode(0)
+      ns.relay(master, { pidfd = pidfd, sigfd = sigfd })
+      if restore then restore:restore() end
+      require("ns.supervise").forwarding_off(sigfd)
+      master:close()
+    end
+  end
+  if detach then
+    -- The middle child ends at once; the command, once exec'd, has
+    -- closed the pipe's other end.
+    ns.wait(pidfd)
+    pidfd:close()
+    local msg = r:read(4096)
+    r:close()
+    if msg and msg ~= "" then error(fmt("%s %s: %s", what, args[1], launch.unline(msg)), 2) end
+    return { detached = true }
+  end
+  st = assert(ns.wait(pidfd))
   pidfd:close()
   local msg = r:read(4096)
   r:close()

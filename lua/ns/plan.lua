@@ -162,7 +162,14 @@ function M.ops(c)
     local hold = layers and kept_uppers(layers)
     add("parent", { op = "image", name = layers and ("image " .. concat(layers, ":")) or "image busybox",
       busybox = not layers or nil, layers = layers, hold = hold, state = hold and util.state_root() })
-    if c.overlay and not c.keep_upper then
+    if c.upper_dir then
+      -- A directory of the caller's (a recorded container's, under its
+      -- state): its upper layer there is made once and reused by each
+      -- start, and kept when the container ends.
+      local o = { op = "overlay_dirs", name = "overlay dirs in " .. c.upper_dir, upper_dir = c.upper_dir, keep_upper = true }
+      if c.user and is_root then o.chown = { M.outside_ids(c) } end
+      add("parent", o)
+    elseif c.overlay and not c.keep_upper then
       -- The upper layer lives on a tmpfs mounted in the container's own
       -- mount namespace: the kernel discards it with the namespace, so
       -- nothing is left on the host even if luactr is killed. Its mount
@@ -225,7 +232,7 @@ function M.ops(c)
     add("child", { op = "mount", name = "make / rprivate", target = "/", host = true, flags = { "rec", "private" } })
   end
   if c.rootfs ~= false then
-    if c.overlay and not c.keep_upper then
+    if c.overlay and not c.keep_upper and not c.upper_dir then
       add("child", { op = "overlay", name = "mount overlay (upper layer on a private tmpfs)", tmpfs = true })
     elseif c.overlay then
       add("child", { op = "overlay", name = "mount overlay" })

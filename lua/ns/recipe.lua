@@ -34,7 +34,7 @@ local KEYS = {
   masked_paths = "table", readonly_paths = "table", preserve_fds = "table",
   devices = "table", capture = "boolean", capture_limit = "number|string", timeout = "number",
   stop_timeout = "number", cgroupfs = "boolean", image = "string", entrypoint = "table|string",
-  stop_signal = "string|number", labels = "table",
+  stop_signal = "string|number", labels = "table", upper_dir = "string",
 }
 
 local TIME_KEYS = { monotonic = true, boottime = true }
@@ -269,6 +269,11 @@ function M.check(t)
     end
   end
   if c.keep_upper and not c.overlay then bad(what, "keep_upper needs the overlay (overlay is false)") end
+  if c.upper_dir ~= nil then
+    if not c.overlay then bad(what, "upper_dir needs the overlay (overlay is false)") end
+    if c.keep_upper then bad(what, "keep_upper and upper_dir both keep the upper layer: give one") end
+    if c.upper_dir:sub(1, 1) ~= "/" then bad(what, "upper_dir must be an absolute path, got %s", quoted(c.upper_dir)) end
+  end
   c.namespaces = str_list(what, "namespaces", c.namespaces or M.default_namespaces)
   local set = {}
   for _, n in ipairs(c.namespaces) do

@@ -226,6 +226,36 @@ function M.overlay_dirs(lower, state_dir, id)
   return t
 end
 
+--- upper_dirs(lower, dir) -> as overlay_dirs, for the upper layer kept in
+-- dir (absolute; made when missing, with its parents): dir/upper is made
+-- on the first start and reused by later ones (a stopped container
+-- started again finds its files); dir/work and dir/merged are made
+-- afresh. Remove only work and merged when the container ends.
+function M.upper_dirs(lower, dir)
+  local layers = type(lower) == "table" and lower or { lower }
+  if #layers == 0 then fail("upper_dirs: no lower layer given") end
+  for i, l in ipairs(layers) do check_overlay_path("lower layer " .. i, l) end
+  check_overlay_path("upper_dir", dir)
+  check("upper_dirs", ns.mkdir(dir, oct"711", true))
+  local t = {
+    lower = concat(layers, ":"), layers = layers, dir = dir,
+    upper = dir .. "/upper", work = dir .. "/work", merged = dir .. "/merged",
+  }
+  local st = ns.stat(t.upper, "nofollow")
+  if st and st.type ~= "dir" then fail(("upper_dirs: %s is not a directory"):format(t.upper)) end
+  if not st then
+    check("upper_dirs", ns.mkdir(t.upper, oct"755"))
+    check("upper_dirs", ns.chmod(t.upper, oct"755"))
+  end
+  for _, d in ipairs({ t.work, t.merged }) do
+    if ns.stat(d, "nofollow") then M.remove_tree(d) end
+  end
+  check("upper_dirs", ns.mkdir(t.work, oct"700"))
+  check("upper_dirs", ns.mkdir(t.merged, oct"755"))
+  t.options = ("lowerdir=%s,upperdir=%s,workdir=%s"):format(t.lower, t.upper, t.work)
+  return t
+end
+
 -- "\040" and the like in /proc/self/mountinfo fields.
 local function unescape(s)
   return (s:gsub("\\(%d%d%d)", function(o) return string.char(tonumber(o, 8)) end))

@@ -39,6 +39,7 @@
 --   st:list() -> {s...}, bad    st:reconcile(s) -> s, changed
 --   st:reconcile_all() -> {s...}, marked
 --   s:running{pid}  s:paused()  s:resumed()  s:exited{code|signal, oom, reason}
+--   s:recreated()
 --   s:set{fields}  s:save()  s:reload()  s:remove{force}
 --   s:can_start() can_kill() can_delete() can_pause() can_resume() can_exec()
 --     -> true | false, why
@@ -178,8 +179,15 @@ local function sub(path, k)
   return fmt("%s[%s]", path, jstring(k))
 end
 
-local function encode(v, path, out, seen)
+local function encode(v, path, out, seen, ind, depth)
   local t = type(v)
+  -- With ind (pretty), each entry on a line of its own, indented.
+  local nl, close, colon = "", "", ":"
+  if ind then
+    nl = "\n" .. ind:rep(depth + 1)
+    close = "\n" .. ind:rep(depth)
+    colon = ": "
+  end
   if t == "string" then
     out[#out + 1] = jstring(v)
   elseif t == "boolean" then
@@ -213,10 +221,10 @@ local function encode(v, path, out, seen)
       out[#out + 1] = "{"
       for i, k in ipairs(keys) do
         if i > 1 then out[#out + 1] = "," end
-        out[#out + 1] = jstring(k) .. ":"
-        encode(v[k], sub(path, k), out, seen)
+        out[#out + 1] = nl .. jstring(k) .. colon
+        encode(v[k], sub(path, k), out, seen, ind, (depth or 0) + 1)
       end
-      out[#out + 1] = "}"
+      out[#out + 1] = close .. "}"
     else
       for _, k in ipairs(keys) do
         if mtype(k) ~= "integer" or k < 1 or k > n then
@@ -227,9 +235,10 @@ local function encode(v, path, out, seen)
       out[#out + 1] = "["
       for i = 1, n do
         if i > 1 then out[#out + 1] = "," end
-        encode(v[i], sub(path, i), out, seen)
+        out[#out + 1] = nl
+        encode(v[i], sub(path, i), out, seen, ind, (depth or 0) + 1)
       end
-      out[#out + 1] = "]"
+      out[#out + 1] = close .. "]"
     end
     seen[v] = nil
   else
@@ -237,11 +246,12 @@ local function encode(v, path, out, seen)
   end
 end
 
---- encode(v [, what]) -> v as JSON (map keys sorted); raises, naming
--- where below what (default "value"), on anything but plain data.
-function M.encode(v, what)
+--- encode(v [, what [, indent]]) -> v as JSON (map keys sorted); raises,
+-- naming where below what (default "value"), on anything but plain
+-- data. indent (a string, "  "): pretty, one entry per line.
+function M.encode(v, what, indent)
   local out = {}
-  encode(v, what or "value", out, {})
+  encode(v, what or "value", out, {}, indent, 0)
   return concat(out)
 end
 
@@ -314,7 +324,7 @@ local FIELDS = {
 
 -- What create and set take; the rest is the lifecycle's.
 local CREATE = { name = true, image = true, command = true, config = true, cgroup = true, rootfs = true,
-  upper = true, bundle = true, log = true, labels = true, namespaces = true }
+  upper = true, bundle = true, log = true, labels = true, namespaces = true, hold = true }
 local SET = { image = true, command = true, config = true, cgroup = true, rootfs = true, upper = true,
   bundle = true, log = true, labels = true, namespaces = true, pid = true, start_time = true }
 
@@ -524,7 +534,9 @@ end
 
 --- st:create(t) -> s, a new container's state, status "created".
 -- t: name (default a generated one), image, command, config, cgroup,
--- rootfs, upper, bundle, log, labels, namespaces. Raises when t's name is
+-- rootfs, upper, bundle, log, labels, namespaces; hold = true also
+-- returns the fd of s:hold(), taken before the record is there, so no
+-- other process ever sees it unheld. Raises when t's name is
 -- taken: `container name "x" is already in use by container <short id>`
 -- (of two creators of one name, at once, exactly one wins).
 function Store:create(t)
@@ -554,21 +566,28 @@ function Store:create(t)
     end
     local rec = {}
     for k in pairs(CREATE) do rec[k] = t[k] end
+    rec.hold = nil
     rec.id, rec.name, rec.status, rec.created, rec.version = id, name, "created", M.now(), M.VERSION
-    local tmp
+    local tmp, lock
     local ok, err = pcall(function()
       tmp = check("state " .. self.containers, ns.mkdtemp(self.containers .. "/.new-XXXXXX"))
       check("state " .. tmp, ns.chmod(tmp, oct"711"))
+      if t.hold then
+        -- The lock is the directory's inode's: it moves with the rename.
+        lock = check("state " .. tmp, ns.open(tmp, { "rdonly", "directory" }))
+        check("state " .. tmp, ns.flock(lock, { "ex", "nb" }))
+      end
       write(tmp, rec)
       check("state " .. tmp, ns.rename(tmp, dir_of(self, id)))
     end)
     if not ok then
+      if lock then lock:close() end
       if tmp then pcall(require("ns.rootfs").remove_tree, tmp) end
       ns.unlink(self.names .. "/" .. name)
       error(err, 0)
     end
     -- What is in memory is what a load gives.
-    return check("state " .. dir_of(self, id), self:read(id))
+    return check("state " .. dir_of(self, id), self:read(id)), lock
   end)
 end
 
@@ -918,6 +937,19 @@ function State:exited(t)
     if cur.status == "exited" and not inferred then fail(what .. " has already exited") end
     cur.exit_code, cur.signal, cur.oom, cur.reason = u.exit_code, u.signal, u.oom, u.reason
     cur.status, cur.finished = "exited", M.now()
+  end)
+end
+
+--- s:recreated() -> s: exited -> created, its last run's pid, times
+-- and end cleared (docker start of a stopped container: a new run on
+-- what it kept). Only an exited one; the caller holds it first
+-- (s:hold(), which fails while its last monitor is still finishing).
+function State:recreated()
+  return change(self, function(cur)
+    if cur.status ~= "exited" then fail(fmt("container %q is %s: only an exited container is started again", cur.name, cur.status)) end
+    cur.status = "created"
+    cur.pid, cur.start_time, cur.boot_id, cur.started, cur.finished = nil, nil, nil, nil, nil
+    cur.exit_code, cur.signal, cur.oom, cur.reason, cur.namespaces = nil, nil, nil, nil, nil
   end)
 end
 

@@ -179,6 +179,18 @@ function M.stop(h, seconds)
   return M.wait(h)
 end
 
+--- init_report(st, how): the wait status st of an init reaper (which
+-- exits with its child's code) made its child's, from what the reaper
+-- wrote on its status pipe ("killed 9 KILL" when a signal ended it).
+function M.init_report(st, how)
+  local kind, n, name = how:match("^(%a+) (%d+) (%S+)")
+  n = math.tointeger(tonumber(n))
+  if kind == "killed" and n then
+    for k in pairs(st) do if k ~= "pid" then st[k] = nil end end
+    st.killed, st.signo, st.signal, st.status = true, n, name, 128 + n
+  end
+end
+
 --- finish(h, st): the container has ended with status st: the OOM
 -- verdict, close its fds, undo the parent's ops (cgroup, upper layer).
 -- Raises when an undo failed, after doing all of them.
@@ -187,15 +199,9 @@ function M.finish(h, st)
   if h.init_status then
     -- The reaper (PID 1) exits with its child's code; how the child
     -- really ended comes over this pipe.
-    local how = h.init_status:read(64) or ""
+    M.init_report(st, h.init_status:read(64) or "")
     h.init_status:close()
     h.init_status = nil
-    local kind, n, name = how:match("^(%a+) (%d+) (%S+)")
-    n = math.tointeger(tonumber(n))
-    if kind == "killed" and n then
-      for k in pairs(st) do if k ~= "pid" then st[k] = nil end end
-      st.killed, st.signo, st.signal, st.status = true, n, name, 128 + n
-    end
   end
   if x.cg then
     local ok, s = pcall(x.cg.stats, x.cg)

@@ -29,9 +29,10 @@ local function bad(f, ...) error(fmt(f, ...), 0) end
 -- it does, and for one that takes a value the value's name (many: it
 -- may be repeated, each value kept).
 M.FLAGS = {
-  { "-i --interactive", "Keep stdin attached (without it, stdin is /dev/null)." },
+  { "-d --detach", "Run it in the background under a monitor and print its id (luactr logs shows its output)." },
+  { "-i --interactive", "Keep stdin attached (without it, stdin is /dev/null; with -d, a pipe that stays open)." },
   { "-t --tty", "A terminal (pty) for the container; needs one on luactr's stdin and stdout." },
-  { "--rm", "Remove the container when it ends (a foreground container always is, for now)." },
+  { "--rm", "Remove the container (its record, upper layer and log) when it ends." },
   { "--name", "The container's name (its cgroup's, its default hostname).", "NAME" },
   { "-e --env", "Set a variable: K=V, or K for its value in luactr's environment (unset: left out).", "K[=V]", many = true },
   { "--env-file", "Read variables from FILE: K=V lines, # comments, K alone as -e K.", "FILE", many = true },
@@ -76,7 +77,7 @@ local parser_cache
 local function parser()
   if parser_cache then return parser_cache end
   local argparse = require "argparse"
-  local p = argparse("luactr run", "Run a container in the foreground, as docker run does: from IMAGE "
+  local p = argparse("luactr run", "Run a container, as docker run does (in the foreground, or with -d in the background): from IMAGE "
     .. "(an image of the store, such as busybox) or from RECIPE.lua (a Lua file that returns a container "
     .. "table, which the flags override). The flags stop at IMAGE: every word after it is the command.",
     "Exit status: the command's; 125 when luactr run fails, 126 when the command cannot be run, "
@@ -411,7 +412,8 @@ local NETWORKS = { none = true, host = true }
 
 --- parse(argv) -> t, o: t the container table of the flags and IMAGE (or
 -- RECIPE.lua's table, overridden by them), o what is luactr run's own:
--- o.interactive (-i), o.rm, o.help, o.image or o.recipe (the path).
+-- o.interactive (-i), o.rm, o.detach (-d), o.help, o.image or o.recipe
+-- (the path).
 -- Raises a one-line message naming the flag that is wrong.
 function M.parse(argv)
   local words, at = M.split(argv)
@@ -423,7 +425,7 @@ function M.parse(argv)
   local ok, a = parser():pparse(words)
   if not ok then error(parse_error(a), 0) end
 
-  local o = { interactive = a.interactive == true, rm = a.rm == true, help = false }
+  local o = { interactive = a.interactive == true, rm = a.rm == true, detach = a.detach == true, help = false }
   local t
   if a.image:match("%.lua$") then
     o.recipe = a.image

@@ -13,6 +13,14 @@ local RUN, UNDO = {}, {}
 
 function RUN.overlay_dirs(x, o)
   local rootfs = require "ns.rootfs"
+  if o.upper_dir then
+    x.ov = rootfs.upper_dirs(x.layers, o.upper_dir)
+    x.root = x.ov.merged
+    if o.chown then
+      for _, d in ipairs({ x.ov.upper, x.ov.work }) do must("chown", ns.chown(d, o.chown[1], o.chown[2])) end
+    end
+    return
+  end
   x.state = o.state
   -- Its directory is held from the moment it is made (see ns.rootfs.hold).
   x.ov_hold, x.ov = rootfs.hold(o.state, { o.state .. "/" .. o.container },
@@ -27,7 +35,7 @@ function UNDO.overlay_dirs(x, o)
   if not x.ov then return end
   local remove_tree = require("ns.rootfs").remove_tree
   if o.keep_upper then
-    -- keep upper/, drop the rest
+    -- keep upper/ (the rest is made again by the next start), drop the rest
     for _, d in ipairs({ x.ov.work, x.ov.merged }) do remove_tree(d) end
   else
     remove_tree(x.ov.dir)

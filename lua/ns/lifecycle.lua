@@ -1,0 +1,670 @@
+--- ns.lifecycle: containers with a record (ns.state), as docker keeps
+-- them: created by `luactr run` (in the foreground, or detached with a
+-- monitor), found again by id or name, stopped, started again on the
+-- upper layer they kept, and collected when whoever ran them is gone.
+-- The commands under lua/luactr/ are thin over it; so is a recipe that
+-- wants a container to outlive it:
+--
+--   local life = require "ns.lifecycle"
+--   local s = life.run({ image = "busybox", args = {"sleep", "100"} }, { detach = true, name = "web" })
+--   life.exec(s, { "hostname" })          --> status
+--   life.stop(s, 10); life.remove(s)
+--
+-- A recorded container's upper layer lives in its state directory
+-- (<state>/containers/<id>/fs/upper: the recipe key upper_dir), kept
+-- across a stop until it is removed; its cgroup is luactr/<name>; its
+-- default hostname is its short id. The record's config keeps the
+-- container table as given (the image pinned to its id), or, for a
+-- recipe with functions, the argv and directory to read it again.
+--
+-- Whoever runs a container holds its record (s:hold()): `luactr run` in
+-- the foreground, or the monitor of a detached one: a process of its
+-- own (its session's leader, out of luactr's process group), the
+-- container's parent, which relays its stdout and stderr (or its pty's
+-- output) to the log file, records how it ended, and collects. If the
+-- monitor dies, the container dies with it (its parent-death signal,
+-- SIGKILL), and the next command that reconciles (every command does)
+-- marks it exited and collects what it left: its cgroup, the overlay's
+-- work dirs, with --rm the record and upper layer.
+--
+-- The log (<state>/containers/<id>/log) is in the CRI format that
+-- containerd and CRI-O write: one line per line of output,
+-- "<RFC 3339 time> <stdout|stderr> <F|P> <text>", P for a part of a line
+-- that had not ended when it was read.
+local ns = require "ns.core"
+local state = require "ns.state"
+local util = require "ns.util"
+
+local M = {}
+
+local fmt, concat = string.format, table.concat
+
+local function fail(msg) error(msg, 0) end
+local function check(what, v, msg)
+  if v == nil then fail(what .. ": " .. tostring(msg)) end
+  return v
+end
+
+local function oct(s) return tonumber(s, 8) end
+
+-- A pipe's two ends, or raises.
+local function pipe()
+  local r, w = ns.pipe()
+  if not r then fail("pipe: " .. tostring(w)) end
+  return r, w
+end
+
+--- FS: the directory of a record's dir that holds its overlay dirs.
+M.FS = "fs"
+
+local function fs_dir(s) return s:dir() .. "/" .. M.FS end
+
+-- The store of the default state root (or the one of s).
+local function store_of(s) return s and s:store() or state.open() end
+
+-- Records, config ----------------------------------------------------------
+
+-- Whether v can be kept in a record (plain data only).
+local function plain(v) return (pcall(state.encode, v)) end
+
+-- What a record keeps of t and o to start it again.
+local function config_of(t, o)
+  local cfg = { rm = o.rm or nil, detach = o.detach or nil, interactive = o.interactive or nil }
+  local copy = {}
+  for k, v in pairs(t) do copy[k] = v end
+  if copy.image then
+    local img = require("ns.image").resolve(copy.image)
+    cfg.image_id = img.id
+    copy.image = img.id
+  end
+  if plain(copy) then
+    cfg.table = copy
+  elseif o.argv then
+    cfg.argv, cfg.cwd = o.argv, check("getcwd", ns.getcwd())
+  else
+    fail("the container table holds functions or handles, which a record cannot keep: run it from a RECIPE.lua")
+  end
+  return cfg
+end
+
+--- table_of(s) -> the container table of s's record: what it was run
+-- with, with its name, its default hostname and its upper dir.
+function M.table_of(s)
+  local cfg = s.config or {}
+  local t
+  if cfg.table then
+    t = state.decode(state.encode(cfg.table))
+  elseif cfg.argv then
+    local here = ns.getcwd()
+    check("chdir " .. cfg.cwd, ns.chdir(cfg.cwd))
+    local ok, v = pcall(require("ns.cli.run").parse, cfg.argv)
+    if here then ns.chdir(here) end
+    if not ok then fail(fmt("container %q: its recipe: %s", s.name, tostring(v))) end
+    t = v
+  else
+    fail(fmt("container %q: its record keeps no config to run it from", s.name))
+  end
+  t.name = s.name
+  if t.hostname == nil then t.hostname = s:short_id() end
+  if t.rootfs ~= false and t.overlay ~= false and not t.keep_upper then t.upper_dir = fs_dir(s) end
+  -- A group of its own even without limits, as docker gives one: what
+  -- ps and stats read, what pause freezes (root only: a rootless luactr
+  -- has no cgroup it may make).
+  if t.cgroup == nil and select(2, ns.getuid()) == 0 then t.cgroup = {} end
+  return t
+end
+
+-- The op list of s, and what the record keeps of it (command, cgroup,
+-- stop signal and timeout).
+local function plan_of(s, t)
+  local container = require "ns.container"
+  local list = container.plan(t)
+  local c = container.canonical(list)
+  local cg
+  for _, o in ipairs(list) do
+    if o.op == "cgroup_create" then
+      cg = (os.getenv("LUACTR_CGROUP_PARENT") or "luactr") .. "/" .. o.group
+    end
+  end
+  local cfg = s.config
+  cfg.stop_signal, cfg.stop_timeout = c.stop_signal, c.stop_timeout
+  s:set { command = list[#list].argv, cgroup = cg or false, config = cfg }
+  return list
+end
+
+--- create(t, o) -> s, lock, list: a record for the container table t,
+-- held (lock: the fd of s:hold()), and its op list. o: name (default
+-- t.name, else generated), rm, detach, interactive, argv (luactr run's,
+-- to read a recipe with functions again), image (what ps shows). Raises
+-- on bad input, leaving no record.
+function M.create(t, o)
+  o = o or {}
+  local st = state.open()
+  M.reconcile(st)
+  local name = o.name or t.name
+  local s, lock = st:create { name = name, image = o.image or (type(t.image) == "string" and t.image) or nil,
+    config = config_of(t, o), labels = type(t.labels) == "table" and plain(t.labels) and t.labels or nil,
+    log = nil, hold = true }
+  local ok, list = pcall(function() return plan_of(s, M.table_of(s)) end)
+  if not ok then
+    lock:close()
+    pcall(s.remove, s, { force = true })
+    error(list, 0)
+  end
+  return s, lock, list
+end
+
+--- launch(s, list) -> the handle of the container started from list,
+-- its record running.
+function M.launch(s, list)
+  local h = require("ns.container").run_plan(list)
+  local ok, err = pcall(s.running, s, { pid = h.pid })
+  if not ok then
+    h:kill("KILL")
+    pcall(h.wait, h)
+    error(err, 0)
+  end
+  return h
+end
+
+-- How st (a wait status) goes into a record.
+local function ending(st)
+  local t = { oom = st.oom or nil }
+  if st.exited then t.code = st.code else t.signal = st.signal end
+  return t
+end
+
+--- ended(s, h, st): the container of h has ended with st: recorded, and
+-- with --rm removed.
+function M.ended(s, st)
+  local ok, err = pcall(s.exited, s, ending(st))
+  if ok then ok, err = pcall(s.set, s, { cgroup = false }) end
+  if (s.config or {}).rm then
+    pcall(M.collect_fs, s)
+    ok, err = pcall(s.remove, s, { force = true })
+  end
+  if not ok and not tostring(err):find("no such container", 1, true) then error(err, 0) end
+end
+
+--- collect_fs(s): the overlay's work dirs a container left in its state
+-- dir (its upper layer stays).
+function M.collect_fs(s)
+  local rootfs = require "ns.rootfs"
+  for _, d in ipairs({ "work", "merged" }) do
+    local p = fs_dir(s) .. "/" .. d
+    if ns.stat(p, "nofollow") then rootfs.remove_tree(p) end
+  end
+end
+
+-- The cgroup and overlay work dirs a container left (a process still in
+-- its cgroup is killed).
+local function leftovers(s)
+  if s.cgroup then
+    local parent, name = s.cgroup:match("^(.*)/([^/]+)$")
+    local ok, g = pcall(require("ns.cgroup").open, name, { parent = parent })
+    if ok then g:remove() end
+  end
+  M.collect_fs(s)
+end
+
+--- finished(root, id, st): what a monitor does once its container has
+-- ended with wait status st: the OOM verdict from its cgroup, its
+-- leftovers collected, its end recorded (and with --rm, the record
+-- removed).
+function M.finished(root, id, st)
+  local s = state.open(root):load(id)
+  if s.cgroup and st.killed then
+    local ok, g = pcall(M.group, s)
+    if ok then
+      local sok, stats = pcall(g.stats, g)
+      if sok and (stats.oom_kills or 0) > 0 then st.oom = true end
+      g:detach()
+    end
+  end
+  local ok, err = pcall(leftovers, s)
+  M.ended(s, st)
+  if not ok then error(err, 0) end
+end
+
+--- collect(s): what a container whose runner is gone left: its cgroup
+-- (any process still in it is killed), the overlay's work dirs; with
+-- --rm its record. For a record that nobody holds.
+function M.collect(s)
+  leftovers(s)
+  if (s.config or {}).rm and s.status ~= "running" and s.status ~= "paused" then
+    s:remove { force = true }
+  elseif s.cgroup then
+    s:set { cgroup = false }
+  end
+end
+
+--- reconcile([st]) -> every record, each reconciled (ns.state), and what
+-- runners that are gone left collected.
+function M.reconcile(st)
+  st = st or state.open()
+  local list = st:reconcile_all()
+  local out = {}
+  for _, s in ipairs(list) do
+    local idle = s.status == "exited" or (s.status == "created" and not s.pid)
+    if idle and (s.cgroup or (s.config or {}).rm) and not s:held() then
+      local ok, err = pcall(M.collect, s)
+      if not ok then io.stderr:write("luactr: collect ", s.name, ": ", tostring(err), "\n") end
+      if ok and (s.config or {}).rm then s = nil end
+    end
+    if s then out[#out + 1] = s end
+  end
+  return out
+end
+
+-- The monitor ---------------------------------------------------------------
+
+local LOGMODE = oct"640"
+
+-- A start that failed: the record goes (a new container), or stays,
+-- exited with why (one started again, o.keep).
+local function drop(s, o, err)
+  if o.keep then
+    pcall(s.exited, s, { reason = "its start failed: " .. tostring(err) })
+  else
+    pcall(s.remove, s, { force = true })
+  end
+end
+
+-- The fds the monitor passes on to the lean one it execs (lua/luactr/
+-- monitor.lua), at these numbers.
+M.MONITOR_FDS = { pidfd = 3, lock = 4, log = 5, stdout = 6, stderr = 7, stdin = 8, init = 9 }
+
+-- The monitor's life: start the container with its stdio on pipes (or
+-- its pty), say "OK" (or "E<message>") on w, then exec a fresh luactr
+-- that relays, records and collects (lua/luactr/monitor.lua): what the
+-- start loaded (the recipe's checks, the planner, the image store) is
+-- not kept for the container's whole life.
+local function monitor(s, lock, list, o, w)
+  ns.setsid()
+  local null = assert(ns.open("/dev/null", { "rdwr" }))
+  local streams, stdin_w, log = {}, nil, nil
+  local tty = (s.config.table or {}).tty == true
+  local exe = ns.readlink("/proc/self/exe")
+  local ok, h = pcall(function()
+    local path = s:path("log")
+    log = check("log " .. path, ns.open(path, { "wronly", "creat", "append" }, LOGMODE))
+    s:set { log = path }
+    if o.interactive and not tty then
+      -- -d -i: a stdin that stays open and says nothing (docker's, with
+      -- no one attached), so that a shell waits instead of ending.
+      local r, wr = pipe()
+      check("dup2", ns.dup2(r, 0))
+      r:close()
+      stdin_w = wr
+    else
+      check("dup2", ns.dup2(null, 0))
+    end
+    if tty then
+      check("dup2", ns.dup2(null, 1))
+      check("dup2", ns.dup2(null, 2))
+    else
+      for i, k in ipairs({ "stdout", "stderr" }) do
+        local r, wr = pipe()
+        check("dup2", ns.dup2(wr, i))
+        wr:close()
+        streams[k] = r
+      end
+    end
+    local handle = M.launch(s, list)
+    -- The container has its copies: ours would keep the pipes open.
+    check("dup2", ns.dup2(null, 1))
+    check("dup2", ns.dup2(null, 2))
+    if handle.master then
+      streams.stdout = handle.master
+      ns.winsize(streams.stdout, 24, 80)
+    end
+    return handle
+  end)
+  if not ok then
+    lock:close()
+    drop(s, o, h)
+    pcall(w.write, w, "E" .. tostring(h))
+    ns._exit(1)
+  end
+  -- dup2 gives fds without close-on-exec: these cross the exec.
+  local F = M.MONITOR_FDS
+  local pass = { pidfd = h.pidfd, lock = lock, log = log, stdout = streams.stdout, stderr = streams.stderr,
+    stdin = stdin_w, init = h.init_status }
+  -- First all out of the way (any may be at one of the numbers), then
+  -- each to its number.
+  local have, high = {}, {}
+  w = assert(ns.dup(w, 20))
+  for k, fd in pairs(pass) do high[k] = assert(ns.dup(fd, 20)) end
+  for k, fd in pairs(high) do
+    assert(ns.dup2(fd, F[k]))
+    have[#have + 1] = k
+  end
+  table.sort(have)
+  local c = h.c
+  w:write("OK")
+  local _, msg = ns.exec(exe, { "luactr", "monitor", s:store().root, s.id, concat(have, ","),
+    tostring(c.stop_signal or "TERM"), tostring(c.stop_timeout or 10), tostring(c.timeout or 0) })
+  -- Not reached unless exec failed: the container goes with us.
+  io.stderr:write("luactr monitor: exec ", tostring(exe), ": ", tostring(msg), "\n")
+  ns._exit(1)
+end
+
+--- detach(s, lock, list, o): start the container of the record s (held
+-- by lock, planned as list) under a monitor of its own, and return once
+-- it runs; raises (and removes the record) when it did not start.
+-- The monitor is a grandchild, so that it is no child of the caller:
+-- once luactr's middle child has gone, init (or the nearest subreaper)
+-- is its parent. o: interactive (a stdin that stays open), keep (a
+-- failed start leaves the record, exited with why).
+function M.detach(s, lock, list, o)
+  o = o or {}
+  local r, w = pipe()
+  local pid, pidfd = ns.clone({})
+  if not pid then
+    r:close(); w:close(); lock:close()
+    local msg = "fork the monitor: " .. tostring(pidfd)
+    drop(s, o, msg)
+    fail(msg)
+  end
+  if pid == 0 then
+    r:close()
+    local mpid, merr = ns.clone({})
+    if mpid == 0 then monitor(s, lock, list, o, w) end
+    if not mpid then pcall(w.write, w, "Efork the monitor: " .. tostring(merr)) end
+    ns._exit(0)
+  end
+  w:close()
+  lock:close()
+  local chunks = {}
+  repeat
+    local c = r:read(65536)
+    chunks[#chunks + 1] = c
+  until not c or c == ""
+  r:close()
+  ns.wait(pidfd)
+  pidfd:close()
+  local said = concat(chunks)
+  if said ~= "OK" then
+    if said == "" then
+      said = "Ethe monitor died before the container started"
+      drop(s, o, said:sub(2))
+    end
+    fail((said:gsub("^E", "")))
+  end
+  return s:reload()
+end
+
+--- run(t, o) -> s, status: a container with a record, from the container
+-- table t. o: name, rm, detach, interactive, argv, image (see create).
+-- Detached: returns once it runs (status nil). In the foreground: waits
+-- for its end, relaying the terminal or passing signals on, as
+-- ns.container.run does; status is its wait status.
+function M.run(t, o)
+  o = o or {}
+  local s, lock, list = M.create(t, o)
+  if o.detach then return M.detach(s, lock, list, o) end
+  local ok, h = pcall(M.launch, s, list)
+  if not ok then
+    lock:close()
+    pcall(s.remove, s, { force = true })
+    error(h, 0)
+  end
+  local st = h:wait()
+  if st.message then io.stderr:write("luactr: ", h.c.what, ": ", st.message, "\n") end
+  M.ended(s, st)
+  lock:close()
+  return s, st
+end
+
+--- start(s) -> s: an exited (or created, never started) container,
+-- started again on its kept upper layer, under a monitor, as docker
+-- start does. A start that fails leaves it exited, with why.
+function M.start(s)
+  local lock = s:hold()
+  local ok, list = pcall(function()
+    s:reload()
+    if s.status == "exited" then
+      s:recreated()
+    elseif s.status ~= "created" or s.pid then
+      fail(fmt("container %q is %s already", s.name, s.status))
+    end
+    leftovers(s)
+    local cfg = s.config
+    cfg.detach = true
+    s:set { config = cfg }
+    return plan_of(s, M.table_of(s))
+  end)
+  if not ok then
+    lock:close()
+    if s.status == "created" then pcall(s.exited, s, { reason = "its start failed: " .. tostring(list) }) end
+    error(list, 0)
+  end
+  return M.detach(s, lock, list, { interactive = s.config.interactive, keep = true })
+end
+
+-- Waiting, signals ------------------------------------------------------------
+
+--- wait_exited(s [, seconds]) -> s, its record exited; nil and why when
+-- it is still not after seconds (default: for ever). Polls its pidfd,
+-- then the record, which its monitor writes once it has reaped it.
+function M.wait_exited(s, seconds)
+  local deadline = seconds and ns.clock() + seconds
+  local fd = s.status ~= "exited" and s:pidfd()
+  if fd then
+    local ms = seconds and math.floor(seconds * 1000) or -1
+    ns.poll({ fd }, ms)
+    fd:close()
+  end
+  local pause = 0.002
+  while true do
+    s:reload()
+    if s.status == "exited" and not s:held() then return s end
+    if s.status ~= "exited" and not s:held() then
+      -- Its runner has gone: reconcile says how it ended.
+      M.reconcile(s:store())
+      local ok = pcall(s.reload, s)
+      if not ok or s.status == "exited" then return s end
+    end
+    if deadline and ns.clock() >= deadline then
+      return nil, fmt("container %q is still %s after %s s", s.name, s.status, tostring(seconds))
+    end
+    ns.sleep(pause)
+    pause = math.min(pause * 2, 0.05)
+  end
+end
+
+--- kill(s [, sig]) -> true: a signal (default KILL, as docker kill) to
+-- the container's first process, through a pidfd checked to be it.
+function M.kill(s, sig)
+  s:reload()
+  local ok, why = s:can_kill()
+  if not ok then fail(why) end
+  local fd = check(fmt("container %q", s.name), s:pidfd())
+  local sent, msg = ns.kill(fd, sig or "KILL")
+  fd:close()
+  if not sent then fail(fmt("container %q: %s", s.name, msg)) end
+  if s.status == "paused" and (sig == nil or sig == "KILL" or sig == 9) then
+    -- A frozen process takes SIGKILL only once thawed.
+    pcall(M.unpause, s)
+  end
+  return true
+end
+
+--- stop(s [, seconds]) -> s: its stop signal, then SIGKILL when it still
+-- runs after seconds (default: its stop_timeout, 10), as docker stop;
+-- returns once its record says exited. A container that is not running
+-- is left as it is.
+function M.stop(s, seconds)
+  s:reload()
+  if s.status == "exited" or (s.status == "created" and not s.pid) then return s end
+  local cfg = s.config or {}
+  seconds = seconds or cfg.stop_timeout or 10
+  local fd = s:pidfd()
+  if fd then
+    ns.kill(fd, cfg.stop_signal or "TERM")
+    if s.status == "paused" then pcall(M.unpause, s) end
+    if #ns.poll({ fd }, math.floor(seconds * 1000)) == 0 then ns.kill(fd, "KILL") end
+    fd:close()
+  end
+  local ok, why = M.wait_exited(s, seconds + 10)
+  if not ok then fail(why) end
+  return s
+end
+
+--- remove(s [, force]) -> true: the record, its upper layer and log go.
+-- A running one only with force (killed first, as docker rm -f).
+function M.remove(s, force)
+  s:reload()
+  if s.status ~= "exited" and not (s.status == "created" and not s.pid and not s:held()) then
+    if not force then
+      fail(fmt("container %q is %s: stop it first, or remove it with -f", s.name, s.status))
+    end
+    if s.pid and s:alive() then pcall(M.kill, s, "KILL") end
+    local ok, why = M.wait_exited(s, 10)
+    if not ok then fail(why) end
+  end
+  if s:held() then
+    local ok, why = M.wait_exited(s, 10)
+    if not ok then fail(why) end
+  end
+  M.collect(s)
+  if pcall(s.reload, s) then s:remove { force = true } end
+  return true
+end
+
+-- Cgroups: pause, stats ------------------------------------------------------
+
+--- group(s) -> the container's cgroup (ns.cgroup.open), or raises.
+function M.group(s)
+  if not s.cgroup then fail(fmt("container %q has no cgroup (%s)", s.name, s.status == "running"
+    and "it runs without one: rootless, or cgroup = false" or "it is " .. s.status)) end
+  local parent, name = s.cgroup:match("^(.*)/([^/]+)$")
+  return require("ns.cgroup").open(name, { parent = parent })
+end
+
+--- pause(s) / unpause(s) -> s: its cgroup frozen or thawed (docker
+-- pause uses the freezer too).
+function M.pause(s)
+  s:reload()
+  local ok, why = s:can_pause()
+  if not ok then fail(why) end
+  local g = M.group(s)
+  g:freeze()
+  g:detach()
+  return s:paused()
+end
+
+function M.unpause(s)
+  s:reload()
+  local ok, why = s:can_resume()
+  if not ok then fail(why) end
+  local g = M.group(s)
+  g:thaw()
+  g:detach()
+  return s:resumed()
+end
+
+--- stats(s) -> the cgroup's figures (ns.cgroup's g:stats(), plus
+-- memory_limit), or nil when it has none.
+function M.stats(s)
+  if not s.cgroup or (s.status ~= "running" and s.status ~= "paused") then return nil end
+  local ok, g = pcall(M.group, s)
+  if not ok then return nil end
+  local sok, st = pcall(g.stats, g)
+  g:detach()
+  if not sok then return nil end
+  local limit = ((s.config or {}).table or {}).cgroup
+  st.memory_limit = limit and limit.memory and require("ns.cgroup").parse_size(limit.memory) or nil
+  return st
+end
+
+--- processes(s) -> the processes of the container's pid namespace (or,
+-- without one, its cgroup): {pid, ppid, uid, state, time (s), cmd}
+-- each, by pid.
+function M.processes(s)
+  local want = s.namespaces and s.namespaces.pid
+  local host = ns.nsid("self", "pid")
+  local pids = {}
+  if want and want ~= host then
+    for _, name in ipairs(ns.listdir("/proc") or {}) do
+      local p = math.tointeger(tonumber(name))
+      if p and ns.nsid(p, "pid") == want then pids[#pids + 1] = p end
+    end
+  elseif s.cgroup then
+    local ok, g = pcall(M.group, s)
+    if ok then
+      pids = g:procs()
+      g:detach()
+    end
+  end
+  table.sort(pids)
+  local out, hz = {}, 100
+  for _, p in ipairs(pids) do
+    local stat = ns.readfile(fmt("/proc/%d/stat", p))
+    local status = ns.readfile(fmt("/proc/%d/status", p)) or ""
+    if stat then
+      local comm, rest = stat:match("^%d+ %((.*)%) (.*)$")
+      local f = {}
+      for w in (rest or ""):gmatch("%S+") do f[#f + 1] = w end
+      local cmd = (ns.readfile(fmt("/proc/%d/cmdline", p)) or ""):gsub("%z$", ""):gsub("%z", " ")
+      out[#out + 1] = { pid = p, ppid = math.tointeger(tonumber(f[2])), state = f[1],
+        uid = math.tointeger(tonumber(status:match("\nUid:%s+(%d+)"))),
+        time = ((tonumber(f[12]) or 0) + (tonumber(f[13]) or 0)) / hz,
+        cmd = cmd ~= "" and cmd or "[" .. (comm or "?") .. "]" }
+    end
+  end
+  return out
+end
+
+-- Logs --------------------------------------------------------------------------
+
+--- log_lines(text) -> the records of a log's text, in order: {time,
+-- stream, text, partial} each (a partial one's text has no newline).
+function M.log_lines(text)
+  local out = {}
+  for line in text:gmatch("([^\n]*)\n") do
+    local time, stream, tag, rest = line:match("^(%S+) (%S+) ([FP]) (.*)$")
+    if not time then time, stream, tag = line:match("^(%S+) (%S+) ([FP])$"); rest = "" end
+    if time then out[#out + 1] = { time = time, stream = stream, text = rest, partial = tag == "P" } end
+  end
+  return out
+end
+
+-- Exec ----------------------------------------------------------------------------
+
+--- exec(s, args [, opts]) -> status: args run inside the running
+-- container s, joining its namespaces, cgroup, root and cwd with its
+-- identity (ns.exec). opts: env (a map or "K=V" list, added), cwd, user
+-- (USER[:GROUP], instead of the container's), tty (a pty of the
+-- container's devpts, relayed to luactr's terminal), detach (return at
+-- once: status {pid}).
+function M.exec(s, args, opts)
+  opts = opts or {}
+  s:reload()
+  local ok, why = s:can_exec()
+  if not ok then fail(why) end
+  local t = M.table_of(s)
+  if opts.user then
+    if type(t.user) == "table" or t.user == true then
+      fail(fmt("container %q: exec -u: its user key is a user namespace's; give the user in the recipe", s.name))
+    end
+    t.user = opts.user
+  end
+  if opts.tty ~= nil then t.tty = opts.tty end
+  local c = require("ns.recipe").check(t)
+  local fd = check(fmt("container %q", s.name), s:pidfd())
+  local g
+  if s.cgroup then
+    local gok, grp = pcall(M.group, s)
+    if gok then g = grp end
+  end
+  local h = { c = c, pidfd = fd, cgroup = g }
+  local eok, st = pcall(require("ns.exec").exec, h, args,
+    { env = opts.env, cwd = opts.cwd, tty = opts.tty, detach = opts.detach })
+  fd:close()
+  if g then g:detach() end
+  if not eok then error(st, 0) end
+  return st
+end
+
+return M
