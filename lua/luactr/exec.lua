@@ -58,8 +58,9 @@ local ok, st = pcall(require("ns.lifecycle").exec, s, cmd,
 if not ok then
   local msg = tostring(st)
   local code = 1
-  if msg:find("exec: ", 1, true) then
-    code = (msg:find("(ENOENT)", 1, true) or msg:find("No such file", 1, true)) and 127 or 126
+  -- ns.exec's "container "x": exec CMD: why": the command's fault.
+  if msg:find(": exec " .. cmd[1] .. ": ", 1, true) then
+    code = msg:find("(ENOENT)", 1, true) and 127 or 126
   end
   ctr.die("exec", msg, code)
 end

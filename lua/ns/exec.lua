@@ -19,6 +19,15 @@ local must = errors.must
 
 local OPTS = { env = true, cwd = true, tty = true, detach = true }
 
+-- "<container>: exec CMD: why", once: the child's report may name the
+-- exec already.
+local function failed(what, cmd, msg)
+  msg = launch.unline(msg)
+  local head = "exec " .. cmd .. ": "
+  if msg:sub(1, #head) == head then msg = msg:sub(#head + 1) end
+  return fmt("%s %s: %s", what, cmd, msg)
+end
+
 --- exec(h, args [, opts]) -> status. opts: env (added to the container's),
 -- cwd (default: the container's), tty (a pty of the container's own
 -- devpts, relayed to luactr's terminal as a start's is), detach (return
@@ -79,6 +88,14 @@ function M.exec(h, args, opts)
         local x = { c = c, handle = h, sock = csock,
           rearm = not detach and function() must("prctl", ns.prctl("pdeathsig", "KILL")) end or nil }
         local _, err = pcall(function()
+          if detach then
+            -- Once more: the command's parent then ends inside the
+            -- container's pid namespace, whose init adopts it (and no
+            -- subreaper of luactr's).
+            local gpid, gerr = ns.clone({})
+            if not gpid then error(gerr, 0) end
+            if gpid ~= 0 then ns._exit(0) end
+          end
           if null then
             for fd = 0, 2 do must("dup2", ns.dup2(null, fd)) end
             null:close()
@@ -93,8 +110,11 @@ function M.exec(h, args, opts)
         ns._exit(127)
       end
       if csock then csock:close() end
-      if detach then ns._exit(0) end
       w:close()
+      if detach then
+        ns.wait(cfd)
+        ns._exit(0)
+      end
       local st = ns.wait(cfd)
       ns._exit(st and st.status or 126)
     end)
@@ -140,16 +160,14 @@ function M.exec(h, args, opts)
     pidfd:close()
     local msg = r:read(4096)
     r:close()
-    if msg and msg ~= "" then error(fmt("%s %s: %s", what, args[1], launch.unline(msg)), 2) end
+    if msg and msg ~= "" then error(failed(what, args[1], msg), 2) end
     return { detached = true }
   end
   st = assert(ns.wait(pidfd))
   pidfd:close()
   local msg = r:read(4096)
   r:close()
-  if msg and msg ~= "" then
-    error(fmt("%s %s: %s", what, args[1], launch.unline(msg)), 2)
-  end
+  if msg and msg ~= "" then error(failed(what, args[1], msg), 2) end
   return st
 end
 

@@ -630,6 +630,67 @@ function M.log_lines(text)
   return out
 end
 
+-- Commit ------------------------------------------------------------------------
+
+-- What a container's table changes in its image's config (docker
+-- commit keeps the container's Cmd, Env, WorkingDir, User, Labels).
+local function config_changes(s, t)
+  local out = {}
+  if t.args then out.Cmd = t.args end
+  if t.entrypoint then out.Entrypoint = type(t.entrypoint) == "string" and { t.entrypoint } or t.entrypoint end
+  if type(t.env) == "table" and next(t.env) then
+    local parent = require("ns.image").resolve(s.config.image_id).config.Env
+    local env, order = {}, {}
+    for _, kv in ipairs(type(parent) == "table" and parent or {}) do
+      local k, v = kv:match("^([^=]*)=(.*)$")
+      if k then
+        if env[k] == nil then order[#order + 1] = k end
+        env[k] = v
+      end
+    end
+    local keys = {}
+    for k, v in pairs(t.env) do
+      if type(k) == "string" then keys[#keys + 1] = k end
+    end
+    table.sort(keys)
+    for _, k in ipairs(keys) do
+      if env[k] == nil then order[#order + 1] = k end
+      env[k] = tostring(t.env[k])
+    end
+    out.Env = {}
+    for _, k in ipairs(order) do out.Env[#out.Env + 1] = k .. "=" .. env[k] end
+  end
+  if type(t.cwd) == "string" then out.WorkingDir = t.cwd end
+  if type(t.user) == "string" then out.User = t.user end
+  if type(t.labels) == "table" and next(t.labels) then out.Labels = t.labels end
+  if t.stop_signal then out.StopSignal = type(t.stop_signal) == "number" and tostring(t.stop_signal) or "SIG" .. tostring(t.stop_signal):upper():gsub("^SIG", "") end
+  return out
+end
+
+--- commit(s, name [, opts]) -> the key of the new image: s's upper
+-- layer on top of its image, with its config (ns.image.commit). opts:
+-- message, author, pause (default true: a running container is paused
+-- while its layer is read).
+function M.commit(s, name, opts)
+  opts = opts or {}
+  s:reload()
+  local cfg = s.config or {}
+  if not cfg.image_id then fail(fmt("container %q was not run from an image: nothing to commit onto", s.name)) end
+  local upper = fs_dir(s) .. "/upper"
+  if not ns.stat(upper) then fail(fmt("container %q has no upper layer at %s", s.name, upper)) end
+  local t = cfg.table or M.table_of(s)
+  local paused = false
+  if opts.pause ~= false and s.status == "running" and s.cgroup then
+    M.pause(s)
+    paused = true
+  end
+  local ok, key = pcall(require("ns.image").commit, { upper = upper, parent = cfg.image_id, name = name,
+    config = config_changes(s, t), comment = opts.message, author = opts.author })
+  if paused then pcall(M.unpause, s) end
+  if not ok then error(key, 0) end
+  return key
+end
+
 -- Exec ----------------------------------------------------------------------------
 
 --- exec(s, args [, opts]) -> status: args run inside the running
