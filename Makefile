@@ -195,6 +195,7 @@ bench: deps deps-test
 	$(MAKE) rootfs
 	$(LUA) scripts/bench.lua
 	$(LUA) scripts/bench-image.lua
+	$(LUA) scripts/bench-monitor.lua
 
 # What `make install` puts under PREFIX: the binary, ns.core for plain
 # lua5.4, the sources, and their bytecode with its mtimes kept (install -p),
