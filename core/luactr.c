@@ -41,11 +41,13 @@ static void usage(FILE *f)
 	        "  --help       print this help\n"
 	        "  -            read the recipe from standard input (what no arguments do\n"
 	        "               when it is not a terminal)\n"
-	        "Commands shipped in lua/luactr/: run (a container in the foreground from\n"
-	        "an image or a recipe, with docker run's flags: luactr run --help; --plan and\n"
-	        "--timings go before it), image (pull, import, save, ls, inspect, rm, prune:\n"
-	        "luactr image --help), gc (remove leftover cgroups; with --uppers, also the\n"
-	        "kept upper layers that no container uses).\n"
+	        "Commands shipped in lua/luactr/: run (a container from an image or a\n"
+	        "recipe, with docker run's flags, -d in the background: luactr run --help;\n"
+	        "--plan and --timings go before it); ps, exec, logs, stop, kill, start,\n"
+	        "restart, wait, rm, inspect, top, pause, unpause, stats, commit (containers\n"
+	        "by id, id prefix or name: luactr CMD --help); image (pull, import, save,\n"
+	        "ls, inspect, rm, prune: luactr image --help); gc (remove leftover cgroups;\n"
+	        "with --uppers, also the kept upper layers that no container uses).\n"
 	        "Environment: LUACTR_DEBUG=1 prints tracebacks; LUACTR_ROOT, LUACTR_STATE\n"
 	        "set where images and running state live.\n",
 	        progname);

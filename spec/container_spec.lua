@@ -739,6 +739,27 @@ describe("ns.container with a cgroup", function()
   end)
 end)
 
+describe("ns.container with upper_dir", function()
+  H.guard()
+
+  it("keeps the upper layer in the directory given, reused by the next start", function()
+    local dir = H.tmpdir("upper-dir")
+    H.defer(function() H.rmrf(dir) end)
+    local up = dir .. "/fs"
+    local container = require "ns.container"
+    for i = 1, 2 do
+      local st = container.run{ upper_dir = up, capture = true,
+        args = { "/bin/sh", "-c", "cat /count 2>/dev/null; echo " .. i .. " >> /count" } }
+      assert.are.equal(0, st.status)
+      assert.are.equal(i == 1 and "" or "1\n", st.stdout)
+    end
+    assert.are.equal("1\n2\n", ns.readfile(up .. "/upper/count"))
+    -- Only the upper layer stays; no mount of it is left on the host.
+    assert.are.same({ "upper" }, H.sorted(ns.listdir(up)))
+    assert.is_nil(ns.readfile("/proc/self/mountinfo"):find(up, 1, true))
+  end)
+end)
+
 describe("ns.container with a kept upper layer", function()
   H.guard()
 
