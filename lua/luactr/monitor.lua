@@ -19,6 +19,7 @@ if not (root and id and have) then
   os.exit(2)
 end
 local stop_signal, stop_timeout, timeout = arg[4] or "TERM", tonumber(arg[5]) or 10, tonumber(arg[6]) or 0
+stop_signal = math.tointeger(tonumber(stop_signal)) or stop_signal
 
 -- The fd numbers (ns.lifecycle.MONITOR_FDS, which is not loaded here).
 local F = { pidfd = 3, lock = 4, log = 5, stdout = 6, stderr = 7, stdin = 8, init = 9 }

@@ -33,7 +33,6 @@
 -- that had not ended when it was read.
 local ns = require "ns.core"
 local state = require "ns.state"
-local util = require "ns.util"
 
 local M = {}
 
@@ -58,9 +57,6 @@ end
 M.FS = "fs"
 
 local function fs_dir(s) return s:dir() .. "/" .. M.FS end
-
--- The store of the default state root (or the one of s).
-local function store_of(s) return s and s:store() or state.open() end
 
 -- Records, config ----------------------------------------------------------
 
@@ -323,7 +319,9 @@ local function monitor(s, lock, list, o, w)
   if not ok then
     lock:close()
     drop(s, o, h)
-    pcall(w.write, w, "E" .. tostring(h))
+    -- The op and errno, so luactr run can tell a command not found.
+    local e = type(h) == "table" and h or {}
+    pcall(w.write, w, fmt("E%s\t%s\t%s", tostring(e.op or ""), tostring(e.errno or ""), tostring(h)))
     ns._exit(1)
   end
   -- dup2 gives fds without close-on-exec: these cross the exec.
@@ -370,7 +368,7 @@ function M.detach(s, lock, list, o)
     r:close()
     local mpid, merr = ns.clone({})
     if mpid == 0 then monitor(s, lock, list, o, w) end
-    if not mpid then pcall(w.write, w, "Efork the monitor: " .. tostring(merr)) end
+    if not mpid then pcall(w.write, w, "E\t\tfork the monitor: " .. tostring(merr)) end
     ns._exit(0)
   end
   w:close()
@@ -386,10 +384,13 @@ function M.detach(s, lock, list, o)
   local said = concat(chunks)
   if said ~= "OK" then
     if said == "" then
-      said = "Ethe monitor died before the container started"
-      drop(s, o, said:sub(2))
+      said = "E\t\tthe monitor died before the container started"
+      drop(s, o, said:sub(4))
     end
-    fail((said:gsub("^E", "")))
+    local op, errno, text = said:match("^E([^\t]*)\t([^\t]*)\t(.*)$")
+    if not op then fail((said:gsub("^E", ""))) end
+    error(require("ns.errors").new({ op = op ~= "" and op or nil, errno = math.tointeger(tonumber(errno)),
+      message = text, text = text }), 0)
   end
   return s:reload()
 end
