@@ -1,6 +1,7 @@
 --- ns.image: images in the store (ns.image.store): import an OCI layout,
 -- an oci-archive or a docker-archive and save as an oci-archive
--- (ns.image.import), pull from a registry (ns.image.registry), list,
+-- (ns.image.import), pull from a registry (ns.image.registry), commit an
+-- overlayfs upper directory as a new image (ns.image.commit), list,
 -- inspect, remove, prune, and resolve a name to the layer directories and
 -- config that a container runs from (what a start loads: this, the
 -- store and references; the rest loads when used).
@@ -116,6 +117,11 @@ function M.import(path, name) return require("ns.image.import").import(path, nam
 --- save(name, file): write the image as an oci-archive (what skopeo's
 -- oci-archive: and podman load read; ns.image.import).
 function M.save(name, file) return require("ns.image.import").save(name, file) end
+
+--- commit(t) -> key, id: the upper directory t.upper as a new layer on
+-- the image t.parent, filed as t.name with t.config's fields replacing
+-- the parent's (ns.image.commit).
+function M.commit(t) return require("ns.image.commit").commit(t) end
 
 --- list() -> the images, sorted by name: { {name, key, tag, id, size, created}... }.
 function M.list()
