@@ -193,7 +193,10 @@ function M.commit(t)
     return config
   end)
   store.remove(tmp)
-  if not done then fail(res) end
+  if not done then
+    res = tostring(res)
+    fail(res:sub(1, #what + 1) == what .. ":" and res or fmt("%s: %s", what, res))
+  end
   return r.key, res
 end
 
