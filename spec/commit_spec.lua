@@ -1,8 +1,9 @@
 -- commit_spec.lua: ns.image.commit as a user runs it: an overlayfs upper
 -- dir made by hand (a new file, a changed one, a whiteout, an opaque
 -- directory) becomes an image on busybox, which containers then run,
--- luactr image ls lists, skopeo reads and luactr image rm removes; and
--- its errors. Each spec has its own store (LUACTR_ROOT) and state root
+-- luactr image ls lists, skopeo reads and luactr image rm removes; its
+-- errors; and image rm and prune, which spare what a container's record
+-- names. Each spec has its own store (LUACTR_ROOT) and state root
 -- (LUACTR_STATE) in temp dirs.
 local H = require "support.helper"
 local oci = require "support.oci"
@@ -307,6 +308,93 @@ describe("ns.image.commit", function()
         assert(ok, err)
         assert.are.same(layers, store_layers())
       end)
+    end)
+  end)
+
+  describe("image rm and prune", function()
+    local S = require "ns.state"
+
+    local function record(name, id)
+      return S.open(state):create({ name = name, config = { image_id = id } })
+    end
+
+    it("rm refuses an image a container's record names, whatever its status, while no other tag keeps it", function()
+      local upper = temp(upper_dir())
+      local _, id = committed({ upper = upper, parent = "busybox", name = "spec/commit:1" })
+      local web = record("web", id)
+      local out, code = luactr("image rm spec/commit:1")
+      assert.are.equal(1, code, out)
+      assert.are.equal(("luactr image rm: image spec/commit:1 is used by container web (%s): luactr rm it first\n")
+        :format(web:short_id()), out)
+      web:exited({ code = 0 })
+      out, code = luactr("image rm spec/commit:1")
+      assert.are.equal(1, code, out)
+      assert.matches("is used by container web ", out)
+      -- still whole: it runs
+      out, code = run("spec/commit:1", { "cat", "/hello" })
+      assert.are.equal(0, code, out)
+      assert.are.equal("a new file\n", out)
+      -- several: three named, the rest counted
+      local more = {}
+      for i = 1, 4 do more[i] = record("db" .. i, id) end
+      out = luactr("image rm spec/commit:1")
+      assert.are.equal(("luactr image rm: image spec/commit:1 is used by containers web (%s), db1 (%s), db2 (%s) "
+        .. "and 2 more: luactr rm them first\n"):format(web:short_id(), more[1]:short_id(), more[2]:short_id()), out)
+      -- a second tag of the same image: the first one goes, the last stays
+      out, code = luactr("-e " .. q("local I = require('ns.image'); local _, img, s = I.get('spec/commit:1'); "
+        .. "I.tag(require('ns.image.store').open(), 'docker.io/spec/alias:1', img)"))
+      assert.are.equal(0, code, out)
+      out, code = luactr("image rm spec/commit:1")
+      assert.are.equal(0, code, out)
+      assert.are.equal("removed spec/commit:1 (0 layers, 0 blobs freed)\n", out)
+      out, code = luactr("image rm spec/alias:1")
+      assert.are.equal(1, code, out)
+      assert.matches("image spec/alias:1 is used by containers web", out)
+      for _, s in ipairs(more) do s:remove({ force = true }) end
+      web:remove()
+      out, code = luactr("image rm spec/alias:1")
+      assert.are.equal(0, code, out)
+      assert.are.same({ "docker.io/library/busybox:latest" }, images())
+      assert.are.equal(1, #store_layers())
+    end)
+
+    it("rm refuses busybox too, and the records of another state root do not count", function()
+      local id = busybox_id()
+      local s = record("web", id)
+      local out, code = luactr("image rm busybox")
+      assert.are.equal(1, code, out)
+      assert.matches("^luactr image rm: image busybox:latest is used by container web %(%x+%): luactr rm it first\n$", out)
+      out, code = H.run_luactr("image rm busybox", { env = ("LUACTR_ROOT=%s LUACTR_STATE=%s"):format(q(root),
+        q(temp(H.tmpdir("other")))) })
+      assert.are.equal(0, code, out)
+      s:remove({ force = true })
+    end)
+
+    it("prune keeps the config and layers of an image a container names after its tag went to another", function()
+      local a, b = temp(H.tmpdir("a")), temp(H.tmpdir("b"))
+      assert(ns.writefile(a .. "/v", "1", { create = true }))
+      assert(ns.writefile(b .. "/v", "2", { create = true }))
+      local _, old = committed({ upper = a, parent = "busybox", name = "spec/app:1" })
+      local s = record("web", old)
+      local _, new = committed({ upper = b, parent = "busybox", name = "spec/app:1" })
+      assert.are_not.equal(old, new)
+      assert.are.equal(3, #store_layers())
+      local old_layers = cjson.decode((assert(ns.readfile(root .. "/store/blobs/sha256/" .. old:sub(8))))).rootfs.diff_ids
+      local out, code = luactr("image prune")
+      assert.are.equal(0, code, out)
+      -- the old image's manifest and layer blob go; its config and layers stay
+      assert.matches("^removed 0 layers and 2 blobs ", out)
+      assert(ns.stat(root .. "/store/blobs/sha256/" .. old:sub(8)))
+      for _, d in ipairs(old_layers) do assert(ns.stat(root .. "/store/layers/" .. d:sub(8)), d) end
+      s:remove({ force = true })
+      out, code = luactr("image prune")
+      assert.are.equal(0, code, out)
+      assert.matches("^removed 1 layers and 1 blobs ", out)
+      assert.is_nil(ns.stat(root .. "/store/blobs/sha256/" .. old:sub(8)))
+      assert.are.equal(2, #store_layers())
+      out, code = run("spec/app:1", { "cat", "/v" })
+      assert.are.equal(0, code, out)
+      assert.are.equal("2", out)
     end)
   end)
 end)

@@ -142,19 +142,80 @@ function M.inspect(name)
   return s:read_blob(img.config), key
 end
 
+--- users() -> the containers of the state root (ns.state, default
+-- root) by the image id their record names, config.image_id, whatever
+-- their status: { ["sha256:..."] = {s...} }, oldest first. Records that
+-- cannot be read are left out, as ns.state.list leaves them.
+function M.users()
+  local by = {}
+  for _, c in ipairs((require("ns.state").list())) do
+    local id = type(c.config) == "table" and c.config.image_id
+    if type(id) == "string" then
+      by[id] = by[id] or {}
+      by[id][#by[id] + 1] = c
+    end
+  end
+  return by
+end
+
+-- "is used by container web (3f2a1b0c9d8e): luactr rm it first", at
+-- most three of them named.
+local function used_by(key, list)
+  local names = {}
+  for i = 1, math.min(#list, 3) do names[i] = fmt("%s (%s)", list[i].name, list[i]:short_id()) end
+  local more = #list > 3 and fmt(" and %d more", #list - 3) or ""
+  return fmt("image %s is used by container%s %s%s: luactr rm %s first", ref.familiar(key), #list > 1 and "s" or "",
+    concat(names, ", "), more, #list > 1 and "them" or "it")
+end
+
+-- What the collection keeps for containers, tagged or not: the config of
+-- each image id they name and its layers. An image whose name was given
+-- to another (a pull or commit under the same tag) is in no index entry
+-- any more, but a stopped container may start on its layers again.
+local function kept_for(s, users)
+  local blobs, layers = {}, {}
+  for id in pairs(users) do
+    if ref.digest_ok(id) and s:has_blob(id) then
+      blobs[id] = true
+      local ok, cfg = pcall(store.json_decode, s:read_blob(id), "config " .. id)
+      local ids = ok and type(cfg) == "table" and type(cfg.rootfs) == "table" and cfg.rootfs.diff_ids
+      for _, d in ipairs(type(ids) == "table" and ids or {}) do
+        if ref.digest_ok(d) then layers[d] = true end
+      end
+    end
+  end
+  return { blobs = blobs, layers = layers }
+end
+
 --- remove(name) -> the key removed, and what the collection removed:
--- untag it, then drop the layers and blobs no other image uses.
+-- untag it, then drop the layers and blobs no other image (and no
+-- container's image) uses. Refused while a container record names the
+-- image and no other tag keeps it.
 function M.remove(name)
   local s = store.open()
   local key = M.get(name, s)
-  s:update(function(images) images[key] = nil end)
-  return key, s:collect()
+  local users = M.users()
+  s:update(function(images)
+    local cur = images[key]
+    if not cur then return end
+    local list = cur.config and users[cur.config]
+    if list then
+      for k, img in pairs(images) do
+        if k ~= key and img.config == cur.config then list = nil break end
+      end
+    end
+    if list then fail(used_by(key, list)) end
+    images[key] = nil
+  end)
+  return key, s:collect(kept_for(s, users))
 end
 
---- prune() -> what was removed: blobs and layers no tagged image uses,
--- and what interrupted imports left in tmp/.
+--- prune() -> what was removed: blobs and layers no tagged image uses
+-- and no container's image needs, and what interrupted imports left in
+-- tmp/.
 function M.prune()
-  return store.open():collect()
+  local s = store.open()
+  return s:collect(kept_for(s, M.users()))
 end
 
 --- pull(reference[, opts]) -> the key filed (ns.image.registry).
