@@ -234,6 +234,38 @@ describe("ns.image.commit", function()
       assert_store_clean()
     end)
 
+    it("writes an empty list as [], given or the parent's", function()
+      local empty = temp(H.tmpdir("empty"))
+      committed({ upper = empty, parent = "busybox", name = "spec/lists:1", config = { Entrypoint = {}, Env = {} } })
+      committed({ upper = empty, parent = "spec/lists:1", name = "spec/lists:2" })
+      for _, name in ipairs({ "spec/lists:1", "spec/lists:2" }) do
+        local out = luactr("image inspect " .. name)
+        assert(out:find('"Entrypoint":[]', 1, true), out)
+        assert(out:find('"Env":[]', 1, true), out)
+        assert(out:find('"Cmd":["sh"]', 1, true), out)
+      end
+      local out, code = run("spec/lists:2", { "echo", "ran" })
+      assert.are.equal(0, code, out)
+      assert.are.equal("ran\n", out)
+    end)
+
+    it("runs an image that lists a layer twice: the same change committed again over its undoing", function()
+      local add, del = temp(H.tmpdir("add")), temp(H.tmpdir("del"))
+      assert(ns.writefile(add .. "/f", "1", { create = true }))
+      assert(ns.mknod(del .. "/f", "chr", "0000", 0, 0))
+      committed({ upper = add, parent = "busybox", name = "spec/twice:1" })
+      committed({ upper = del, parent = "spec/twice:1", name = "spec/twice:2" })
+      committed({ upper = add, parent = "spec/twice:2", name = "spec/twice:3" })
+      local ids = inspect("spec/twice:3").rootfs.diff_ids
+      assert.are.equal(4, #ids)
+      assert.are.equal(ids[2], ids[4])
+      local probe = { "sh", "-c", "cat /f 2>/dev/null || echo no-f" }
+      assert.are.equal("no-f\n", (run("spec/twice:2", probe)))
+      local out, code = run("spec/twice:3", probe)
+      assert.are.equal(0, code, out)
+      assert.are.equal("1", out)
+    end)
+
     it("image rm removes it and leaves the parent whole", function()
       local upper = temp(upper_dir())
       busybox_id()

@@ -67,20 +67,27 @@ function M.get(name, s)
   return key, img, s
 end
 
---- resolve(name) -> { key, name, manifest, id, layers = {dirs, top first},
+--- resolve(name) -> { key, name, manifest, id, layers = {dirs, top first, each once},
 -- config = the image config's "config" object (Env, Cmd ...) }: what a
 -- container runs from. Raises naming the image when it or a layer is missing.
 function M.resolve(name)
   local key, img, s = M.get(name)
   local cfg = store.json_decode(s:read_blob(img.config), "image " .. key .. ": config " .. img.config)
-  local layers = {}
+  local layers, seen = {}, {}
   local n = #img.layers
   for i = n, 1, -1 do
     local dir = s:layer_path(img.layers[i])
     if not s:has_layer(img.layers[i]) then
       fail(fmt("image %s: layer %s is missing from the store (luactr image rm it and pull it again)", key, img.layers[i]))
     end
-    layers[#layers + 1] = dir
+    -- A layer listed twice (two commits of the same change, two empty
+    -- ones) is one directory, which overlayfs refuses as a lower dir
+    -- twice (ELOOP). Only its topmost copy is mounted: whatever a lower
+    -- copy holds, adds, hides or makes opaque, the top one does first.
+    if not seen[dir] then
+      seen[dir] = true
+      layers[#layers + 1] = dir
+    end
   end
   return { key = key, name = ref.familiar(key), manifest = img.manifest, id = img.config,
     layers = layers, config = type(cfg.config) == "table" and cfg.config or {} }
