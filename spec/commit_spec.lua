@@ -283,6 +283,25 @@ describe("ns.image.commit", function()
       assert.is_nil(out:find("a new file", 1, true))
     end)
 
+    it("README's example runs as written", function()
+      local f = assert(io.open("README.md"))
+      local doc = f:read("a")
+      f:close()
+      local snippet
+      for block in doc:gmatch("```lua\n(.-)```") do
+        if block:find('require("ns.image").commit{', 1, true) then snippet = block end
+      end
+      assert(snippet, "README.md has no commit example")
+      local upper = temp(H.tmpdir("readme"))
+      local src = snippet:gsub("/path/to/upper", upper) .. "\nprint(key, id)\n"
+      local out, code = luactr("-e " .. q(src))
+      assert.are.equal(0, code, out)
+      assert.matches("^docker%.io/library/myapp:1\tsha256:%x+\n$", out)
+      out, code = run("myapp:1")
+      assert.are.equal(0, code, out)
+      assert.are.equal("hi\n", out)
+    end)
+
     describe("refuses, naming the thing and the reason, and files nothing", function()
       local function refused(t, want)
         local out, code = commit(t)
