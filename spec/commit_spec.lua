@@ -191,6 +191,38 @@ describe("ns.image.commit", function()
       assert.are.equal("root:x:0:0:committed:/root:/bin/sh\n", out)
     end)
 
+    it("commits on a docker-archive's image: the manifest gives its docker layer types as OCI's", function()
+      local tree = temp(H.tmpdir("tree"))
+      require("ns.rootfs").build_busybox(tree)
+      local layout = temp(H.tmpdir("layout"))
+      oci.layout(layout, { tag = "1", layers = { tree }, config = { Cmd = { "true" } } })
+      local archive = temp(H.tmpdir("archive")) .. "/docker.tar"
+      oci.docker_archive(layout, "1", archive, "spec/docker:1")
+      local out, code = luactr("image import " .. q(archive))
+      assert.are.equal(0, code, out)
+      -- what import filed: a docker manifest of an uncompressed docker layer
+      local index = cjson.decode((ns.readfile(root .. "/store/images.json"))).images
+      local mdigest = index["docker.io/spec/docker:1"].manifest
+      local pm = cjson.decode((ns.readfile(root .. "/store/blobs/sha256/" .. mdigest:sub(8))))
+      assert.are.equal("application/vnd.docker.distribution.manifest.v2+json", pm.mediaType)
+      assert.are.equal("application/vnd.docker.image.rootfs.diff.tar", pm.layers[1].mediaType)
+      local upper = temp(upper_dir())
+      committed({ upper = upper, parent = "spec/docker:1", name = "spec/ondocker:1" })
+      local file = temp(H.tmpdir("save")) .. "/img.tar"
+      out, code = luactr("image save spec/ondocker:1 " .. q(file))
+      assert.are.equal(0, code, out)
+      out, code = H.sh("skopeo --insecure-policy inspect --raw oci-archive:" .. q(file) .. " 2>&1")
+      assert.are.equal(0, code, out)
+      local m = cjson.decode(out)
+      assert.are.equal(oci.MANIFEST, m.mediaType)
+      assert.are.equal(oci.CONFIG, m.config.mediaType)
+      assert.are.same({ oci.LAYER.none, oci.LAYER.gzip }, { m.layers[1].mediaType, m.layers[2].mediaType })
+      assert.are.equal(pm.layers[1].digest, m.layers[1].digest)
+      out, code = run("spec/ondocker:1", PROBE)
+      assert.are.equal(0, code, out)
+      assert.matches("^a new file\n", out)
+    end)
+
     it("keeps the parent's fields that are not given, stacks on an image named by id, and records the author", function()
       local a = temp(H.tmpdir("a"))
       assert(ns.mkdir(a .. "/opt"))
