@@ -156,13 +156,13 @@ function M.commit(t)
   local ok, pkey, img = pcall(image.get, t.parent, s)
   if not ok then fail(fmt("%s: parent %s", what, tostring(pkey))) end
   local pwhat = fmt("%s: parent image %s", what, ref.familiar(pkey))
-  local m = store.json_decode(s:read_blob(img.manifest), pwhat .. ": manifest " .. img.manifest)
-  local parts = oci.check_manifest(m, pwhat .. ": manifest " .. img.manifest)
-  local cfg = store.json_decode(s:read_blob(img.config), pwhat .. ": config " .. img.config)
-  oci.check_config(cfg, #parts.layers, pwhat .. ": config " .. img.config)
 
   local tmp = s:tempdir("commit")
   local done, res = pcall(function()
+    local m = store.json_decode(s:read_blob(img.manifest), pwhat .. ": manifest " .. img.manifest)
+    local parts = oci.check_manifest(m, pwhat .. ": manifest " .. img.manifest)
+    local cfg = store.json_decode(s:read_blob(img.config), pwhat .. ": config " .. img.config)
+    oci.check_config(cfg, #parts.layers, pwhat .. ": config " .. img.config)
     local blob = tmp .. "/layer.tar.gz"
     local p, why = require("ns.archive").pack(t.upper, blob, { whiteouts = true, filter = "gzip" })
     if not p then fail(fmt("%s: %s", what, why)) end
