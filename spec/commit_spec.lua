@@ -123,6 +123,10 @@ describe("ns.image.commit", function()
   -- after the clean-up above (busted runs after_each in order)
   H.guard()
 
+  it("does not touch the global table", function()
+    H.assert_no_new_globals("ns.image.commit")
+  end)
+
   describe("commit()", function()
     it("files an upper dir on busybox: its files, whiteouts and opaque dirs, Cmd and Env", function()
       local parent = busybox_id()
