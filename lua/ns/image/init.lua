@@ -67,11 +67,36 @@ function M.get(name, s)
   return key, img, s
 end
 
+-- An image no tag names any more, by its full id (sha256:<config
+-- digest>), while the store has its config: key (the id) and an entry of
+-- its layers, or nil. A pull or commit that gives a name to another image
+-- leaves the old one so; a container that names it starts on it again
+-- (rm and prune keep its config and layers while a record names it).
+local function untagged(s, id)
+  if not ref.digest_ok(id) or not s:has_blob(id) then return nil end
+  local cfg = store.json_decode(s:read_blob(id), "image " .. id .. ": config")
+  local ids = type(cfg) == "table" and type(cfg.rootfs) == "table" and cfg.rootfs.diff_ids
+  if type(ids) ~= "table" then return nil end
+  local layers = {}
+  for i, d in ipairs(ids) do
+    if not ref.digest_ok(d) then return nil end
+    layers[i] = d
+  end
+  return id, { config = id, layers = layers }
+end
+
 --- resolve(name) -> { key, name, manifest, id, layers = {dirs, top first, each once},
 -- config = the image config's "config" object (Env, Cmd ...) }: what a
--- container runs from. Raises naming the image when it or a layer is missing.
+-- container runs from; an untagged image by its full id too (manifest
+-- nil). Raises naming the image when it or a layer is missing.
 function M.resolve(name)
-  local key, img, s = M.get(name)
+  local ok, key, img, s = pcall(M.get, name)
+  if not ok then
+    local err = key
+    s = store.open(nil, true)
+    key, img = untagged(s, name)
+    if not key then error(err, 0) end
+  end
   local cfg = store.json_decode(s:read_blob(img.config), "image " .. key .. ": config " .. img.config)
   local layers, seen = {}, {}
   local n = #img.layers
