@@ -227,12 +227,16 @@ function M:used()
   return blobs, layers
 end
 
---- collect() -> removed blobs and layers: those no tagged image uses, and
--- tmp/ leftovers. Layers that a mounted overlay uses stay (they are
--- listed in kept). Takes the gc lock exclusively (waits for pulls).
-function M:collect()
+--- collect([keep]) -> removed blobs and layers: those no tagged image
+-- uses and keep (sets of blob digests and diff_ids, {blobs, layers})
+-- does not name, and tmp/ leftovers. Layers that a mounted overlay uses
+-- stay (they are listed in kept). Takes the gc lock exclusively (waits
+-- for pulls).
+function M:collect(keep)
   local lk <close> = self:lock("gc", "ex")
   local blobs, layers = self:used()
+  for d in pairs(keep and keep.blobs or {}) do blobs[d] = true end
+  for d in pairs(keep and keep.layers or {}) do layers[d] = true end
   local paths, files = require("ns.rootfs").overlay_paths()
   local removed, kept = { blobs = 0, layers = 0, bytes = 0 }, {}
   for _, h in ipairs(ns.listdir(self.layers) or {}) do
