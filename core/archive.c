@@ -1009,6 +1009,15 @@ static int pack_fail_ar(packer *p, const char *rel)
 	return -1;
 }
 
+/* Whether xattr name is in the namespace of the opaque marker's
+ * ("trusted.overlay." for "trusted.overlay.opaque"): overlayfs' own. */
+static int overlay_own(const char *marker, const char *name)
+{
+	const char *dot = strrchr(marker, '.');
+	size_t n = dot ? (size_t)(dot - marker) + 1 : 0;
+	return n > 0 && strncmp(name, marker, n) == 0;
+}
+
 /* Add the xattrs of p->path to e; *opaque says whether it had the opaque
  * xattr "y" (which, with whiteouts, is left out). */
 static int add_xattrs(packer *p, struct archive_entry *e, int isdir, int *opaque)
@@ -1042,6 +1051,11 @@ static int add_xattrs(packer *p, struct archive_entry *e, int isdir, int *opaque
 			if (*opaque)
 				continue;
 		}
+		/* An upper dir's other overlayfs xattrs (origin, impure, ...)
+		 * are the mounter's bookkeeping, about this host's files: a
+		 * layer made from it leaves them out. */
+		if (p->whiteouts && overlay_own(p->opaque, names[i]))
+			continue;
 		archive_entry_xattr_add_entry(e, names[i], p->xval, (size_t)len);
 	}
 	return 0;
