@@ -346,6 +346,26 @@ describe("luactr's container lifecycle", function()
     assert.are.equal("running", inspect("webserver").status)
   end)
 
+  it("a log is rotated past --log-opt max-size: a container cannot fill the state root", function()
+    local id = ok("run -d --name chatty --log-opt max-size=4k --log-opt max-file=2 busybox sh -c "
+      .. "'i=0; while [ $i -lt 3000 ]; do echo line $i; i=$((i+1)); [ $((i % 100)) = 0 ] && sleep 0.005; done'"):sub(1, 64)
+    assert.are.equal("0\n", ok("wait chatty"))
+    local dir = "/run/luactr/containers/" .. id
+    local total = 0
+    for _, name in ipairs(ns.listdir(dir)) do
+      if name:match("^log") then total = total + ns.stat(dir .. "/" .. name).size end
+    end
+    assert.is_nil(ns.stat(dir .. "/log.2"))
+    -- Two files of 4 KiB and one read's lines more each, not 3000 lines' 50 KiB.
+    assert.is_true(total < 2 * (4096 + 16384), "log files hold " .. total .. " bytes")
+    local out = ok("logs chatty")
+    assert.matches("line 2999\n$", out)
+    assert.is_nil(out:find("line 0\n", 1, true))
+    local err, code = luactr("run -d --log-opt max-file=0 busybox true")
+    assert.are.equal(125, code)
+    assert.matches('%-%-log%-opt "max%-file=0": max%-file is a number of files, 1 to 100', err)
+  end)
+
   it("logs --tail and -f; stats --no-stream", function()
     ok("run -d --name lg busybox sh -c 'for i in 1 2 3 4 5; do echo $i; done; sleep 0.3; echo six'")
     local out = ok("logs -f lg")

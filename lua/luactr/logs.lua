@@ -20,8 +20,6 @@ if not s.log then
   ctr.die("logs", ("container %q has no log: it ran in the foreground, its output went to the terminal"):format(s.name))
 end
 local life = require "ns.lifecycle"
-local f = io.open(s.log, "rb")
-if not f then ctr.die("logs", ("container %q: its log %s is gone"):format(s.name, s.log)) end
 
 -- A line ended (F) or a part of one (P), to its stream.
 local at_start = { stdout = true, stderr = true }
@@ -33,16 +31,28 @@ local function show(r)
   at_start[r.stream] = not r.partial
 end
 
+-- The records of text, up to its last newline; the rest waits in rest.
 local rest = ""
-local function take(all)
-  local text = rest .. (f:read("a") or "")
+local function records_of(text)
+  text = rest .. text
   local cut = text:match(".*()\n")
   if not cut then rest = text return {} end
   rest = text:sub(cut + 1)
   return life.log_lines(text:sub(1, cut))
 end
 
-local records = take()
+-- Every file, oldest first (the rotated ones, then the log).
+local records, f, ino = {}, nil, nil
+for _, path in ipairs(life.log_files(s)) do
+  local h = io.open(path, "rb")
+  if h then
+    local st = ns.stat(path)
+    for _, r in ipairs(records_of(h:read("a") or "")) do records[#records + 1] = r end
+    if path == s.log then f, ino = h, st and st.ino else h:close() end
+  end
+end
+if not f then ctr.die("logs", ("container %q: its log %s is gone"):format(s.name, s.log)) end
+
 local first = 1
 if a.tail and a.tail >= 0 then
   -- The last N lines: records that end one, counted from the end.
@@ -62,11 +72,22 @@ if a.follow then
   while true do
     local ok = pcall(s.reload, s)
     local done = not ok or s.status == "exited" and not s:held()
-    for _, r in ipairs(take()) do show(r) end
-    io.stdout:flush()
-    io.stderr:flush()
-    if done then break end
-    ns.sleep(0.1)
+    for _, r in ipairs(records_of(f:read("a") or "")) do show(r) end
+    -- Rotated: what the old file got last, then the new one.
+    local st = ns.stat(s.log)
+    if st and st.ino ~= ino then
+      f:close()
+      f, ino = io.open(s.log, "rb"), st.ino
+      if not f then break end
+    elseif not done then
+      io.stdout:flush()
+      io.stderr:flush()
+      ns.sleep(0.1)
+    end
+    if done and (not st or st.ino == ino) then
+      for _, r in ipairs(records_of(f:read("a") or "")) do show(r) end
+      break
+    end
   end
 end
 f:close()

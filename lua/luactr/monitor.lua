@@ -1,4 +1,5 @@
---- luactr monitor ROOT ID FDS STOP_SIGNAL STOP_TIMEOUT TIMEOUT: the lean
+--- luactr monitor ROOT ID FDS STOP_SIGNAL STOP_TIMEOUT TIMEOUT LOG_MAX
+-- LOG_FILES: the lean
 -- half of a detached container's monitor, not a command for users. The
 -- monitor that `luactr run -d` forks starts the container (it is its
 -- parent), then execs this with the fds it passes at the numbers of
@@ -7,7 +8,8 @@
 -- nothing but the core: it relays the container's stdout and stderr (or
 -- its pty's output) to the log in the CRI format, passes on the signals
 -- it gets (INT TERM HUP QUIT USR1 USR2, blocked since the start), and
--- enforces a recipe's timeout. Then it reaps the container and has
+-- enforces a recipe's timeout. The log is rotated (log -> log.1 ...)
+-- once it holds LOG_MAX bytes, LOG_FILES files kept. Then it reaps the container and has
 -- ns.lifecycle record the end and collect.
 local ns = require "ns.core"
 
@@ -20,6 +22,8 @@ if not (root and id and have) then
 end
 local stop_signal, stop_timeout, timeout = arg[4] or "TERM", tonumber(arg[5]) or 10, tonumber(arg[6]) or 0
 stop_signal = math.tointeger(tonumber(stop_signal)) or stop_signal
+local log_max, log_files = tonumber(arg[7]) or 16 * 1024 * 1024, math.tointeger(tonumber(arg[8])) or 2
+local log_path = root .. "/containers/" .. id .. "/log"
 
 -- The fd numbers (ns.lifecycle.MONITOR_FDS, which is not loaded here).
 local F = { pidfd = 3, lock = 4, log = 5, stdout = 6, stderr = 7, stdin = 8, init = 9 }
@@ -45,6 +49,24 @@ local function now()
   return os.date("!%Y-%m-%dT%H:%M:%S", s) .. fmt(".%06dZ", math.floor((t - s) * 1e6))
 end
 
+local log_size = (ns.stat(log_path) or {}).size or 0
+
+-- Past log_max bytes: log -> log.1 -> ... -> log.<log_files - 1>, the
+-- oldest dropped, and a new log.
+local function rotate()
+  if log_files <= 1 then
+    log:close()
+    log = assert(ns.open(log_path, { "wronly", "creat", "trunc" }, "0640"))
+  else
+    ns.unlink(log_path .. "." .. (log_files - 1))
+    for i = log_files - 2, 1, -1 do ns.rename(log_path .. "." .. i, log_path .. "." .. (i + 1)) end
+    ns.rename(log_path, log_path .. ".1")
+    log:close()
+    log = assert(ns.open(log_path, { "wronly", "creat", "append" }, "0640"))
+  end
+  log_size = 0
+end
+
 local function write(stream, chunk)
   local out, t, at = {}, now(), 1
   while at <= #chunk do
@@ -56,7 +78,11 @@ local function write(stream, chunk)
     out[#out + 1] = fmt("%s %s F %s\n", t, stream, chunk:sub(at, nl - 1))
     at = nl + 1
   end
-  log:write(concat(out))
+  local text = concat(out)
+  log:write(text)
+  log_size = log_size + #text
+  -- A file holds at most log_max bytes and one read's lines more.
+  if log_size >= log_max then rotate() end
 end
 
 local streams = { stdout = fds.stdout, stderr = fds.stderr }

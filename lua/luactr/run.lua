@@ -53,7 +53,7 @@ end
 
 local life = require "ns.lifecycle"
 local started, s, st = pcall(life.run, t, { name = t.name, rm = o.rm, detach = o.detach,
-  interactive = o.interactive, argv = argv, image = o.image or o.recipe })
+  interactive = o.interactive, argv = argv, image = o.image or o.recipe, log_max = o.log_max, log_files = o.log_files })
 if not started then die(s, exit_code(s)) end
 if o.detach then
   print(s.id)

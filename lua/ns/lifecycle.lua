@@ -53,6 +53,24 @@ local function pipe()
   return r, w
 end
 
+--- LOG_MAX, LOG_FILES: a detached container's log is rotated once it
+-- has LOG_MAX bytes (log -> log.1 -> log.2 ...), LOG_FILES files kept
+-- (run -d --log-opt max-size, max-file): the state root is a tmpfs, and
+-- a container must not fill the host's memory by writing.
+M.LOG_MAX, M.LOG_FILES = 16 * 1024 * 1024, 2
+
+--- log_files(s) -> the paths of s's log, oldest first (rotated ones,
+-- then the one being written).
+function M.log_files(s)
+  local out = {}
+  if not s.log then return out end
+  for i = ((s.config or {}).log_files or M.LOG_FILES) - 1, 1, -1 do
+    if ns.stat(s.log .. "." .. i) then out[#out + 1] = s.log .. "." .. i end
+  end
+  out[#out + 1] = s.log
+  return out
+end
+
 --- FS: the directory of a record's dir that holds its overlay dirs.
 M.FS = "fs"
 
@@ -65,7 +83,8 @@ local function plain(v) return (pcall(state.encode, v)) end
 
 -- What a record keeps of t and o to start it again.
 local function config_of(t, o)
-  local cfg = { rm = o.rm or nil, detach = o.detach or nil, interactive = o.interactive or nil }
+  local cfg = { rm = o.rm or nil, detach = o.detach or nil, interactive = o.interactive or nil,
+    log_max = o.log_max, log_files = o.log_files }
   local copy = {}
   for k, v in pairs(t) do copy[k] = v end
   if copy.image then
@@ -341,7 +360,8 @@ local function monitor(s, lock, list, o, w)
   local c = h.c
   w:write("OK")
   local _, msg = ns.exec(exe, { "luactr", "monitor", s:store().root, s.id, concat(have, ","),
-    tostring(c.stop_signal or "TERM"), tostring(c.stop_timeout or 10), tostring(c.timeout or 0) })
+    tostring(c.stop_signal or "TERM"), tostring(c.stop_timeout or 10), tostring(c.timeout or 0),
+    tostring(s.config.log_max or M.LOG_MAX), tostring(s.config.log_files or M.LOG_FILES) })
   -- Not reached unless exec failed: the container goes with us.
   io.stderr:write("luactr monitor: exec ", tostring(exe), ": ", tostring(msg), "\n")
   ns._exit(1)

@@ -54,6 +54,8 @@ M.FLAGS = {
   { "--ulimit", "A resource limit: nofile=1024:2048, core=0, nproc=-1 (-1: unlimited).", "NAME=N[:N]", many = true },
   { "--network", "none (the default: a network namespace with only lo) or host (the host's network).", "MODE" },
   { "-l --label", "Set a label: K=V (or K, empty).", "K=V", many = true },
+  { "--log-opt", "With -d: max-size=SIZE (16m: past it the log is rotated), max-file=N (2: the files kept).",
+    "K=V", many = true },
   { "--stop-signal", "The signal that stops it (TERM, SIGINT, 9...).", "SIGNAL" },
   { "--stop-timeout", "Seconds between the stop signal and SIGKILL.", "SECONDS" },
   { "--help", "Print this help." },
@@ -518,6 +520,22 @@ function M.parse(argv)
       labels[k] = v or ""
     end
     t.labels = labels
+  end
+  o.log_max, o.log_files = 16 * 1024 * 1024, 2
+  for _, kvs in ipairs(a.log_opt) do
+    local k, v = kv(kvs)
+    if k == "max-size" then
+      local num, unit = (v or ""):match("^(%d+%.?%d*)([bBkKmMgG]?)$")
+      local n = num and math.floor(tonumber(num) * MULT[unit:lower()])
+      if not n or n < 4096 then bad("--log-opt %s: max-size is a size of at least 4k (16m, 512k)", show(kvs)) end
+      o.log_max = n
+    elseif k == "max-file" then
+      local n = (v or ""):match("^%d+$") and tointeger(tonumber(v))
+      if not n or n < 1 or n > 100 then bad("--log-opt %s: max-file is a number of files, 1 to 100", show(kvs)) end
+      o.log_files = n
+    else
+      bad("--log-opt %s: unknown option (valid: max-size, max-file)", show(kvs))
+    end
   end
   if a.stop_signal then
     local v = a.stop_signal:match("^%d+$") and tointeger(tonumber(a.stop_signal)) or a.stop_signal
