@@ -145,6 +145,25 @@ describe("examples", function()
     assert.matches("\n%s*1 /bin/sleep 30", out)
   end)
 
+  it("detach.lua: a container under its monitor, found again by name, its output in its log", function()
+    local out, code = run("detach")
+    assert.are.equal(0, code, out)
+    local pid, mon = out:match("^started detach%-demo %(%x+%), pid (%d+), monitor (%d+)\n")
+    assert.is_truthy(pid, out)
+    assert.are_not.equal(tostring(ns.getpid()), mon) -- not this process's child: its monitor's
+    assert.matches("\nexec: hostname background, pid 1 is sleep\n", out)
+    assert.matches("\nlog: stdout started\n", out)
+    assert.matches("\nstatus: exited, exit 137\n$", out)
+    -- Removed: no record, and the monitor has ended.
+    assert.is_nil(ns.stat("/run/luactr/names/detach-demo"))
+    for _ = 1, 100 do
+      if not ns.readfile("/proc/" .. mon .. "/stat") or ns.readfile("/proc/" .. mon .. "/stat"):match("^%d+ %b() Z") then break end
+      ns.sleep(0.02)
+    end
+    local st = ns.readfile("/proc/" .. mon .. "/stat")
+    assert.is_true(st == nil or st:match("^%d+ %b() Z") ~= nil, st)
+  end)
+
   it("time.lua: boot time offset by a week inside, not outside", function()
     local before = ns.clock("boottime")
     local out, code = run("time")
