@@ -213,6 +213,9 @@ local function main(tmp)
           'package.path="lua/?.lua;lua/?/init.lua;"..package.path;package.cpath="build/?.so;"..package.cpath',
           "scripts/bench-true.lua" },
         what = "the same recipe run by stock lua5.4 instead of ./luactr" }
+  add { name = "luactr run", argv = { "./luactr", "run", "--rm", "busybox", "/bin/true" },
+        what = "luactr run --rm busybox /bin/true: docker run's path, as runc run's: a record (state dir, lock, "
+          .. "name), a cgroup in each hierarchy, the image's overlay with its upper layer on disk, all removed" }
   local base = os.getenv("BENCH_BASELINE")
   if base and base ~= "" then
     add { name = "luactr @base", missing = not ns.stat(base .. "/luactr"), argv = { base .. "/luactr", "scripts/bench-true.lua" },
@@ -395,6 +398,11 @@ local function main(tmp)
   if ls and ls.median and bs and bs.median then
     print(("luactr seq / bwrap seq: %.2fx (%d starts from one luactr against %d bwrap commands)"):format(
       ls.median / bs.median, SEQ, SEQ))
+  end
+  local lr, rc = by["luactr run"], by.runc
+  if lr and lr.median and rc and rc.median then
+    print(("luactr run / runc: %.2fx (a run with a record and cgroups, removed after, from the command line)"):format(
+      lr.median / rc.median))
   end
   local l = by.luactr
   for _, c in ipairs(cands) do
