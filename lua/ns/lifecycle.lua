@@ -135,15 +135,20 @@ local function plan_of(s, t)
   local container = require "ns.container"
   local list = container.plan(t)
   local c = container.canonical(list)
-  local cg
+  local cg, rootfs, upper
   for _, o in ipairs(list) do
     if o.op == "cgroup_create" then
       cg = (os.getenv("LUACTR_CGROUP_PARENT") or "luactr") .. "/" .. o.group
+    elseif o.op == "image" then
+      rootfs = o.layers and concat(o.layers, ":") or require("ns.util").busybox_image()
+    elseif o.op == "overlay_dirs" and o.upper_dir then
+      upper = o.upper_dir .. "/upper"
     end
   end
   local cfg = s.config
   cfg.stop_signal, cfg.stop_timeout = c.stop_signal, c.stop_timeout
-  s:set { command = list[#list].argv, cgroup = cg or false, config = cfg }
+  s:set { command = list[#list].argv, cgroup = cg or false, config = cfg, rootfs = rootfs or false,
+    upper = upper or false }
   return list
 end
 
