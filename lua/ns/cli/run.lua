@@ -5,7 +5,8 @@
 --   local cli = require "ns.cli.run"
 --   local t, o = cli.parse({ "-e", "A=1", "--memory", "64m", "busybox", "env" })
 --   --> t = {image = "busybox", args = {"env"}, env = {A = "1"}, cgroup = {memory = "64M"}, tty = false}
---   --> o = {interactive = false, rm = false, help = false, image = "busybox"}
+--   --> o = {interactive = false, rm = false, detach = false, help = false, image = "busybox",
+--            log_max = 16777216, log_files = 2}
 --
 -- As docker's, the flags stop at the first word that is not one: IMAGE,
 -- or RECIPE.lua (a word ending in .lua: a Lua file that returns a
