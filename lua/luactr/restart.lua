@@ -2,11 +2,7 @@
 -- start again (as luactr start) each container.
 local ctr = require "ns.cli.ctr"
 local a = ctr.parse("restart", "Stop, then start again, containers.", function(p)
-  p:option("-t --time --timeout", "Seconds to wait before SIGKILL."):convert(function(v)
-    local n = tonumber(v)
-    if not n or n < 0 then return nil, "-t " .. v .. ": a number of seconds, 0 or more" end
-    return n
-  end)
+  ctr.timeout_option(p)
   p:argument("container", "Containers (ids, id prefixes or names)."):args("+")
 end, arg)
 local life = require "ns.lifecycle"

@@ -220,8 +220,7 @@ end
 -- its cgroup is killed).
 local function leftovers(s)
   if s.cgroup then
-    local parent, name = s.cgroup:match("^(.*)/([^/]+)$")
-    local ok, g = pcall(require("ns.cgroup").open, name, { parent = parent })
+    local ok, g = pcall(M.group, s)
     if ok then g:remove() end
   end
   M.collect_fs(s)
@@ -568,27 +567,23 @@ function M.group(s)
   return require("ns.cgroup").open(name, { parent = parent })
 end
 
---- pause(s) / unpause(s) -> s: its cgroup frozen or thawed (docker
--- pause uses the freezer too).
-function M.pause(s)
+-- Freeze (on) or thaw s's cgroup, and record it.
+local function freezing(s, on)
   s:reload()
-  local ok, why = s:can_pause()
+  local ok, why
+  if on then ok, why = s:can_pause() else ok, why = s:can_resume() end
   if not ok then fail(why) end
   local g = M.group(s)
-  g:freeze()
+  if on then g:freeze() else g:thaw() end
   g:detach()
-  return s:paused()
-end
-
-function M.unpause(s)
-  s:reload()
-  local ok, why = s:can_resume()
-  if not ok then fail(why) end
-  local g = M.group(s)
-  g:thaw()
-  g:detach()
+  if on then return s:paused() end
   return s:resumed()
 end
+
+--- pause(s) / unpause(s) -> s: its cgroup frozen or thawed (docker
+-- pause uses the freezer too).
+function M.pause(s) return freezing(s, true) end
+function M.unpause(s) return freezing(s, false) end
 
 --- stats(s) -> the cgroup's figures (ns.cgroup's g:stats(), plus
 -- memory_limit), or nil when it has none.

@@ -279,13 +279,7 @@ end
 
 -- Fields ---------------------------------------------------------------------
 
-local function is_list_of_strings(v)
-  if type(v) ~= "table" then return false end
-  local n = 0
-  for _ in pairs(v) do n = n + 1 end
-  for i = 1, n do if type(v[i]) ~= "string" then return false end end
-  return true
-end
+local is_list_of_strings = util.is_strings
 
 local function is_map_of(v, kind)
   if type(v) ~= "table" then return false end

@@ -18,6 +18,15 @@ function M.sorted_keys(t)
   return out
 end
 
+--- is_strings(v) -> whether v is a list of strings (1..n, nothing else).
+function M.is_strings(v)
+  if type(v) ~= "table" then return false end
+  local n = 0
+  for _ in pairs(v) do n = n + 1 end
+  for i = 1, n do if type(v[i]) ~= "string" then return false end end
+  return true
+end
+
 --- show(v) -> v for an error message: one short line, with the length
 -- when cut, so that a megabyte of bad input gives a line of error.
 function M.show(v)

@@ -43,6 +43,15 @@ function M.parse(cmd, description, build, argv)
   return a
 end
 
+--- timeout_option(p): stop's and restart's -t SECONDS on parser p.
+function M.timeout_option(p)
+  p:option("-t --time --timeout", "Seconds to wait before SIGKILL."):convert(function(v)
+    local n = tonumber(v)
+    if not n or n < 0 then return nil, "-t " .. v .. ": a number of seconds, 0 or more" end
+    return n
+  end)
+end
+
 local store
 --- store() -> the state store, reconciled (ns.lifecycle) on first use.
 function M.store()

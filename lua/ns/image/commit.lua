@@ -34,13 +34,7 @@ local KEYS = { upper = true, parent = true, name = true, config = true, comment 
 local FIELDS = { Cmd = "strings", Entrypoint = "strings", Env = "env", WorkingDir = "path", User = "string",
   Labels = "labels", StopSignal = "string" }
 
-local function strings_ok(v)
-  if type(v) ~= "table" then return false end
-  local n = 0
-  for _ in pairs(v) do n = n + 1 end
-  for i = 1, n do if type(v[i]) ~= "string" then return false end end
-  return true
-end
+local strings_ok = require("ns.util").is_strings
 
 local CHECKS = {
   strings = { strings_ok, "a list of strings" },
