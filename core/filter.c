@@ -14,9 +14,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -52,6 +55,20 @@
 #define NS_ARCH "unknown"
 #endif
 
+/* A program mapped from a file of the cache (seccomp_prog): the kernel
+ * reads it from the page cache, where a copy into Lua's memory would cost
+ * a start a page fault each fresh page. owner is the process that mapped
+ * it: another (ns.spawn's child shares the mapping) never unmaps it. */
+typedef struct prog_map {
+	const struct sock_filter *insns; /* NULL once unmapped */
+	size_t len;                       /* bytes */
+	pid_t owner;
+} prog_map;
+#define PROG_MT "ns.seccomp_prog"
+
+/* The largest program the kernel takes: BPF_MAXINSNS instructions. */
+#define PROG_MAX_BYTES (BPF_MAXINSNS * sizeof(struct sock_filter))
+
 static const ns_name load_flags[] = {
 	{"log", SECCOMP_FILTER_FLAG_LOG},
 	{"new_listener", SECCOMP_FILTER_FLAG_NEW_LISTENER},
@@ -61,17 +78,26 @@ static const ns_name load_flags[] = {
 
 /* seccomp_load(prog [, flags]) -> true, or with "new_listener" the
  * listener's fd handle (kind "seccomp"). prog: the raw program, 8 bytes an
- * instruction (struct sock_filter), 1 to BPF_MAXINSNS of them. Without
+ * instruction (struct sock_filter), 1 to BPF_MAXINSNS of them, as a string
+ * or a handle of seccomp_prog. flags: log, new_listener, spec_allow. Without
  * no_new_privs the caller needs CAP_SYS_ADMIN in its user namespace
  * (EACCES). SECCOMP_SET_MODE_FILTER, seccomp(2) */
 static int ns_filter_seccomp_load(lua_State *L)
 {
 	size_t len;
-	const char *prog = luaL_checklstring(L, 1, &len);
+	const char *prog;
+	prog_map *m = luaL_testudata(L, 1, PROG_MT);
+	if (m) {
+		luaL_argcheck(L, m->insns != NULL, 1, "the program is unmapped");
+		prog = (const char *)m->insns;
+		len = m->len;
+	} else {
+		prog = luaL_checklstring(L, 1, &len);
+	}
 	unsigned long flags = (unsigned long)ns_checkflags(L, 2, load_flags, "seccomp flag");
 	luaL_argcheck(L, len > 0 && len % sizeof(struct sock_filter) == 0, 1,
 		      "a program is a whole number of 8-byte instructions");
-	luaL_argcheck(L, len / sizeof(struct sock_filter) <= BPF_MAXINSNS, 1, "a program has at most 4096 instructions");
+	luaL_argcheck(L, len <= PROG_MAX_BYTES, 1, "a program has at most 4096 instructions");
 	struct sock_fprog fprog = {
 		.len = (unsigned short)(len / sizeof(struct sock_filter)),
 		/* The kernel copies it in; it never writes to it. */
@@ -86,6 +112,103 @@ static int ns_filter_seccomp_load(lua_State *L)
 		lua_pushboolean(L, 1);
 	return 1;
 }
+
+/* seccomp_prog(fd) -> a handle of the program in the file fd (mapped
+ * read-only; fd may be closed after), for seccomp_load. The file must be
+ * a whole number of instructions, 1 to 4096 (EINVAL). #p is its number of
+ * instructions, p:insn(i) the i-th as code, jt, jf, k, p:bytes() a copy
+ * as a string, p:close() (and the collector) unmaps it. mmap(2) */
+static int ns_filter_seccomp_prog(lua_State *L)
+{
+	int fd = ns_checkfd(L, 1);
+	prog_map *m = lua_newuserdatauv(L, sizeof *m, 0);
+	m->insns = NULL;
+	m->len = 0;
+	m->owner = (pid_t)syscall(SYS_getpid);
+	luaL_setmetatable(L, PROG_MT);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return ns_fail(L, "fstat", "(the program's file)");
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size % (off_t)sizeof(struct sock_filter) != 0 ||
+	    (size_t)st.st_size > PROG_MAX_BYTES)
+		return ns_fail_errno(L, EINVAL, "seccomp_prog", "(not a whole program of 1 to 4096 instructions)");
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return ns_fail(L, "mmap", "(the program's file)");
+	m->insns = p;
+	m->len = (size_t)st.st_size;
+	return 1;
+}
+
+static prog_map *check_prog(lua_State *L)
+{
+	prog_map *m = luaL_checkudata(L, 1, PROG_MT);
+	luaL_argcheck(L, m->insns != NULL, 1, "the program is unmapped");
+	return m;
+}
+
+static int prog_len(lua_State *L)
+{
+	prog_map *m = luaL_checkudata(L, 1, PROG_MT);
+	lua_pushinteger(L, (lua_Integer)(m->len / sizeof(struct sock_filter)));
+	return 1;
+}
+
+static int prog_insn(lua_State *L)
+{
+	prog_map *m = check_prog(L);
+	lua_Integer i = luaL_checkinteger(L, 2);
+	lua_Integer n = (lua_Integer)(m->len / sizeof(struct sock_filter));
+	luaL_argcheck(L, i >= 1 && i <= n, 2, "no such instruction");
+	const struct sock_filter *f = &m->insns[i - 1];
+	lua_pushinteger(L, f->code);
+	lua_pushinteger(L, f->jt);
+	lua_pushinteger(L, f->jf);
+	lua_pushinteger(L, (lua_Integer)f->k);
+	return 4;
+}
+
+static int prog_bytes(lua_State *L)
+{
+	prog_map *m = check_prog(L);
+	lua_pushlstring(L, (const char *)m->insns, m->len);
+	return 1;
+}
+
+/* Idempotent: close, __close and __gc. */
+static int prog_close(lua_State *L)
+{
+	prog_map *m = luaL_checkudata(L, 1, PROG_MT);
+	if (m->insns && m->owner == (pid_t)syscall(SYS_getpid) && !ns_spawn_active)
+		munmap((void *)(uintptr_t)m->insns, m->len);
+	m->insns = NULL;
+	return 0;
+}
+
+static int prog_tostring(lua_State *L)
+{
+	prog_map *m = luaL_checkudata(L, 1, PROG_MT);
+	if (m->insns)
+		lua_pushfstring(L, "seccomp program (%d instructions)", (int)(m->len / sizeof(struct sock_filter)));
+	else
+		lua_pushliteral(L, "seccomp program (unmapped)");
+	return 1;
+}
+
+static const luaL_Reg prog_methods[] = {
+	{"bytes", prog_bytes},
+	{"close", prog_close},
+	{"insn", prog_insn},
+	{NULL, NULL}
+};
+
+static const luaL_Reg prog_meta[] = {
+	{"__close", prog_close},
+	{"__gc", prog_close},
+	{"__len", prog_len},
+	{"__tostring", prog_tostring},
+	{NULL, NULL}
+};
 
 /* The kernel's sizes of the notification structures, which may outgrow
  * the headers': buffers are made to the larger. */
@@ -238,13 +361,18 @@ static int ns_filter_process_vm_readv(lua_State *L)
 	return 1;
 }
 
-/* seccomp_abi() -> the build's architecture in libseccomp's names
- * ("x86_64"), and the version of the libseccomp it was built against. */
+/* seccomp_abi() -> what a compiled program depends on: the build's
+ * architecture in libseccomp's names ("x86_64"), the version of the
+ * libseccomp it was built against, and the running kernel's release
+ * (which calls exist; uname(2)). */
 static int ns_filter_seccomp_abi(lua_State *L)
 {
+	struct utsname u;
 	lua_pushliteral(L, NS_ARCH);
 	lua_pushliteral(L, NS_LIBSECCOMP_VERSION);
-	return 2;
+	/* uname fails only for a bad buffer (EFAULT). */
+	lua_pushstring(L, uname(&u) == 0 ? u.release : "");
+	return 3;
 }
 
 /* SHA-256, FIPS 180-4 section 6.2. */
@@ -352,11 +480,18 @@ static const luaL_Reg filter_funcs[] = {
 	{"seccomp_notif_id_valid", ns_filter_seccomp_notif_id_valid},
 	{"seccomp_notif_recv", ns_filter_seccomp_notif_recv},
 	{"seccomp_notif_send", ns_filter_seccomp_notif_send},
+	{"seccomp_prog", ns_filter_seccomp_prog},
 	{"sha256", ns_filter_sha256},
 	{NULL, NULL}
 };
 
 void ns_open_filter(lua_State *L)
 {
+	if (luaL_newmetatable(L, PROG_MT)) {
+		luaL_setfuncs(L, prog_meta, 0);
+		luaL_newlib(L, prog_methods);
+		lua_setfield(L, -2, "__index");
+	}
+	lua_pop(L, 1);
 	luaL_setfuncs(L, filter_funcs, 0);
 }
