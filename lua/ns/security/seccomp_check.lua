@@ -78,7 +78,7 @@ end
 
 local function arch(where, a)
   local n = type(a) == "string" and (M.ARCH_ALIAS[a] or a)
-  if not (n and M.ARCHES[n]) then bad(where, "unknown architecture %s (%s)", quoted(a), choices(a, M.ARCHES)) end
+  if not (n and M.ARCHES[n]) then bad(where, "unknown architecture %s (%s)", quoted(a), choices(a, M.ARCHES, "libseccomp's names")) end
   return n
 end
 
