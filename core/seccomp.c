@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <seccomp.h>
@@ -331,6 +333,49 @@ static int ns_seccomp_arches(lua_State *L)
 	return 2;
 }
 
+/* Whether this kernel runs 32-bit x86 calls: a child makes one (getpid
+ * through int $0x80) and exits; a kernel whose ia32 emulation is off
+ * answers the int with SIGSEGV. 1 yes, 0 no, -1 unknown (the child died
+ * otherwise: a filter of ours over luactr, say). */
+static int ia32_runs(void)
+{
+#if defined(__x86_64__) && !defined(__ILP32__)
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		long r;
+		__asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory");
+		_exit(r > 0 ? 0 : 1);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st) == 0;
+	return WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV ? 0 : -1;
+#else
+	return -1;
+#endif
+}
+
+/* runs(arch) -> whether this kernel runs the calls of arch, a companion
+ * of the native architecture: true, false, or nil when it cannot tell
+ * (only x86 on x86_64 is probed: ia32 emulation, which a kernel may have
+ * off at boot, ia32_emulation=). A filter's rules for an architecture the
+ * kernel does not run could never apply. */
+static int ns_seccomp_runs(lua_State *L)
+{
+	int a = ns_checkoption(L, 1, NULL, arch_names);
+	int r = strcmp(arch_names[a], "x86") == 0 ? ia32_runs() : -1;
+	if (r < 0)
+		lua_pushnil(L);
+	else
+		lua_pushboolean(L, r);
+	return 1;
+}
+
 /* version() -> the running libseccomp's "major.minor.micro". seccomp_version(3) */
 static int ns_seccomp_version(lua_State *L)
 {
@@ -344,6 +389,7 @@ static const luaL_Reg seccomp_funcs[] = {
 	{"compile", ns_seccomp_compile},
 	{"names", ns_seccomp_names},
 	{"resolve", ns_seccomp_resolve},
+	{"runs", ns_seccomp_runs},
 	{"version", ns_seccomp_version},
 	{NULL, NULL}
 };

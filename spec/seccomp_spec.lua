@@ -341,7 +341,12 @@ h:wait()
       local out, code = H.run_luactr("seccomp show default")
       assert.equal(0, code, out)
       assert.matches("default action: errno EPERM", out)
-      assert.matches("architectures: x86_64, x86, x32", out, 1, true)
+      -- x86's rules only where the kernel runs 32-bit x86 calls.
+      if require("ns.seccomp").runs("x86") == false then
+        assert.matches("architectures: x86_64, x32 (not x86: this kernel does not run its calls)", out, 1, true)
+      else
+        assert.matches("architectures: x86_64, x86, x32", out, 1, true)
+      end
       assert.matches("clone3: errno ENOSYS without sys_admin", out, 1, true)
       assert.matches("socket: allow when arg0 < 38", out, 1, true)
       assert.matches("\n      sys_admin: bpf clone", out, 1, true)

@@ -275,24 +275,31 @@ M.applies = applies
 
 local function errno_of(v) return math.type(v) == "integer" and v or ns.E[v] end
 
---- architectures(p) -> the architectures p's filter covers: its list; else
--- the native one with its sub-architectures, by p's arch_map or, without
--- one, the default profile's.
-function M.architectures(p)
+--- architectures(p [, lib]) -> the architectures p's filter covers, and
+-- those left out: p's list as it is; else the native one with its
+-- companions (p's arch_map, or the default profile's), but for those this
+-- kernel does not run (x86 on an x86_64 kernel whose ia32 emulation is
+-- off: a 32-bit call never reaches the filter there, and its rules would
+-- cost every start the kernel's work on a third more program).
+function M.architectures(p, lib)
   if p.architectures then
     local out = {}
     for i, a in ipairs(p.architectures) do out[i] = norm_arch(a) end
-    return out
+    return out, {}
   end
   local native = ns.seccomp_abi()
   for _, m in ipairs(p.arch_map or seccomp.default_profile().arch_map) do
     if norm_arch(m[1]) == native then
-      local out = {}
-      for i, a in ipairs(m) do out[i] = norm_arch(a) end
-      return out
+      lib = lib or require "ns.seccomp"
+      local out, off = { native }, {}
+      for i = 2, #m do
+        local a = norm_arch(m[i])
+        if lib.runs(a) == false then off[#off + 1] = a else out[#out + 1] = a end
+      end
+      return out, off
     end
   end
-  return { native }
+  return { native }, {}
 end
 
 --- capset(caps) -> a function telling whether a capability (any
@@ -446,7 +453,9 @@ function M.summary(p, caps, label)
   add("%s: %d groups; as luactr compiles it for a container with %s on %s (kernel %s)",
     label or "profile", #p.syscalls, ncaps, native, release)
   add("  default action: %s", action_text({ action = p.default, errno = p.errno }, p))
-  add("  architectures: %s", concat(M.architectures(p), ", "))
+  local arches, off = M.architectures(p, lib)
+  add("  architectures: %s%s", concat(arches, ", "),
+    #off > 0 and fmt(" (not %s: this kernel does not run its calls)", concat(off, ", ")) or "")
   local plain, cond, bycap, byarch, seen = {}, {}, {}, {}, {}
   local unknownn = {}
   for _, g in ipairs(p.syscalls) do
