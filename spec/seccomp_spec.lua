@@ -336,6 +336,79 @@ h:wait()
     end)
   end)
 
+  describe("notify handlers", function()
+    it("see every mount of examples/notify.lua, with its paths, and refuse the one on /secret", function()
+      local out, code = H.run_luactr(H.root .. "/examples/notify.lua")
+      assert.equal(0, code, out)
+      assert.matches("luactr: pid %d+: mount scratch on /scratch %(tmpfs%)\nscratch mounted\n", out)
+      assert.matches("luactr: pid %d+: mount hidden on /secret %(tmpfs%)\n", out)
+      assert.matches("secret refused", out)
+    end)
+
+    it("answer with an errno, a value without the call, or EPERM for a handler that fails", function()
+      local out, code = inside("mkdir /a /b /c /d; echo a; mkdir /a/x; echo b; mkdir /b/x; echo c; mkdir /c/x; "
+        .. "echo d; mkdir /d/x; ls -d /a/x /b/x /c/x /d/x 2>/dev/null; rmdir /zz",
+        [[seccomp = { notify = { mkdir = function(req)
+            if req.path == "/a/x" then return { errno = "EACCES" } end
+            if req.path == "/b/x" then return { value = 0 } end
+            if req.path == "/c/x" then error("no view on /c") end
+            if req.path == "/d/x" then return "allow" end
+            return "allow"
+          end, rmdir = function(req) return "ENOTEMPTY" end } }]])
+      assert.equal(1, code, out)
+      assert.matches("a\nmkdir: can't create directory '/a/x': Permission denied\n", out)
+      -- {value = 0}: mkdir says it made /b/x, which is not there.
+      assert.matches("b\nc\n", out)
+      assert.matches('seccomp notify mkdir: [^\n]*no view on /c', out)
+      assert.matches("can't create directory '/c/x': Operation not permitted", out)
+      assert.matches("\n/d/x\n", out)
+      assert.not_matches("/b/x\n", out)
+      assert.matches("rmdir: '/zz': Directory not empty", out)
+    end)
+
+    it("run in luactr while it waits, leaving no listener behind", function()
+      local seen = {}
+      local st = require("ns.container").run { args = { "/bin/sh", "-c", "mkdir /x /y; ls -d /x /y" }, capture = true,
+        seccomp = { notify = { mkdir = function(req) seen[#seen + 1] = req.path; return "allow" end } } }
+      assert.equal(0, st.status, st.stderr)
+      assert.equal("/x\n/y\n", st.stdout)
+      assert.same({ "/x", "/y" }, seen)
+    end)
+
+    it("leave an exec'd command with ENOSYS for those calls: no one listens to its filter", function()
+      local out, code = H.recipe([[
+local h = require("ns.container").start { args = { "/bin/sleep", "100" }, tty = false,
+  seccomp = { notify = { mkdir = function(req) return "allow" end } } }
+local st = h:exec({ "/bin/sh", "-c", "mkdir /x 2>&1; echo $?" })
+h:kill("KILL")
+h:wait()
+os.exit(st.status)
+]])
+      assert.equal(0, code, out)
+      assert.matches("Function not implemented\n1\n", out)
+    end)
+
+    it("are refused for the setup's own calls, without no_new_privs, and with a terminal", function()
+      local recipe_mod = require "ns.recipe"
+      local f = function() return "allow" end
+      for _, b in ipairs({
+        { { seccomp = { notify = { write = f } } },
+          "container \"bad\": seccomp.notify.write: luactr's own setup makes that call after the filter, before it can answer it" },
+        { { seccomp = { notify = { mount = f } }, no_new_privs = false },
+          "container \"bad\": seccomp.notify: needs no_new_privs: without it the filter comes before the setup's own calls" },
+        { { seccomp = { notify = { mount = f } }, tty = true },
+          "container \"bad\": seccomp.notify: needs tty = false: a terminal's relay answers no notification" },
+        { { seccomp = { notify = { muont = f } } },
+          'container "bad": seccomp.notify.muont: unknown syscall "muont" (did you mean "mount"?)' },
+      }) do
+        b[1].name = "bad"
+        local ok, err = pcall(recipe_mod.check, b[1])
+        assert.is_false(ok)
+        assert.equal(b[2], tostring(err))
+      end
+    end)
+  end)
+
   describe("luactr seccomp show", function()
     it("sums up the default profile", function()
       local out, code = H.run_luactr("seccomp show default")

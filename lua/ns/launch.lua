@@ -214,7 +214,8 @@ function M.start(c, list, h)
   while true do
     local s, fd = ns.recvfd(psock)
     if s and fd then -- a failed recvfd gives nil, message
-      if s:sub(1, 2) == "I\n" then h.init_status = fd else master = fd end
+      local tag = s:sub(1, 2)
+      if tag == "I\n" then h.init_status = fd elseif tag == "N\n" then h.listener = fd else master = fd end
     end
     if not s or s == "" then break end
     buf = buf .. s
@@ -247,6 +248,7 @@ function M.start(c, list, h)
     local st = ns.wait(pidfd)
     pidfd:close()
     if h.init_status then h.init_status:close(); h.init_status = nil end
+    if h.listener then h.listener:close(); h.listener = nil end
     supervise.forwarding_off(sigfd)
     if master then master:close(); h.master = nil end
     h.pidfd = nil

@@ -350,13 +350,21 @@ function RUN.no_new_privs() must("prctl", ns.prctl("no_new_privs", true)) end
 -- The program that the recipe check compiled (or found compiled) for
 -- the op's key, kept in luactr's memory, which this child shares or has
 -- a copy of: the child needs no libseccomp, and no file of the host.
-function RUN.seccomp(_, o)
+-- With notify handlers, the filter's listener goes to luactr, which
+-- answers the calls while it waits for the container (ns.supervise).
+function RUN.seccomp(x, o)
   local prog = require("ns.security.seccomp").program(o.key)
   if not prog then
     errors.raise({ call = "seccomp", message = "seccomp: no program compiled for key " .. tostring(o.key)
       .. " in this luactr (plan and run an op list in one process)" })
   end
-  must("seccomp", ns.seccomp_load(prog))
+  if o.listener then
+    local fd = must("seccomp", ns.seccomp_load(prog, "new_listener"))
+    must("sendfd", ns.sendfd(x.sock, fd, "N\n"))
+    fd:close()
+  else
+    must("seccomp", ns.seccomp_load(prog))
+  end
 end
 
 ---------------------------------------------------------------------------

@@ -97,8 +97,10 @@ function M.identity(c, t, out)
   -- one only from a holder of CAP_SYS_ADMIN, which the ids and the
   -- capability sets below take away: then it comes before them (runc's
   -- choice too), and must allow what they call (moby's profile does).
+  -- A profile with notify handlers gives the container's first process
+  -- (t.notify) a listener, which goes to luactr; an exec'd one has none.
   local sc = c.seccomp and { op = "seccomp", name = "seccomp filter (" .. c.seccomp.label .. ", "
-    .. c.seccomp.insns .. " instructions)", key = c.seccomp.key }
+    .. c.seccomp.insns .. " instructions)", key = c.seccomp.key, listener = (c.seccomp.notify and t.notify) or nil }
   if sc and not c.no_new_privs then add(sc) end
   if caps then
     add { op = "bounding", name = "bounding set (" .. #c.capabilities .. " kept)", keep = c.capabilities }
@@ -310,7 +312,7 @@ function M.ops(c)
     add("child", { op = "setdomainname", name = "domainname " .. c.domainname, domainname = c.domainname })
   end
   return M.identity(c, { args = c.args, env = c.environ, cwd = c.cwd, fds = c.preserve_fds, hooks = c.inside,
-    init = c.init }, out)
+    init = c.init, notify = true }, out)
 end
 
 return M

@@ -106,6 +106,8 @@ local function step(h, ms)
       if h.capture[k] then fds[#fds + 1] = h.capture[k]; keys[#fds] = k end
     end
   end
+  -- The seccomp listener: a call of the container waits for its handler.
+  if h.listener then fds[#fds + 1] = h.listener; keys[#fds] = false end
   local now = ns.clock()
   for _, at in ipairs({ h.timeout_at or math.huge, h.kill_at or math.huge }) do
     if at < math.huge then
@@ -116,7 +118,15 @@ local function step(h, ms)
   local r = ns.poll(fds, ms)
   local ended = false
   for _, i in ipairs(r or {}) do
-    if i == 1 then ended = true elseif i == 2 then forward_all(h) else take(h, keys[i]) end
+    if i == 1 then
+      ended = true
+    elseif i == 2 then
+      forward_all(h)
+    elseif keys[i] == false then
+      require("ns.security.seccomp_notify").handle(h)
+    else
+      take(h, keys[i])
+    end
   end
   if ended then return true end
   now = ns.clock()
@@ -224,6 +234,7 @@ function M.finish(h, st)
     end
   end
   if h.pidfd then h.pidfd:close() end
+  if h.listener then h.listener:close(); h.listener = nil end
   if h.sigfd then M.forwarding_off(h.sigfd) end
   if h.master then h.master:close() end
   h.status = st

@@ -195,7 +195,7 @@ function M.check(what, v, c)
     label = "default profile"
     key = M.key(M.DEFAULT_SHA256, true, c.capabilities)
   elseif type(v) == "table" then
-    p, label, notify, handlers = require("ns.security.seccomp_check").value(what, v)
+    p, label, notify, handlers = require("ns.security.seccomp_check").value(what, v, c)
     key = p == DEFAULT and M.key(M.DEFAULT_SHA256, true, c.capabilities, notify)
       or M.profile_key(p, c.capabilities, notify)
   else

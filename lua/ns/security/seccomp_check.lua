@@ -188,10 +188,21 @@ function M.profile(where, t)
   return p
 end
 
---- value(what, v) -> the profile, its label, the sorted notify names (or
--- nil) and the handlers, for the recipe's seccomp table v: a profile, or
--- {profile = "default" | a profile, notify = {name = function}}.
-function M.value(what, v)
+-- The calls that the container's process makes itself after it has
+-- loaded the filter (sending the listener and its report, exec) and that
+-- the memory of its Lua code may need: their notifications would wait for
+-- a luactr that waits for them.
+M.SETUP_CALLS = set { "brk", "close", "execve", "exit", "exit_group", "madvise", "mmap", "mremap", "munmap",
+  "sendmsg", "sendto", "write" }
+
+--- value(what, v [, c]) -> the profile, its label, the sorted notify names
+-- (or nil) and the handlers, for the recipe's seccomp table v: a profile,
+-- or {profile = "default" | a profile, notify = {name = function}}. With
+-- handlers, the container c must have no_new_privs (else the filter
+-- comes before the ids and capabilities, whose calls luactr could not
+-- answer then) and no terminal (its relay is C's, which answers none);
+-- tty, when the recipe leaves it out, becomes false.
+function M.value(what, v, c)
   local where = what .. ": seccomp"
   local wrapped = v.profile ~= nil or v.notify ~= nil
   if not wrapped then return M.profile(where, v), "the recipe's profile" end
@@ -211,13 +222,23 @@ function M.value(what, v)
     for k, fn in pairs(v.notify) do
       if type(k) ~= "string" or not k:match("^[%a_][%w_]*$") then bad(where .. ".notify", "%s is not a syscall name", show(k)) end
       if type(fn) ~= "function" then bad(where .. ".notify." .. k, "must be a function(req), not a %s", type(fn)) end
+      if M.SETUP_CALLS[k] then
+        bad(where .. ".notify." .. k, "luactr's own setup makes that call after the filter, before it can answer it")
+      end
       names[#names + 1] = k
       handlers[k] = fn
     end
     table.sort(names)
     if #names == 0 then names, handlers = nil, nil end
   end
-  if names then label = label .. ", notify " .. concat(names, " ") end
+  if names then
+    label = label .. ", notify " .. concat(names, " ")
+    if c and c.no_new_privs == false then
+      bad(where .. ".notify", "needs no_new_privs: without it the filter comes before the setup's own calls")
+    end
+    if c and c.tty then bad(where .. ".notify", "needs tty = false: a terminal's relay answers no notification") end
+    if c and c.tty == nil then c.tty = false end
+  end
   return p, label, names, handlers
 end
 
