@@ -209,9 +209,17 @@ function M.ops(c)
   else
     -- luactr, after clone, while the child waits
     if c.user then
-      if not is_root then add("parent", { op = "setgroups_deny", name = "setgroups deny" }) end
-      add("parent", { op = "gid_map", name = "gid_map", ranges = c.user.gid_map })
-      add("parent", { op = "uid_map", name = "uid_map", ranges = c.user.uid_map })
+      -- Without privilege the kernel takes only the user's own id, and
+      -- setgroups denied; newgidmap and newuidmap (setuid, checking
+      -- /etc/subgid and /etc/subuid) write wider maps.
+      local helpers = not is_root and c.user.helpers or nil
+      if not is_root and not helpers then
+        add("parent", { op = "setgroups_deny", name = "setgroups deny" .. (c.user.note and " (" .. c.user.note .. ")" or "") })
+      end
+      add("parent", { op = "gid_map", name = helpers and "gid_map (newgidmap)" or "gid_map", ranges = c.user.gid_map,
+        helper = helpers and require("ns.recipe.user").MAP_HELPERS.gid })
+      add("parent", { op = "uid_map", name = helpers and "uid_map (newuidmap)" or "uid_map", ranges = c.user.uid_map,
+        helper = helpers and require("ns.recipe.user").MAP_HELPERS.uid })
     end
     if c.cgroup then add("parent", { op = "cgroup_join", name = "cgroup join" }) end
     for i, fn in ipairs(c.parent) do add("parent", { op = "hook", name = "parent hook " .. i, fn = fn, parent = true }) end
