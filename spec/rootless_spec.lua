@@ -79,6 +79,31 @@ describe("luactr rootless, with subordinate ids", function()
     assert.is_nil(plan:find("setgroups deny", 1, true))
   end)
 
+  it("luactr run IMAGE as the user: an image store of its own, root inside, the user outside", function()
+    local home = H.tmpdir("rootless-home")
+    H.defer(function() H.rmrf(home) end)
+    assert(ns.chown(home, 1000, 1000))
+    local env = fmt("setpriv --reuid=1000 --regid=1000 --clear-groups env HOME=%s LUACTR_STATE=%s", home, state)
+    local function as_user(args)
+      local out, code = H.run_luactr(args, { env = env })
+      assert(code == 0, args .. ": exit " .. tostring(code) .. ": " .. out)
+      return out
+    end
+    assert.are.equal("uid=0(root) gid=0(root)\n", as_user("run --rm busybox id"))
+    -- The store is the user's, under its home, and its files are the user's.
+    local layer = ns.readlink(home .. "/.local/share/luactr/images/busybox/rootfs")
+    assert.is_truthy(layer, "no busybox image in the user's store")
+    local st = ns.stat(home .. "/.local/share/luactr/images/busybox/rootfs/bin/busybox")
+    assert.are.equal(1000, st.uid)
+    as_user("run -d --name img busybox sleep 1000")
+    H.defer(function() H.run_luactr("rm -f img", { env = env }) end)
+    local pid = cjson.decode(as_user("inspect img"))[1].pid
+    assert.matches("\nUid:%s+1000%s+1000", ns.readfile(("/proc/%d/status"):format(pid)))
+    -- Root inside can write over the image's files (a copy-up of files it owns).
+    assert.are.equal("changed\n", as_user("exec img sh -c 'echo changed > /etc/motd; cat /etc/motd'"))
+    as_user("rm -f img")
+  end)
+
   it("without ranges: the one-id map, and the plan says why", function()
     local plan = rl("--plan run " .. recipe)
     assert.matches("setgroups deny %(no subordinate ids for [^\n]* in /etc/subuid and /etc/subgid%)", plan)
@@ -87,5 +112,9 @@ describe("luactr rootless, with subordinate ids", function()
     assert.are.equal(0, code, out)
     H.defer(function() rl("rm -f one") end)
     assert.matches("^%s*0%s+1000%s+1\n$", (rl("exec one cat /proc/self/uid_map")))
+    -- An id past the one mapped: the error says why.
+    out, code = rl("run --rm -u nobody " .. recipe)
+    assert.are.equal(125, code)
+    assert.matches("setresgid 65534: Invalid argument %(EINVAL%): 65534 is not mapped by the user namespace", out)
   end)
 end)

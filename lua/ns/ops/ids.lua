@@ -131,8 +131,17 @@ function RUN.setids(x, o)
   -- change of the groups, and none is needed to keep an empty list.
   local ok, msg, e = ns.setgroups(groups)
   if not ok and not (#groups == 0 and e == ns.E.EPERM) then must("setgroups", ok, msg, e) end
-  must("setresgid", ns.setresgid(gid))
-  must("setresuid", ns.setresuid(uid))
+  -- An id the user namespace does not map is EINVAL: say so.
+  local function set(call, f, id)
+    local sok, smsg, se = f(id)
+    if not sok and se == ns.E.EINVAL then
+      smsg = smsg .. fmt(": %d is not mapped by the user namespace (an unprivileged user maps more ids with "
+        .. "subordinate ranges in /etc/subuid and /etc/subgid)", id)
+    end
+    must(call, sok, smsg, se)
+  end
+  set("setresgid", ns.setresgid, gid)
+  set("setresuid", ns.setresuid, uid)
   if x.rearm then x.rearm() end
 end
 
