@@ -288,7 +288,9 @@ describe("landlock", function()
       local function run(landlock)
         local st = container.run { rootfs = false, namespaces = { "pid", "mnt" }, tty = false, capture = true,
           landlock = landlock, args = { "/usr/bin/lua5.4", "-e", code },
-          env = { LUA_CPATH = H.root .. "/build/?.so" } }
+          -- (and make asan's preloads, for its sanitised core.so)
+          env = { LUA_CPATH = H.root .. "/build/?.so", LD_PRELOAD = os.getenv("LD_PRELOAD"),
+            ASAN_OPTIONS = os.getenv("ASAN_OPTIONS") } }
         assert.are.equal(0, st.status, st.stderr)
         return st.stdout
       end
