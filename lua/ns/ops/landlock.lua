@@ -44,7 +44,8 @@ local function abi_of(o)
     end
     return pin, fmt("ABI %d (the op's abi; the kernel's is %d)", pin, abi)
   end
-  return abi, abi and fmt("this kernel's ABI %d", abi), e
+  if not abi then return nil, why, e end
+  return abi, fmt("this kernel's ABI %d", abi)
 end
 
 function RUN.landlock(x, o)
