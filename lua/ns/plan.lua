@@ -104,6 +104,15 @@ function M.identity(c, t, out)
     add { op = "caps", name = "capabilities (" .. #c.capabilities .. " kept)", keep = c.capabilities }
   end
   if c.no_new_privs then add { op = "no_new_privs", name = "no_new_privs" } end
+  if c.landlock then
+    -- Last before exec: after no_new_privs, which landlock_restrict_self
+    -- needs without CAP_SYS_ADMIN, and after the setup's own reads (the
+    -- user's /etc/passwd), which are not the rules' business.
+    local ll = require "ns.recipe.landlock"
+    local rules = ll.rules(c.landlock)
+    add { op = "landlock", name = "landlock (" .. ll.describe(rules) .. ")", rules = rules,
+      required = c.landlock_required or nil }
+  end
   if t.init then add { op = "init", name = "init (reaper)" } end
   add { op = "exec", name = "exec " .. t.args[1], path = t.args[1], argv = t.args, env = t.env,
     -- docker's: HOME from the container's /etc/passwd for a user it lists
