@@ -8,7 +8,7 @@ BUSTED  ?= busted
 WERROR  ?= 1
 SHELL   := /bin/bash
 
-DEB_PKGS := lua5.4 liblua5.4-dev libcap-dev libreadline-dev lua-busted lua-dkjson pkg-config gcc make busybox-static iproute2 util-linux \
+DEB_PKGS := lua5.4 liblua5.4-dev libcap-dev libreadline-dev lua-busted lua-dkjson pkg-config gcc make busybox-static iproute2 util-linux libseccomp-dev \
 	libarchive-dev libcurl4-openssl-dev libssl-dev lua-cjson lua-argparse
 V2_PKGS  := user-mode-linux
 # The specs' terminal (spec/support/tmux.lua); the registry they start on
@@ -43,11 +43,12 @@ Q := $(if $(filter 1,$(V)),,@)
 # Bindings to libraries (libarchive, libcrypto, libcurl): each a C module of
 # its own (build/ns/NAME.so, `require "ns.NAME"`), so that a container start
 # resolves none of those libraries; they carry their own copy of util.c.
-LIB_SRC  := $(wildcard core/archive.c core/digest.c core/http.c)
+LIB_SRC  := $(wildcard core/archive.c core/digest.c core/http.c core/seccomp.c)
 LIB_MODS := $(patsubst core/%.c,$(B)/ns/%.so,$(LIB_SRC))
 archive_LIBS = $(shell pkg-config --libs libarchive libcrypto 2>/dev/null)
 digest_LIBS  = $(shell pkg-config --libs libcrypto 2>/dev/null)
 http_LIBS    = $(shell pkg-config --libs libcurl libcrypto 2>/dev/null)
+seccomp_LIBS = $(shell pkg-config --libs libseccomp 2>/dev/null || echo -lseccomp)
 CORE_SRC := $(filter-out core/luactr.c core/repl.c core/floor.c core/probe.c $(LIB_SRC),$(wildcard core/*.c))
 CORE_OBJ := $(patsubst core/%.c,$(B)/%.o,$(CORE_SRC))
 
@@ -61,9 +62,15 @@ LUA_BC  := $(patsubst %.lua,$(B)/%.luac,$(LUA_SRC))
 # (the others, ns.cgroup and ns.exec among them, load from their own files
 # when first required).
 BUNDLE_SRC := $(addprefix lua/ns/,init.lua util.lua security.lua errors.lua recipe.lua plan.lua paths.lua \
-	ops.lua supervise.lua launch.lua container.lua)
+	ops.lua supervise.lua launch.lua container.lua security/seccomp.lua)
 
-all: $(B)/ns/core.so $(LIB_MODS) $(REPL_MOD) luactr $(LUA_BC) $(B)/lua/bundle.luac $(B)/probe
+all: $(B)/ns/core.so $(LIB_MODS) $(REPL_MOD) luactr $(LUA_BC) $(B)/lua/bundle.luac $(B)/probe $(B)/seccomp-default.ok
+
+# A start keys the default seccomp profile's program by a SHA-256 written
+# in ns.security.seccomp, not by reading the profile: it must be the data's.
+$(B)/seccomp-default.ok: lua/ns/security/seccomp_default.lua lua/ns/security/seccomp.lua $(B)/ns/core.so
+	$(Q)$(LUA) scripts/seccomp-default.lua
+	@touch $@
 
 $(B)/lua/bundle.luac: $(BUNDLE_SRC) scripts/bundle.lua
 	@mkdir -p $(dir $@)
@@ -82,6 +89,10 @@ $(B)/lua/%.luac: lua/%.lua
 $(B)/%.o: core/%.c core/ns.h | $(B)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The seccomp area keys the cache of compiled programs by the libseccomp
+# that ns.seccomp compiles them with (core/filter.c).
+$(B)/filter.o: ALL_CFLAGS += -DNS_LIBSECCOMP_VERSION='"$(shell pkg-config --modversion libseccomp 2>/dev/null)"'
 
 # The runner's own files, not the module's.
 $(B)/repl.o: core/repl.c | $(B)

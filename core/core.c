@@ -14,6 +14,7 @@ static void (*const areas[])(lua_State *L) = {
 	ns_open_process,
 	ns_open_users,
 	ns_open_caps,
+	ns_open_filter,
 	ns_open_files,
 	ns_open_io,
 	ns_open_signals,

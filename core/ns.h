@@ -109,6 +109,7 @@ NS_HIDDEN void ns_open_mounts(lua_State *L);
 NS_HIDDEN void ns_open_process(lua_State *L);
 NS_HIDDEN void ns_open_users(lua_State *L);
 NS_HIDDEN void ns_open_caps(lua_State *L);
+NS_HIDDEN void ns_open_filter(lua_State *L);
 NS_HIDDEN void ns_open_files(lua_State *L);
 NS_HIDDEN void ns_open_io(lua_State *L);
 NS_HIDDEN void ns_open_signals(lua_State *L);

@@ -4,7 +4,8 @@
  * the module. One subcommand per run; it prints one short line and exits 0
  * when the probed action worked, 1 when it failed (printing
  * "<what>: <strerror> (<ERRNO NAME>)") and 2 on a usage error.
- * See ptrace(2), open(2), keyctl(2), add_key(2), mknod(2), proc(5).
+ * See ptrace(2), open(2), keyctl(2), add_key(2), mknod(2), proc(5),
+ * userfaultfd(2), personality(2), socket(2), clone(2) (clone3).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -14,13 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/keyctl.h>
+#include <linux/userfaultfd.h>
 
 static const char *errname(int err)
 {
@@ -46,7 +50,8 @@ static int usage(void)
 	      "       probe key-add DESC DATA CMD [ARGS...]\n"
 	      "       probe key-search DESC\n"
 	      "       probe fds\n"
-	      "       probe mknod PATH b|c MAJOR MINOR\n",
+	      "       probe mknod PATH b|c MAJOR MINOR\n"
+	      "       probe syscall add_key|keyctl|userfaultfd|personality|socket-vsock|socket-alg|clone3\n",
 	      stderr);
 	return 2;
 }
@@ -230,6 +235,37 @@ static int cmd_mknod(int argc, char **argv)
 	return r;
 }
 
+/* One call that a seccomp profile may refuse, made with arguments that
+ * need no capability, so that without a filter it does not fail with
+ * EPERM: what the specs compare with and without one. */
+static int cmd_syscall(int argc, char **argv)
+{
+	if (argc != 3)
+		return usage();
+	const char *name = argv[2];
+	long r;
+	if (strcmp(name, "add_key") == 0)
+		r = syscall(SYS_add_key, "user", "luactr-probe", "x", 1, KEY_SPEC_PROCESS_KEYRING);
+	else if (strcmp(name, "keyctl") == 0)
+		r = syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0, 0, 0);
+	else if (strcmp(name, "userfaultfd") == 0)
+		r = syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	else if (strcmp(name, "personality") == 0)
+		r = personality(PER_BSD); /* not one of the personas moby's profile allows */
+	else if (strcmp(name, "socket-vsock") == 0)
+		r = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	else if (strcmp(name, "socket-alg") == 0)
+		r = socket(AF_ALG, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	else if (strcmp(name, "clone3") == 0)
+		r = syscall(SYS_clone3, NULL, 0); /* EINVAL from the kernel: no arguments */
+	else
+		return usage();
+	if (r < 0)
+		return fail(name, NULL);
+	printf("%s: ok\n", name);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -242,6 +278,7 @@ int main(int argc, char **argv)
 		{"mknod", cmd_mknod},
 		{"open", cmd_open},
 		{"ptrace", cmd_ptrace},
+		{"syscall", cmd_syscall},
 	};
 	if (argc < 2)
 		return usage();

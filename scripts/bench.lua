@@ -207,6 +207,9 @@ local function main(tmp)
           .. "not luactr's flock and 5 stats reads" }
   add { name = "luactr", argv = { "./luactr", "scripts/bench-true.lua" }, floor = "floor -f",
         what = "ns.container defaults (bench-true.lua): the same work as floor -f" }
+  add { name = "luactr no seccomp", argv = { "./luactr", "scripts/bench-noseccomp.lua" }, floor = "floor -f",
+        what = "the defaults with seccomp = false (bench-noseccomp.lua): what the luactr row pays for its filter "
+          .. "(moby's profile, its program read from the cache and installed before exec, run on every later call)" }
   add { name = "luactr cgroup", argv = { "./luactr", "scripts/bench-cgroup.lua" }, floor = "floor cgroup",
         what = "the defaults plus cgroup = { memory = \"64M\" } (bench-cgroup.lua): the work of floor cgroup" }
   add { name = "luactr (lua5.4)", argv = { which("lua5.4") or "lua5.4", "-e",
@@ -393,6 +396,12 @@ local function main(tmp)
       print(("target: %s / %s: not measured (%s)"):format(name, l.floor,
         not l.median and (l.failed or "failed") or (f and f.failed or "not run")))
     end
+  end
+  local ld, ln = by.luactr, by["luactr no seccomp"]
+  if ld and ld.median and ln and ln.median then
+    local ratio = ld.median / ln.median
+    print(("target: luactr / luactr no seccomp <= 1.05x: %.2fx, %s (p10 / p10: %.2fx; the default filter's cost)"):format(
+      ratio, ratio <= 1.05 and "met" or "NOT met", percentile(ld.times, 0.1) / percentile(ln.times, 0.1)))
   end
   local ls, bs = by["luactr seq"], by["bwrap seq"]
   if ls and ls.median and bs and bs.median then

@@ -348,6 +348,18 @@ end
 
 function RUN.no_new_privs() must("prctl", ns.prctl("no_new_privs", true)) end
 
+-- The program that the recipe check compiled (or found compiled) for
+-- the op's key, kept in luactr's memory, which this child shares or has
+-- a copy of: the child needs no libseccomp, and no file of the host.
+function RUN.seccomp(_, o)
+  local prog = require("ns.security.seccomp").program(o.key)
+  if not prog then
+    errors.raise({ call = "seccomp", message = "seccomp: no program compiled for key " .. tostring(o.key)
+      .. " in this luactr (plan and run an op list in one process)" })
+  end
+  must("seccomp", ns.seccomp_load(prog))
+end
+
 ---------------------------------------------------------------------------
 
 --- exec_env(x, o) -> the environment of the exec op o: its env, with HOME

@@ -92,6 +92,14 @@ function M.identity(c, t, out)
   -- ids (keeping the permitted set across a uid change), then the other
   -- sets, then no_new_privs.
   local caps = c.capabilities ~= "all"
+  -- The seccomp filter comes last, right before exec, so that as little
+  -- as possible runs under it; but without no_new_privs the kernel takes
+  -- one only from a holder of CAP_SYS_ADMIN, which the ids and the
+  -- capability sets below take away: then it comes before them (runc's
+  -- choice too), and must allow what they call (moby's profile does).
+  local sc = c.seccomp and { op = "seccomp", name = "seccomp filter (" .. c.seccomp.label .. ", "
+    .. c.seccomp.insns .. " instructions)", key = c.seccomp.key }
+  if sc and not c.no_new_privs then add(sc) end
   if caps then
     add { op = "bounding", name = "bounding set (" .. #c.capabilities .. " kept)", keep = c.capabilities }
   end
@@ -114,6 +122,7 @@ function M.identity(c, t, out)
       required = c.landlock_required or nil }
   end
   if t.init then add { op = "init", name = "init (reaper)" } end
+  if sc and c.no_new_privs then add(sc) end
   add { op = "exec", name = "exec " .. t.args[1], path = t.args[1], argv = t.args, env = t.env,
     -- docker's: HOME from the container's /etc/passwd for a user it lists
     passwd_home = (c.ids and not c.env_home) or nil }

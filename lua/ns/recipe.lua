@@ -27,6 +27,7 @@ local KEYS = {
   namespaces = "table", user = "table|boolean|string|number", mounts = "table",
   proc = "boolean", sys = "boolean", dev = "boolean", env = "table",
   cwd = "string", args = "table", tty = "boolean", capabilities = "table|string",
+  seccomp = "boolean|string|table",
   no_new_privs = "boolean", inside = "function|table", parent = "function|table",
   init = "boolean", cgroup = "table", time = "table", rlimits = "table",
   readonly = "boolean", domainname = "string", stdin = "userdata|number",
@@ -360,6 +361,8 @@ function M.check(t)
   c.cwd = abs_path(what, "cwd", c.cwd or "/")
   c.capabilities = check_caps(what, c.capabilities == nil and M.default_capabilities or c.capabilities)
   if c.no_new_privs == nil then c.no_new_privs = true end
+  -- The filter, compiled (or found compiled) for the capabilities above.
+  c.seccomp = require("ns.security.seccomp").check(what, c.seccomp, c)
   local stdio = (c.stdin ~= nil and "stdin") or (c.stdout ~= nil and "stdout") or (c.stderr ~= nil and "stderr")
   if c.tty and stdio then bad(what, "%s needs tty = false (with a tty, the pty is the container's stdio)", stdio) end
   -- Given stdio means no pty, whatever luactr's own fds are.
