@@ -56,7 +56,7 @@ describe("ns.assert", function()
       local h = start({ hostname = "box" })
       local ok, err = pcall(function() assert.container(h).hostname_is("x") end)
       assert.is_false(ok)
-      assert.matches("^spec/assert_spec%.lua:%d+: expected container ", tostring(err))
+      assert.matches("^spec/[%w_]+%.lua:%d+: expected container ", tostring(err))
     end)
   end)
 
@@ -110,6 +110,14 @@ describe("ns.assert", function()
       assert.error_matches(function() assert.container({}).cannot_mount() end,
         "x must be a handle of ns.container.start or an ns.lifecycle record, not this table")
       assert.error_matches(function() assert.container(h, { exec = 1 }).cannot_mount() end, "opts.exec must be a function")
+    end)
+
+    it("the probe's subcommands for it exit 2, printing nothing, on bad arguments", function()
+      for _, args in ipairs({ "try", "try nosuch", "try bpf x", "raw-socket x", "mount-try", "exes x", "find-pid",
+        "find-pid ''", "reach", "reach relative", "keyring x" }) do
+        local out, code = H.sh(A.probe_path() .. " " .. args .. " 2>/dev/null")
+        assert.are.same({ "", 2 }, { out, code }, args)
+      end
     end)
 
     it("knows every call the probe does", function()

@@ -71,10 +71,10 @@ function M.probe_path()
     error("ns.assert: LUACTR_PROBE=" .. env .. " is not a file", 2)
   end
   local root = tree_root()
-  local exe = ns.readlink("/proc/self/exe")
-  local found = try(root and root .. "/build/probe")
-    or try(exe and exe:match("^(.*)/[^/]+$") and exe:match("^(.*)/[^/]+$") .. "/build/probe")
-    or try(os.getenv("PWD") and os.getenv("PWD") .. "/build/probe")
+  local exe_dir = (ns.readlink("/proc/self/exe") or ""):match("^(.*)/[^/]+$")
+  local pwd = os.getenv("PWD")
+  local found = try(root and root .. "/build/probe") or try(exe_dir and exe_dir .. "/build/probe")
+    or try(pwd and pwd .. "/build/probe")
   if not found then
     error("ns.assert: no probe (make builds build/probe; or set LUACTR_PROBE): tried " .. concat(tried, ", "), 2)
   end
