@@ -101,8 +101,9 @@ describe("examples", function()
     assert.matches("outside: uid 1000", out, 1, true)
     assert.matches("inside: uid=0(root) gid=0(root)", out, 1, true)
     assert.matches("uid_map:%s+0%s+1000%s+1", out)
-    -- Only the private tmpfs's mount point, which stays empty.
-    assert.are.same({ ".tmpfs" }, ns.listdir(state))
+    -- Only the private tmpfs's mount point, which stays empty, and the
+    -- seccomp filters' cache.
+    assert.are.same({ ".seccomp", ".tmpfs" }, H.sorted(ns.listdir(state)))
     assert.are.same({}, ns.listdir(state .. "/.tmpfs"))
   end)
 
