@@ -4,8 +4,8 @@
 -- a rootless one (luactr run -d as uid 1000, user = true, probed through
 -- luactr exec as uid 1000). Each matcher is run once on a container
 -- weakened for it (capabilities = "all", masked_paths = {}, ...) too, to
--- show that it can fail and says why. A test that only a seccomp filter
--- would make pass is pending until it does (pending_unless below).
+-- show that it can fail and says why (with seccomp = false where the
+-- default filter would block the call anyway).
 local H = require "support.helper"
 local ns = H.ns
 local A = require "ns.assert"
@@ -13,15 +13,6 @@ local container = require "ns.container"
 local security = require "ns.security"
 
 local ROOTLESS = "setpriv --reuid=1000 --regid=1000 --clear-groups"
-
--- Run fn; when it raises, the test is pending for reason (with what the
--- matcher said today); when it passes, the test fails: the mark is stale.
-local function pending_unless(reason, fn)
-  local ok, err = pcall(fn)
-  if ok then error("passes now: drop the pending mark (" .. reason .. ")", 2) end
-  local today = tostring(err):gsub("^[^:]+:%d+: ", ""):gsub("%s*\n%s*", " ")
-  pending(reason .. "; today: " .. today)
-end
 
 local function copy(t)
   local out = {}
@@ -212,11 +203,6 @@ describe("the escape suite", function()
       end)
 
       it("cannot open the runtime's binary through /proc/PID/exe (init = true: luactr's reaper is PID 1)", function()
-        if kind.rootless then
-          -- (Not pending_unless: the start itself would wait out its timeout.)
-          pending("luactr run -d with init = true (or --init) never returns, as root too: the container runs, "
-            .. "luactr run waits on")
-        end
         assert.container(start({ init = true })).cannot_open_runtime_exe()
       end)
 
@@ -246,49 +232,37 @@ describe("the escape suite", function()
       end)
 
       it("cannot use perf_event_open", function()
-        pending_unless("needs the default seccomp profile", function()
-          assert.container(c).syscall_blocked("perf_event_open")
-        end)
+        assert.container(c).syscall_blocked("perf_event_open")
       end)
 
       it("cannot use userfaultfd", function()
-        pending_unless("needs the default seccomp profile", function()
-          assert.container(c).syscall_blocked("userfaultfd")
-        end)
+        assert.container(c).syscall_blocked("userfaultfd")
       end)
 
       it("cannot make a user namespace (unshare -U)", function()
-        pending_unless("needs the default seccomp profile", function()
-          assert.container(c).syscall_blocked("unshare")
-        end)
+        assert.container(c).syscall_blocked("unshare")
       end)
 
       it("cannot use the kernel's keyrings (keyctl, add_key, request_key)", function()
-        pending_unless("needs the default seccomp profile", function()
-          for _, call in ipairs({ "keyctl", "add_key", "request_key" }) do assert.container(c).syscall_blocked(call) end
-        end)
+        for _, call in ipairs({ "keyctl", "add_key", "request_key" }) do assert.container(c).syscall_blocked(call) end
       end)
 
       it("gives a command exec'd inside an empty session keyring of its own", function()
-        pending_unless("hole: ns.exec (h:exec, luactr exec) does not join a new session keyring, "
-          .. "so the command inherits the runtime's", function()
-          assert.container(c).has_own_session_keyring()
-        end)
+        -- The default filter refuses keyctl altogether (above): without
+        -- it, the keyring a command exec'd inside sees is its own.
+        assert.container(start({ seccomp = false })).has_own_session_keyring()
       end)
     end)
   end
 
-  describe("holes found on the way", function()
+  describe("holes found on the way, fixed", function()
     it("runs h:exec's command in a chroot = true container's root, not the host's", function()
       local t = recipe(("luactr-sec-chroot-%d"):format(ns.getpid()), { chroot = true })
       local h = container.start(t)
       H.defer(function() h:kill("KILL"); h:wait() end)
       -- busybox's /linuxrc is in the container's root and not in the host's.
       local st = h:exec({ "/bin/sh", "-c", "test -e /linuxrc" })
-      pending_unless("hole: ns.exec joins the mount namespace, whose root is the host's / under chroot = true, "
-        .. "and never chroots: the command runs on the host's filesystem", function()
-        assert.are.equal(0, st.status, "the command did not see /linuxrc: it runs in the host's /")
-      end)
+      assert.are.equal(0, st.status, "the command did not see /linuxrc: it runs in the host's /")
     end)
   end)
 
@@ -342,8 +316,8 @@ describe("the escape suite", function()
       assert.matches('not to be able to read /sys/firmware, but "ls %-A /sys/firmware" listed %d+ entries: ', msg)
     end)
 
-    it("syscall_blocked: with capabilities = \"all\", shows the call getting past its permission check", function()
-      local c = weakened({ capabilities = "all" })
+    it("syscall_blocked: with capabilities = \"all\" and no seccomp filter, shows the call getting past its permission check", function()
+      local c = weakened({ capabilities = "all", seccomp = false })
       for _, call in ipairs({ "bpf", "open_by_handle_at", "mount", "reboot", "swapon", "acct", "syslog" }) do
         local msg = fails(function() assert.container(c).syscall_blocked(call) end)
         assert.matches(("to block %s, but \"/opt/luactr/probe try %s\" says: %s: permitted ("):format(call, call, call),
@@ -386,8 +360,8 @@ describe("the escape suite", function()
         .. "looking for a file made on the host, found it: .*stat /proc/%d+/root/tmp/luactr%-assert%-%w+/marker: found", msg)
     end)
 
-    it("cannot_regain_privileges: with masked_paths = {} and readonly_paths = {}, shows the new /proc", function()
-      local c = weakened({ masked_paths = {}, readonly_paths = {} })
+    it("cannot_regain_privileges: with masked_paths = {}, readonly_paths = {} and no seccomp filter, shows the new /proc", function()
+      local c = weakened({ masked_paths = {}, readonly_paths = {}, seccomp = false })
       local msg = fails(function() assert.container(c).cannot_regain_privileges() end)
       assert.matches("not to regain privileges in a user namespace of its own, but \"/opt/luactr/probe userns-escape\" "
         .. "succeeded (exit 0): unshare user,mnt,pid: done;", msg, 1, true)

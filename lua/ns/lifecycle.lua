@@ -738,12 +738,25 @@ function M.exec(s, args, opts)
   if opts.tty ~= nil then t.tty = opts.tty end
   local c = require("ns.recipe").check(t)
   local fd = check(fmt("container %q", s.name), s:pidfd())
+  local pid = s.pid
+  if c.init then
+    -- PID 1 is luactr's reaper, not dumpable: a user without privilege
+    -- over it cannot join through it. Its child, the command, is in the
+    -- same namespaces.
+    local kids = ns.readfile(("/proc/%d/task/%d/children"):format(pid, pid)) or ""
+    local child = math.tointeger(tonumber(kids:match("%d+")))
+    local cfd = child and ns.pidfd_open(child)
+    if cfd then
+      fd:close()
+      fd, pid = cfd, child
+    end
+  end
   local g
   if s.cgroup then
     local gok, grp = pcall(M.group, s)
     if gok then g = grp end
   end
-  local h = { c = c, pid = s.pid, pidfd = fd, cgroup = g }
+  local h = { c = c, pid = pid, pidfd = fd, cgroup = g }
   local eok, st = pcall(require("ns.exec").exec, h, args,
     { env = opts.env, cwd = opts.cwd, tty = opts.tty, detach = opts.detach })
   fd:close()
