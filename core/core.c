@@ -22,6 +22,7 @@ static void (*const areas[])(lua_State *L) = {
 	ns_open_ipc,
 	ns_open_keys,
 	ns_open_bpf,
+	ns_open_landlock,
 };
 
 LUAMOD_API int luaopen_ns_core(lua_State *L);

@@ -117,5 +117,6 @@ NS_HIDDEN void ns_open_tty(lua_State *L);
 NS_HIDDEN void ns_open_ipc(lua_State *L);
 NS_HIDDEN void ns_open_keys(lua_State *L);
 NS_HIDDEN void ns_open_bpf(lua_State *L);
+NS_HIDDEN void ns_open_landlock(lua_State *L);
 
 #endif

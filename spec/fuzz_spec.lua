@@ -26,6 +26,7 @@ local KEYS = {
   "cgroup", "time", "rlimits", "readonly", "domainname", "stdin", "stdout", "stderr", "masked_paths",
   "readonly_paths", "preserve_fds", "devices", "cgroupfs",
 }
+for _, k in ipairs({ "landlock", "landlock_required" }) do KEYS[#KEYS + 1] = k end
 
 -- Tables that are wrong inside: each with the words its error must contain.
 local NESTED = {
@@ -69,6 +70,11 @@ local NESTED = {
   { { user = { bogus = 1 } }, "unknown key 'bogus'" },
   { { time = { monotonic = 1.5 } }, "time.monotonic" },
   { { time = { bogus = 1 } }, "unknown key 'bogus'" },
+  { { landlock = { read = { "relative" } } }, "landlock.read[1]" },
+  { { landlock = { write = { "/tmp", [3] = "/x" } } }, "landlock.write must be a list" },
+  { { landlock = { execute = { NUL } } }, "landlock.execute[1]" },
+  { { landlock = { bogus = {} } }, "unknown key 'bogus'" },
+  { { landlock = {} }, nil }, -- no rules: every filesystem access denied
   { { inside = { function() end, 5 } }, "inside[2]" },
   { { masked_paths = { "relative" } }, "masked_paths[1]" },
   { { readonly_paths = { NUL } }, "readonly_paths[1]" },

@@ -48,7 +48,10 @@ function M.exec(h, args, opts)
   local cwd = recipe.str(what, "cwd", opts.cwd or c.cwd)
   local tty, detach = opts.tty == true, opts.detach == true
   if tty and detach then error(what .. ": tty and detach: a detached command has no terminal", 2) end
-  local list = { plan.become(c) }
+  -- A session keyring of its own, as the container's first process has:
+  -- the caller's (the host's) would be reachable otherwise.
+  local list = { { op = "keyring", where = "child", name = "session keyring (new, empty)" } }
+  list[#list + 1] = plan.become(c)
   plan.identity(setmetatable({ tty = tty }, { __index = c }), { args = args, env = env, cwd = cwd, stdio = tty }, list)
   local types = {}
   for n in pairs(c.nsset) do types[#types + 1] = n end
@@ -80,7 +83,15 @@ function M.exec(h, args, opts)
       must("prctl", ns.prctl("dumpable", false))
       -- Wait until luactr has put us in the container's cgroup.
       if gr:read(1) ~= "g" then ns._exit(126) end
+      -- A chroot container's root is not its mount namespace's: keep a
+      -- handle on it from the host's side to go there after the setns.
+      local root = c.chroot and must("open root", ns.open(("/proc/%d/root"):format(h.pid), { "path", "directory" }))
       must("setns", ns.setns(h.pidfd, types))
+      if root then
+        must("fchdir", ns.chdir(root))
+        must("chroot", ns.chroot("."))
+        root:close()
+      end
       local cpid, cfd = ns.clone({})
       if not cpid then error(cfd, 0) end
       if cpid == 0 then

@@ -344,7 +344,8 @@ local function monitor(s, lock, list, o, w)
     drop(s, o, h)
     -- The op and errno, so luactr run can tell a command not found.
     local e = type(h) == "table" and h or {}
-    pcall(w.write, w, fmt("E%s\t%s\t%s", tostring(e.op or ""), tostring(e.errno or ""), tostring(h)))
+    pcall(w.write, w, fmt("E%s\t%s\t%s\n", tostring(e.op or ""), tostring(e.errno or ""),
+      tostring(h):gsub("\n", " ")))
     ns._exit(1)
   end
   -- dup2 gives fds without close-on-exec: these cross the exec.
@@ -362,7 +363,7 @@ local function monitor(s, lock, list, o, w)
   end
   table.sort(have)
   local c = h.c
-  w:write("OK")
+  w:write("OK\n")
   local _, msg = ns.exec(exe, { "luactr", "monitor", s:store().root, s.id, concat(have, ","),
     tostring(c.stop_signal or "TERM"), tostring(c.stop_timeout or 10), tostring(c.timeout or 0),
     tostring(s.config.log_max or M.LOG_MAX), tostring(s.config.log_files or M.LOG_FILES) })
@@ -392,20 +393,22 @@ function M.detach(s, lock, list, o)
     r:close()
     local mpid, merr = ns.clone({})
     if mpid == 0 then monitor(s, lock, list, o, w) end
-    if not mpid then pcall(w.write, w, "E\t\tfork the monitor: " .. tostring(merr)) end
+    if not mpid then pcall(w.write, w, "E\t\tfork the monitor: " .. tostring(merr) .. "\n") end
     ns._exit(0)
   end
   w:close()
   lock:close()
+  -- One line: a process that keeps the pipe open (the init reaper, say)
+  -- must not keep us waiting for its end.
   local chunks = {}
   repeat
     local c = r:read(65536)
     chunks[#chunks + 1] = c
-  until not c or c == ""
+  until not c or c == "" or c:find("\n", 1, true)
   r:close()
   ns.wait(pidfd)
   pidfd:close()
-  local said = concat(chunks)
+  local said = concat(chunks):gsub("\n.*$", "")
   if said ~= "OK" then
     if said == "" then
       said = "E\t\tthe monitor died before the container started"
@@ -735,12 +738,25 @@ function M.exec(s, args, opts)
   if opts.tty ~= nil then t.tty = opts.tty end
   local c = require("ns.recipe").check(t)
   local fd = check(fmt("container %q", s.name), s:pidfd())
+  local pid = s.pid
+  if c.init then
+    -- PID 1 is luactr's reaper, not dumpable: a user without privilege
+    -- over it cannot join through it. Its child, the command, is in the
+    -- same namespaces.
+    local kids = ns.readfile(("/proc/%d/task/%d/children"):format(pid, pid)) or ""
+    local child = math.tointeger(tonumber(kids:match("%d+")))
+    local cfd = child and ns.pidfd_open(child)
+    if cfd then
+      fd:close()
+      fd, pid = cfd, child
+    end
+  end
   local g
   if s.cgroup then
     local gok, grp = pcall(M.group, s)
     if gok then g = grp end
   end
-  local h = { c = c, pidfd = fd, cgroup = g }
+  local h = { c = c, pid = pid, pidfd = fd, cgroup = g }
   local eok, st = pcall(require("ns.exec").exec, h, args,
     { env = opts.env, cwd = opts.cwd, tty = opts.tty, detach = opts.detach })
   fd:close()

@@ -34,6 +34,7 @@ local MODULE = {
   setgroups_deny = "ids", gid_map = "ids", uid_map = "ids", become = "ids", setids = "ids",
   tty = "tty",
   init = "reaper",
+  landlock = "landlock",
 }
 
 local function load_op(t, name)

@@ -114,6 +114,15 @@ function M.identity(c, t, out)
     add { op = "caps", name = "capabilities (" .. #c.capabilities .. " kept)", keep = c.capabilities }
   end
   if c.no_new_privs then add { op = "no_new_privs", name = "no_new_privs" } end
+  if c.landlock then
+    -- Last before exec: after no_new_privs, which landlock_restrict_self
+    -- needs without CAP_SYS_ADMIN, and after the setup's own reads (the
+    -- user's /etc/passwd), which are not the rules' business.
+    local ll = require "ns.recipe.landlock"
+    local rules = ll.rules(c.landlock)
+    add { op = "landlock", name = "landlock (" .. ll.describe(rules) .. ")", rules = rules,
+      required = c.landlock_required or nil }
+  end
   if t.init then add { op = "init", name = "init (reaper)" } end
   if sc and c.no_new_privs then add(sc) end
   add { op = "exec", name = "exec " .. t.args[1], path = t.args[1], argv = t.args, env = t.env,
@@ -220,9 +229,17 @@ function M.ops(c)
   else
     -- luactr, after clone, while the child waits
     if c.user then
-      if not is_root then add("parent", { op = "setgroups_deny", name = "setgroups deny" }) end
-      add("parent", { op = "gid_map", name = "gid_map", ranges = c.user.gid_map })
-      add("parent", { op = "uid_map", name = "uid_map", ranges = c.user.uid_map })
+      -- Without privilege the kernel takes only the user's own id, and
+      -- setgroups denied; newgidmap and newuidmap (setuid, checking
+      -- /etc/subgid and /etc/subuid) write wider maps.
+      local helpers = not is_root and c.user.helpers or nil
+      if not is_root and not helpers then
+        add("parent", { op = "setgroups_deny", name = "setgroups deny" .. (c.user.note and " (" .. c.user.note .. ")" or "") })
+      end
+      add("parent", { op = "gid_map", name = helpers and "gid_map (newgidmap)" or "gid_map", ranges = c.user.gid_map,
+        helper = helpers and require("ns.recipe.user").MAP_HELPERS.gid })
+      add("parent", { op = "uid_map", name = helpers and "uid_map (newuidmap)" or "uid_map", ranges = c.user.uid_map,
+        helper = helpers and require("ns.recipe.user").MAP_HELPERS.uid })
     end
     if c.cgroup then add("parent", { op = "cgroup_join", name = "cgroup join" }) end
     for i, fn in ipairs(c.parent) do add("parent", { op = "hook", name = "parent hook " .. i, fn = fn, parent = true }) end

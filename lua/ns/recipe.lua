@@ -38,6 +38,9 @@ local KEYS = {
   stop_signal = "string|number", labels = "table", upper_dir = "string",
 }
 
+-- Landlock's rules and whether they must be enforced (ns.recipe.landlock).
+KEYS.landlock, KEYS.landlock_required = "table|boolean", "boolean"
+
 local TIME_KEYS = { monotonic = true, boottime = true }
 local NAMESPACES = { cgroup = true, ipc = true, mnt = true, net = true, pid = true, time = true, user = true, uts = true }
 
@@ -375,6 +378,7 @@ function M.check(t)
   end
   c.rlimits = limits
   if c.cgroup then check_cgroup(what, c.cgroup) end
+  if c.landlock ~= nil or c.landlock_required ~= nil then require("ns.recipe.landlock").check(what, c) end
   c.files = {}
   for _, k in ipairs({ "stdin", "stdout", "stderr" }) do
     if c[k] ~= nil then c[k] = check_fd(what, k, c[k], c.files) end

@@ -75,10 +75,24 @@ function M.has(t, v)
   return false
 end
 
---- image_root() -> where images live: $LUACTR_ROOT, or /var/lib/luactr.
+--- image_root() -> where images live: $LUACTR_ROOT, else /var/lib/luactr
+-- for root; for another user, a store of its own, whose files it owns
+-- (so that a rootless container, root inside being the user, can copy
+-- them up into its upper layer): $XDG_DATA_HOME/luactr, else
+-- ~/.local/share/luactr when $HOME is the user's; else the shared one
+-- (readable, but a rootless container cannot write over its files).
 function M.image_root()
   local r = os.getenv("LUACTR_ROOT")
-  return (r and r ~= "") and r or "/var/lib/luactr"
+  if r and r ~= "" then return r end
+  local uid = select(2, ns.getuid())
+  if uid ~= 0 then
+    local data = os.getenv("XDG_DATA_HOME")
+    if data and data:sub(1, 1) == "/" then return data .. "/luactr" end
+    local home = os.getenv("HOME")
+    local st = home and home:sub(1, 1) == "/" and ns.stat(home)
+    if st and st.type == "dir" and st.uid == uid then return home .. "/.local/share/luactr" end
+  end
+  return "/var/lib/luactr"
 end
 
 --- busybox_image([root]) -> the busybox image's directory below the image

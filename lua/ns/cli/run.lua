@@ -513,6 +513,19 @@ function M.parse(argv)
     t.namespaces = list
   end
 
+  -- Rootless, as docker's rootless mode and podman's: a user namespace
+  -- (root inside is the user, with its subordinate ids when it has
+  -- some), without which no other namespace can be made.
+  if select(2, ns.getuid()) ~= 0 then
+    local list, has = {}, false
+    for _, n in ipairs(t.namespaces or require("ns.recipe").default_namespaces) do
+      list[#list + 1] = n
+      if n == "user" then has = true end
+    end
+    if not has and t.user ~= true and type(t.user) ~= "table" then list[#list + 1] = "user" end
+    t.namespaces = list
+  end
+
   if #a.label > 0 then
     local labels = copy(t.labels)
     for _, s in ipairs(a.label) do

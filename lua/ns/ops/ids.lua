@@ -12,8 +12,48 @@ local must = errors.must
 local RUN = {}
 
 function RUN.setgroups_deny(x) must("setgroups deny", ns.setgroups_deny(x.pid)) end
-function RUN.gid_map(x, o) must("gid_map", ns.gid_map(x.pid, o.ranges)) end
-function RUN.uid_map(x, o) must("uid_map", ns.uid_map(x.pid, o.ranges)) end
+-- Run a map helper (newuidmap, newgidmap): HELPER PID inside outside
+-- count ...; raises with what it said when it fails.
+local function map_helper(x, o, what)
+  local argv = { o.helper, tostring(x.pid) }
+  for _, r in ipairs(o.ranges) do
+    for _, n in ipairs(r) do argv[#argv + 1] = tostring(n) end
+  end
+  local r, w = must("pipe", ns.pipe())
+  local pid, pidfd = ns.clone({})
+  if pid == 0 then
+    r:close()
+    ns.dup2(w, 2)
+    ns.dup2(w, 1)
+    local _, msg = ns.exec(o.helper, argv)
+    io.stderr:write("exec ", o.helper, ": ", tostring(msg), "\n")
+    ns._exit(127)
+  end
+  w:close()
+  if not pid then r:close() errors.raise({ call = what, message = fmt("%s: %s", o.helper, tostring(pidfd)) }) end
+  local said = {}
+  repeat
+    local s = r:read(4096)
+    said[#said + 1] = s
+  until not s or s == ""
+  r:close()
+  local st = ns.wait(pidfd)
+  pidfd:close()
+  if not st or st.status ~= 0 then
+    local text = table.concat(said):gsub("%s+$", ""):gsub("\n", "; ")
+    errors.raise({ call = what, message = fmt("%s %s: %s", o.helper:match("[^/]+$"), table.concat(argv, " ", 2),
+      text ~= "" and text or ("exit " .. tostring(st and st.status))) })
+  end
+end
+
+function RUN.gid_map(x, o)
+  if o.helper then return map_helper(x, o, "gid_map") end
+  must("gid_map", ns.gid_map(x.pid, o.ranges))
+end
+function RUN.uid_map(x, o)
+  if o.helper then return map_helper(x, o, "uid_map") end
+  must("uid_map", ns.uid_map(x.pid, o.ranges))
+end
 
 -- Take the container's ids inside its user namespace; a change of the
 -- effective ids clears the parent-death signal, so set it again.
@@ -91,8 +131,17 @@ function RUN.setids(x, o)
   -- change of the groups, and none is needed to keep an empty list.
   local ok, msg, e = ns.setgroups(groups)
   if not ok and not (#groups == 0 and e == ns.E.EPERM) then must("setgroups", ok, msg, e) end
-  must("setresgid", ns.setresgid(gid))
-  must("setresuid", ns.setresuid(uid))
+  -- An id the user namespace does not map is EINVAL: say so.
+  local function set(call, f, id)
+    local sok, smsg, se = f(id)
+    if not sok and se == ns.E.EINVAL then
+      smsg = smsg .. fmt(": %d is not mapped by the user namespace (an unprivileged user maps more ids with "
+        .. "subordinate ranges in /etc/subuid and /etc/subgid)", id)
+    end
+    must(call, sok, smsg, se)
+  end
+  set("setresgid", ns.setresgid, gid)
+  set("setresuid", ns.setresuid, uid)
   if x.rearm then x.rearm() end
 end
 

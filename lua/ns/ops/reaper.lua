@@ -23,6 +23,17 @@ local function reaper(pid, pidfd, report)
   local sigs = { "CHLD" } -- wakes the reaper for orphans that end
   for _, n in ipairs(supervise.forwarded_signals) do sigs[#sigs + 1] = n end
   local sigfd = must("signalfd", ns.signalfd(sigs))
+  -- It never execs: what luactr (or a monitor) had open, it would hold
+  -- for the container's life (the pipe on which a monitor says it has
+  -- started, its lock). Only its child's pidfd, the report pipe and the
+  -- signalfd stay, besides 0-2. It opens nothing after this, so no
+  -- number closed here is ever another file's when a stale handle of
+  -- luactr's is collected.
+  local keep = { [pidfd:fileno()] = true, [sigfd:fileno()] = true, [report and report:fileno() or -1] = true }
+  for _, name in ipairs(ns.listdir("/proc/self/fd") or {}) do
+    local n = math.tointeger(tonumber(name))
+    if n and n > 2 and not keep[n] then ns.close_range(n, n) end
+  end
   local code
   while true do
     local r = ns.poll({ pidfd, sigfd }, -1)

@@ -66,15 +66,71 @@ local function check_idmap(what, key, map)
   return map
 end
 
+--- SUBID_FILES: where the subordinate ranges are (subuid(5), subgid(5)).
+M.SUBID_FILES = { uid = "/etc/subuid", gid = "/etc/subgid" }
+--- MAP_HELPERS: the setuid helpers that write a user namespace's maps
+-- with the ranges those files grant (Debian's uidmap package).
+M.MAP_HELPERS = { uid = "/usr/bin/newuidmap", gid = "/usr/bin/newgidmap" }
+
+-- The first subordinate range of the user (name or id) in file, as
+-- start, count; nil when it lists none.
+local function subid_range(file, name, id)
+  local text = ns.readfile(file)
+  if not text then return nil end
+  for line in text:gmatch("[^\n]+") do
+    local who, start, count = line:match("^%s*([^:#%s][^:]*):(%d+):(%d+)%s*$")
+    if who and (who == name or who == tostring(id)) then
+      return math.tointeger(tonumber(start)), math.tointeger(tonumber(count))
+    end
+  end
+end
+
+-- The user's name from /etc/passwd, or nil.
+local function user_name(uid)
+  for line in (ns.readfile("/etc/passwd") or ""):gmatch("[^\n]+") do
+    local name, id = line:match("^([^:]*):[^:]*:(%d+):")
+    if id and tonumber(id) == uid then return name end
+  end
+end
+
+--- rootless_maps(uid, gid) -> the default maps of a user namespace for a
+-- non-root user, and whether the map helpers must write them: 0 inside
+-- is the user, and 1..65536 the first subordinate ranges of
+-- /etc/subuid and /etc/subgid, when both list one and newuidmap and
+-- newgidmap are there (so that chown inside works); else only 0, with
+-- why not (a note for the plan).
+function M.rootless_maps(uid, gid)
+  local name = user_name(uid)
+  local us, un = subid_range(M.SUBID_FILES.uid, name, uid)
+  local gs, gn = subid_range(M.SUBID_FILES.gid, name, uid)
+  local why
+  if not us or not gs then
+    why = fmt("no subordinate ids for %s in %s and %s", name or tostring(uid), M.SUBID_FILES.uid, M.SUBID_FILES.gid)
+  elseif not ns.stat(M.MAP_HELPERS.uid) or not ns.stat(M.MAP_HELPERS.gid) then
+    why = fmt("%s and %s are missing (Debian's uidmap package)", M.MAP_HELPERS.uid, M.MAP_HELPERS.gid)
+  end
+  if why then return { { 0, uid, 1 } }, { { 0, gid, 1 } }, false, why end
+  return { { 0, uid, 1 }, { 1, us, math.min(un, 65536) } }, { { 0, gid, 1 }, { 1, gs, math.min(gn, 65536) } }, true
+end
+
 --- maps(what, c): the user namespace of the canonical table c: its maps,
 -- defaults filled in, and the ids inside, which they must map.
 function M.maps(what, c)
   if c.user then
     -- Default maps: root inside is you outside; run as root, it is uid
     -- 100000 with 65536 ids, the usual first subordinate range, so that
-    -- root inside is nobody on the host.
+    -- root inside is nobody on the host. Run as another user, with
+    -- subordinate ids of its own, those too (written by newuidmap).
     local u = c.user
     local uid, gid = select(2, ns.getuid()), select(2, ns.getgid())
+    if uid ~= 0 and u.uid_map == nil and u.gid_map == nil then
+      u.uid_map, u.gid_map, u.helpers, u.note = M.rootless_maps(uid, gid)
+    elseif uid ~= 0 then
+      -- Maps given: the helpers write them when they go past the user's
+      -- own id (the kernel lets an unprivileged process map only that).
+      local function own(map, id) return map == nil or (#map == 1 and map[1][2] == id and map[1][3] == 1) end
+      u.helpers = not (own(u.uid_map, uid) and own(u.gid_map, gid))
+    end
     u.uid_map = check_idmap(what, "user.uid_map", u.uid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, uid, 1 } }))
     u.gid_map = check_idmap(what, "user.gid_map", u.gid_map or (uid == 0 and { { 0, 100000, 65536 } } or { { 0, gid, 1 } }))
   end
