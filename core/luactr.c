@@ -46,8 +46,9 @@ static void usage(FILE *f)
 	        "--plan and --timings go before it); ps, exec, logs, stop, kill, start,\n"
 	        "restart, wait, rm, inspect, top, pause, unpause, stats, commit (containers\n"
 	        "by id, id prefix or name: luactr CMD --help); image (pull, import, save,\n"
-	        "ls, inspect, rm, prune: luactr image --help); gc (remove leftover cgroups;\n"
-	        "with --uppers, also the kept upper layers that no container uses).\n"
+	        "ls, inspect, rm, prune: luactr image --help); seccomp show (a profile's\n"
+	        "summary); gc (remove leftover cgroups; with --uppers, also the kept upper\n"
+	        "layers that no container uses).\n"
 	        "Environment: LUACTR_DEBUG=1 prints tracebacks; LUACTR_ROOT, LUACTR_STATE\n"
 	        "set where images and running state live.\n",
 	        progname);

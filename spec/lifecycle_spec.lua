@@ -170,6 +170,23 @@ describe("luactr's container lifecycle", function()
     end
   end)
 
+  it("a RECIPE.lua with functions: kept as its argv, read again by start", function()
+    local dir = H.tmpdir("fn-recipe")
+    H.defer(function() H.rmrf(dir) end)
+    local recipe = dir .. "/hooks.lua"
+    -- The inside hook runs at every start: the file it writes says how many.
+    assert(ns.writefile(recipe, [[
+      return { image = "busybox", args = { "sleep", "1000" },
+        inside = function() local f = io.open("/starts", "a"); f:write("x"); f:close() end }
+    ]], { create = true }))
+    ok("run -d --name fn " .. recipe)
+    local s = inspect("fn")
+    assert.are.same({ "-d", "--name", "fn", recipe }, s.config.argv)
+    assert.is_nil(s.config.table)
+    ok("restart -t 0 fn")
+    assert.are.equal("xx", ok("exec fn cat /starts"))
+  end)
+
   it("a container that ignores SIGTERM is stopped within the timeout", function()
     ok("run -d --name hard busybox sh -c 'trap \"\" TERM; while :; do sleep 0.1; done'")
     local t0 = ns.clock()

@@ -15,7 +15,8 @@ local function die(msg, code)
   os.exit(code or 125)
 end
 
-local argv = arg or {}
+-- The words after "run" (arg also has the script at 0, luactr at -1).
+local argv = table.move(arg or {}, 1, #(arg or {}), 1, {})
 local ok, t, o = pcall(cli.parse, argv)
 if not ok then die(t) end
 if o.help then
