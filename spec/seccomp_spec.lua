@@ -460,6 +460,85 @@ os.exit(st.status)
     end)
   end)
 
+  describe("the JSON form (docker's --security-opt seccomp=FILE, OCI's linux.seccomp)", function()
+    local oci = require "ns.security.seccomp_oci"
+
+    it("becomes the recipe's profile table, field by field", function()
+      local t = oci.profile({
+        defaultAction = "SCMP_ACT_ERRNO", defaultErrnoRet = 1,
+        archMap = { { architecture = "SCMP_ARCH_X86_64", subArchitectures = { "SCMP_ARCH_X86", "SCMP_ARCH_X32" } } },
+        flags = { "SECCOMP_FILTER_FLAG_TSYNC" },
+        syscalls = {
+          { names = { "read", "write" }, action = "SCMP_ACT_ALLOW" },
+          { names = { "personality" }, action = "SCMP_ACT_ALLOW",
+            args = { { index = 0, value = 8, valueTwo = 0, op = "SCMP_CMP_EQ" } } },
+          { names = { "clone" }, action = "SCMP_ACT_ALLOW",
+            args = { { index = 0, value = 2114060288, op = "SCMP_CMP_MASKED_EQ" } },
+            excludes = { caps = { "CAP_SYS_ADMIN" }, arches = { "s390x" } } },
+          { names = { "clone3" }, action = "SCMP_ACT_ERRNO", errnoRet = 38, includes = { minKernel = "5.3" } },
+        },
+        someFutureField = true,
+      })
+      assert.are.same({
+        default = "errno", errno = 1, arch_map = { { "x86_64", "x86", "x32" } },
+        syscalls = {
+          { names = { "read", "write" }, action = "allow" },
+          { names = { "personality" }, action = "allow", args = { { 0, "eq", 8 } } },
+          { names = { "clone" }, action = "allow", args = { { 0, "masked_eq", 2114060288, 0 } },
+            excludes = { caps = { "CAP_SYS_ADMIN" }, arches = { "s390x" } } },
+          { names = { "clone3" }, action = "errno", errno = 38, includes = { min_kernel = "5.3" } },
+        },
+      }, t)
+      -- ...which the recipe's checks take as they are.
+      assert.is_table(require("ns.recipe").check({ seccomp = t }))
+    end)
+
+    it("refuses what luactr does not do, naming the key", function()
+      local function err(t)
+        local ok, e = pcall(oci.profile, t)
+        assert.is_false(ok)
+        return e
+      end
+      assert.matches("^seccomp%.defaultAction: SCMP_ACT_NOTIFY is not supported from JSON",
+        err({ defaultAction = "SCMP_ACT_NOTIFY" }))
+      assert.matches("^seccomp%.listenerPath: a seccomp agent is not supported",
+        err({ defaultAction = "SCMP_ACT_ALLOW", listenerPath = "/run/agent.sock" }))
+      assert.matches("^seccomp%.flags%[1%]: SECCOMP_FILTER_FLAG_LOG is not supported",
+        err({ defaultAction = "SCMP_ACT_ALLOW", flags = { "SECCOMP_FILTER_FLAG_LOG" } }))
+      assert.matches('^seccomp%.syscalls%[1%]%.action: unknown action "SCMP_ACT_MAYBE" %(valid: SCMP_ACT_ALLOW, ',
+        err({ syscalls = { { names = { "read" }, action = "SCMP_ACT_MAYBE" } } }))
+      assert.matches('^seccomp%.syscalls%[1%]%.args%[1%]%.op: unknown op "SCMP_CMP_ABOUT"',
+        err({ syscalls = { { names = { "read" }, action = "SCMP_ACT_ALLOW", args = { { index = 0, op = "SCMP_CMP_ABOUT" } } } } }))
+      assert.matches('^seccomp%.architectures%[1%]: "x86_64" is not an architecture',
+        err({ architectures = { "x86_64" } }))
+    end)
+
+    it("luactr run --security-opt seccomp=FILE.json filters with it; seccomp=unconfined with none", function()
+      local dir = H.tmpdir("seccomp-json")
+      H.defer(function() H.rmrf(dir) end)
+      local file = dir .. "/deny-mkdir.json"
+      assert(ns.writefile(file, [[{"defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}]],
+        { create = true }))
+      local out, code = H.run_luactr("run --rm --security-opt seccomp=" .. file .. " busybox mkdir /made")
+      assert.are.equal(1, code, out)
+      assert.matches("Permission denied", out)
+      out, code = H.run_luactr("run --rm busybox sh -c 'mkdir /made && echo made'")
+      assert.are.same({ "made\n", 0 }, { out, code })
+      -- unconfined: a call the default profile refuses goes through.
+      out = H.run_luactr("run --rm --security-opt seccomp=unconfined busybox grep Seccomp: /proc/self/status")
+      assert.matches("Seccomp:%s+0", out)
+      out = H.run_luactr("run --rm busybox grep Seccomp: /proc/self/status")
+      assert.matches("Seccomp:%s+2", out)
+      out, code = H.run_luactr("run --rm --security-opt seccomp=" .. dir .. "/none.json busybox true")
+      assert.are.equal(125, code)
+      assert.matches("^luactr run: %-%-security%-opt seccomp: seccomp profile [^\n]*none%.json: No such file", out)
+      out, code = H.run_luactr("run --rm --security-opt apparmor=x busybox true")
+      assert.are.equal(125, code)
+      assert.matches("not supported %(valid: seccomp=unconfined, seccomp=PROFILE.json, no%-new%-privileges%)", out)
+    end)
+  end)
+
   describe("luactr seccomp show", function()
     it("sums up the default profile", function()
       local out, code = H.run_luactr("seccomp show default")

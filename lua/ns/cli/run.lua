@@ -55,6 +55,8 @@ M.FLAGS = {
   { "--ulimit", "A resource limit: nofile=1024:2048, core=0, nproc=-1 (-1: unlimited).", "NAME=N[:N]", many = true },
   { "--network", "none (the default: a network namespace with only lo) or host (the host's network).", "MODE" },
   { "-l --label", "Set a label: K=V (or K, empty).", "K=V", many = true },
+  { "--security-opt", "seccomp=unconfined (no filter), seccomp=PROFILE.json (docker's/moby's JSON form), "
+    .. "no-new-privileges (the default already).", "OPT", many = true },
   { "--log-opt", "With -d: max-size=SIZE (16m: past it the log is rotated), max-file=N (2: the files kept).",
     "K=V", many = true },
   { "--stop-signal", "The signal that stops it (TERM, SIGINT, 9...).", "SIGNAL" },
@@ -534,6 +536,24 @@ function M.parse(argv)
       labels[k] = v or ""
     end
     t.labels = labels
+  end
+  for _, opt in ipairs(a.security_opt) do
+    local k, v = opt:match("^([%w-]+)[=:](.*)$")
+    k = k or opt
+    if k == "seccomp" and v == "unconfined" then
+      t.seccomp = false
+    elseif k == "seccomp" and v and v ~= "" then
+      local ok, prof = pcall(require("ns.security.seccomp_oci").read, v)
+      if not ok then bad("--security-opt seccomp: %s", tostring(prof)) end
+      t.seccomp = prof
+    elseif k == "no-new-privileges" and (v == nil or v == "true") then
+      t.no_new_privs = true
+    elseif k == "no-new-privileges" and v == "false" then
+      t.no_new_privs = false
+    else
+      bad("--security-opt %s: not supported (valid: seccomp=unconfined, seccomp=PROFILE.json, no-new-privileges)",
+        show(opt))
+    end
   end
   o.log_max, o.log_files = 16 * 1024 * 1024, 2
   for _, kvs in ipairs(a.log_opt) do
