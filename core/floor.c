@@ -26,8 +26,13 @@
  *                    (see cg_create), which the child joins itself first
  *                    ("0" to cgroup.procs) and sees, read-only, at its
  *                    /sys/fs/cgroup (child_cgroupfs), removed after.
+ *   floor -s FILE    (with -f or -c) also what luactr's default seccomp
+ *                    filter costs a start: the compiled program (a file of
+ *                    struct sock_filter, luactr's cache of it) read by the
+ *                    parent before the clone, installed by the child after
+ *                    no_new_privs, right before exec.
  *
- * Usage: floor [-q] [-f | -c] LOWERDIR [N]
+ * Usage: floor [-q] [-f | -c] [-s FILE] LOWERDIR [N]
  * See clone(2), clone3(2), mount(2), mount_setattr(2), pivot_root(2),
  * umount2(2), keyctl(2), close_range(2), capset(2), prctl(2), execve(2),
  * waitid(2), cgroups(7), overlayfs.
@@ -51,6 +56,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/close_range.h>
 #include <linux/keyctl.h>
 #include <linux/sched.h>
@@ -63,6 +70,7 @@
 
 enum { PLAIN, FULL, CGROUP };
 static int mode = PLAIN;
+static const char *seccomp_file; /* -s */
 static char options[PATH_MAX + 192]; /* the overlay's mount data */
 
 static void die(const char *what, const char *arg)
@@ -209,6 +217,31 @@ static void child_pivot(void)
 
 /* Docker's 14 capabilities, luactr's default: every other one leaves the
  * bounding set, then the effective and permitted sets are the 14. */
+/* -s: the compiled program, read by the parent before each clone, as
+ * luactr maps its cache file before the clone, and installed by the child
+ * after no_new_privs. */
+static struct sock_filter insns[4096];
+static unsigned short ninsns;
+
+static void read_seccomp(void)
+{
+	int fd = open(seccomp_file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("open", seccomp_file);
+	ssize_t n = read(fd, insns, sizeof insns);
+	close(fd);
+	if (n <= 0 || n % (ssize_t)sizeof insns[0] != 0)
+		die("read", seccomp_file);
+	ninsns = (unsigned short)(n / (ssize_t)sizeof insns[0]);
+}
+
+static void child_seccomp(void)
+{
+	struct sock_fprog prog = {.len = ninsns, .filter = insns};
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		child_die("seccomp", seccomp_file);
+}
+
 static void child_caps(void)
 {
 	static const int keep[] = {CAP_AUDIT_WRITE, CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID,
@@ -287,6 +320,8 @@ static void child_full(int sock)
 	child_caps();
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_die("prctl PR_SET_NO_NEW_PRIVS", NULL);
+	if (seccomp_file)
+		child_seccomp();
 	child_exec();
 }
 
@@ -592,6 +627,8 @@ static double run_plain(void)
 static double run_full(void)
 {
 	double t0 = now_us();
+	if (seccomp_file)
+		read_seccomp();
 	state_dir();
 	if (mode == CGROUP)
 		cg_create();
@@ -642,9 +679,11 @@ static double run_full(void)
 int main(int argc, char **argv)
 {
 	int quiet = 0, opt;
-	while ((opt = getopt(argc, argv, "qfc")) != -1) {
+	while ((opt = getopt(argc, argv, "qfcs:")) != -1) {
 		if (opt == 'q')
 			quiet = 1;
+		else if (opt == 's')
+			seccomp_file = optarg;
 		else if (opt == 'f')
 			mode = FULL;
 		else if (opt == 'c')
@@ -655,7 +694,7 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	if (argc < 1 || argc > 2) {
-		fprintf(stderr, "usage: floor [-q] [-f | -c] LOWERDIR [N]\n");
+		fprintf(stderr, "usage: floor [-q] [-f | -c] [-s FILE] LOWERDIR [N]\n");
 		return 2;
 	}
 	const char *lower = argv[0];

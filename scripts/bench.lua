@@ -196,18 +196,29 @@ local function main(tmp)
 
   add { name = "floor", argv = { "build/floor", "-q", image, "1" },
         what = "C, the least: clone 6 ns, tmpfs on the state dir, overlay, /proc, pivot_root" }
-  add { name = "floor -f", argv = { "build/floor", "-q", "-f", image, "1" },
+  -- luactr's default seccomp program, as its cache holds it: the floors
+  -- of luactr's rows read and install the same one (floor -s).
+  local sec_op
+  for _, o in ipairs(require("ns.container").plan {}) do if o.op == "seccomp" then sec_op = o end end
+  local sec_file = require("ns.security.seccomp").cache_dir() .. "/" .. sec_op.key .. ".bpf"
+  local function cached_program()
+    if not ns.stat(sec_file) then sh("./luactr scripts/bench-true.lua >/dev/null 2>&1") end
+    if not ns.stat(sec_file) then return "no compiled default seccomp program at " .. sec_file end
+  end
+  add { name = "floor -f", argv = { "build/floor", "-q", "-f", "-s", sec_file, image, "1" }, prepare = cached_program,
         what = "C, luactr's default work: report socketpair, clone3 5 ns (fork of a small C process; luactr's is "
           .. "a vfork), cgroup ns unshared by the child, keyring, "
           .. "nodev overlay on a tmpfs, /proc, /sys ro, /dev, 5 ro + 12 masked paths, pivot_root, "
-          .. "hostname, close_range, 14 caps, no_new_privs" }
-  add { name = "floor cgroup", argv = { "build/floor", "-q", "-c", image, "1" },
+          .. "hostname, close_range, 14 caps, no_new_privs, the default seccomp program read and installed" }
+  add { name = "floor -f nosec", argv = { "build/floor", "-q", "-f", image, "1" },
+        what = "floor -f without the seccomp program: the floor of luactr no seccomp" }
+  add { name = "floor cgroup", argv = { "build/floor", "-q", "-c", "-s", sec_file, image, "1" }, prepare = cached_program,
         what = "floor -f plus luactr's cgroups: a group (below a parent) in each of the 9 hierarchies, "
           .. "cpuset copied, memory 64M, devices allow-list, joined by the child first, oom count read, removed; "
-          .. "not luactr's flock and 5 stats reads" }
+          .. "not luactr's flock and 5 stats reads; the seccomp program as floor -f" }
   add { name = "luactr", argv = { "./luactr", "scripts/bench-true.lua" }, floor = "floor -f",
         what = "ns.container defaults (bench-true.lua): the same work as floor -f" }
-  add { name = "luactr no seccomp", argv = { "./luactr", "scripts/bench-noseccomp.lua" }, floor = "floor -f",
+  add { name = "luactr no seccomp", argv = { "./luactr", "scripts/bench-noseccomp.lua" }, floor = "floor -f nosec",
         what = "the defaults with seccomp = false (bench-noseccomp.lua): what the luactr row pays for its filter "
           .. "(moby's profile, its program read from the cache and installed before exec, run on every later call)" }
   add { name = "luactr cgroup", argv = { "./luactr", "scripts/bench-cgroup.lua" }, floor = "floor cgroup",
@@ -385,7 +396,7 @@ local function main(tmp)
 
   -- The targets: each luactr row against the floor that does its work.
   print()
-  for _, name in ipairs { "luactr", "luactr cgroup" } do
+  for _, name in ipairs { "luactr", "luactr no seccomp", "luactr cgroup" } do
     local l = by[name]
     local f = l and by[l.floor]
     if l and l.median and f and f.median then
@@ -402,6 +413,11 @@ local function main(tmp)
     local ratio = ld.median / ln.median
     print(("target: luactr / luactr no seccomp <= 1.05x: %.2fx, %s (p10 / p10: %.2fx; the default filter's cost)"):format(
       ratio, ratio <= 1.05 and "met" or "NOT met", percentile(ld.times, 0.1) / percentile(ln.times, 0.1)))
+  end
+  local fs, fn = by["floor -f"], by["floor -f nosec"]
+  if fs and fs.median and fn and fn.median then
+    print(("floor -f / floor -f nosec: %.2fx (what the same program costs a start in C: the kernel's part)"):format(
+      fs.median / fn.median))
   end
   local ls, bs = by["luactr seq"], by["bwrap seq"]
   if ls and ls.median and bs and bs.median then
