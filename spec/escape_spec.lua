@@ -33,18 +33,10 @@ local VARIANTS = {
 }
 
 -- A device of the host that docker's allow-list leaves out: "b major
--- minor" and its /dev path, for the first block device sysfs lists, or
--- /dev/kmsg (c 1 11) on a machine without block devices (user-mode-linux
--- on hostfs).
+-- minor" and its /dev path (ns.assert's choice).
 local function host_device()
-  local names = ns.listdir("/sys/dev/block") or {}
-  table.sort(names)
-  for _, n in ipairs(names) do
-    local maj, min = n:match("^(%d+):(%d+)$")
-    local name = (ns.readfile("/sys/dev/block/" .. n .. "/uevent") or ""):match("DEVNAME=(%S+)")
-    if maj and name and ns.stat("/dev/" .. name) then return "b " .. maj .. " " .. min, "/dev/" .. name end
-  end
-  return "c 1 11", "/dev/kmsg"
+  local dev, path = require("ns.assert").host_device()
+  return table.concat(dev, " "), path
 end
 
 describe("the default container", function()

@@ -498,8 +498,10 @@ function checks.memory_limit(t, size)
   return holds, "to have the memory limit " .. label, "not to have the memory limit " .. label, saw
 end
 
--- A host device for cannot_mknod: "b MAJOR MINOR" of the first block
--- device sysfs lists with a node in /dev, else /dev/kmsg (c 1 11).
+--- host_device() -> a host device for cannot_mknod: {"b", MAJOR, MINOR}
+-- of the first block device sysfs lists with a node in /dev, else
+-- /dev/kmsg ({"c", "1", "11"}, for a machine without block devices such
+-- as user-mode-linux on hostfs), and its /dev path.
 local function host_device()
   local names = ns.listdir("/sys/dev/block") or {}
   table.sort(names)
@@ -690,5 +692,7 @@ luassert:register("modifier", "container", function(state, arguments)
   end
   return state
 end)
+
+M.host_device = host_device
 
 return M
