@@ -194,7 +194,7 @@ local function ending(st)
   return t
 end
 
---- ended(s, h, st): the container of h has ended with st: recorded, and
+--- ended(s, st): s's container has ended with wait status st: recorded, and
 -- with --rm removed.
 function M.ended(s, st)
   local ok, err = pcall(s.exited, s, ending(st))
