@@ -1,10 +1,9 @@
 --- luactr monitor ROOT ID FDS STOP_SIGNAL STOP_TIMEOUT TIMEOUT LOG_MAX
--- LOG_FILES: the lean
--- half of a detached container's monitor, not a command for users. The
--- monitor that `luactr run -d` forks starts the container (it is its
--- parent), then execs this with the fds it passes at the numbers of
--- ns.lifecycle.MONITOR_FDS (FDS lists those there: pidfd, lock, log,
--- stdout, stderr, stdin, init). Until the container ends it loads
+-- LOG_FILES LOG: the lean half of a detached container's monitor, not a
+-- command for users. The monitor that `luactr run -d` forks starts the
+-- container (it is its parent), then execs this with the fds it passes
+-- (FDS: name=number pairs, the numbers of ns.lifecycle.MONITOR_FDS:
+-- pidfd, lock, log, stdout, stderr, stdin, init) and LOG, the log's path. Until the container ends it loads
 -- nothing but the core: it relays the container's stdout and stderr (or
 -- its pty's output) to the log in the CRI format, passes on the signals
 -- it gets (INT TERM HUP QUIT USR1 USR2, blocked since the start), and
@@ -23,26 +22,26 @@ end
 local stop_signal, stop_timeout, timeout = arg[4] or "TERM", tonumber(arg[5]) or 10, tonumber(arg[6]) or 0
 stop_signal = math.tointeger(tonumber(stop_signal)) or stop_signal
 local log_max, log_files = tonumber(arg[7]) or 16 * 1024 * 1024, math.tointeger(tonumber(arg[8])) or 2
-local log_path = root .. "/containers/" .. id .. "/log"
+local log_path = arg[9]
 
--- The fd numbers (ns.lifecycle.MONITOR_FDS, which is not loaded here).
-local F = { pidfd = 3, lock = 4, log = 5, stdout = 6, stderr = 7, stdin = 8, init = 9 }
+local KNOWN = { pidfd = true, lock = true, log = true, stdout = true, stderr = true, stdin = true, init = true }
 local fds = {}
-for k in have:gmatch("[^,]+") do
-  if not F[k] then
+for k, n in have:gmatch("([%w]+)=(%d+)") do
+  if not KNOWN[k] then
     io.stderr:write("luactr monitor: unknown fd ", k, "\n")
     os.exit(2)
   end
-  fds[k] = ns.fd(F[k], k == "pidfd" and "pidfd" or "fd")
+  fds[k] = ns.fd(math.tointeger(tonumber(n)), k == "pidfd" and "pidfd" or "fd")
 end
 local pidfd, log = fds.pidfd, fds.log
-if not pidfd or not log or not fds.lock then
+if not pidfd or not log or not fds.lock or not log_path then
   io.stderr:write("luactr monitor: started by luactr run -d, not by hand\n")
   os.exit(2)
 end
 
 -- One CRI log line per line of a chunk: "<time> <stream> F <line>", and
 -- "P" for a part of a line that has not ended yet.
+-- (ns.state.now's form; that module stays unloaded while the container runs.)
 local function now()
   local t = ns.clock("realtime")
   local s = math.floor(t)

@@ -359,14 +359,14 @@ local function monitor(s, lock, list, o, w)
   for k, fd in pairs(pass) do high[k] = assert(ns.dup(fd, 20)) end
   for k, fd in pairs(high) do
     assert(ns.dup2(fd, F[k]))
-    have[#have + 1] = k
+    have[#have + 1] = k .. "=" .. F[k]
   end
   table.sort(have)
   local c = h.c
   w:write("OK\n")
   local _, msg = ns.exec(exe, { "luactr", "monitor", s:store().root, s.id, concat(have, ","),
     tostring(c.stop_signal or "TERM"), tostring(c.stop_timeout or 10), tostring(c.timeout or 0),
-    tostring(s.config.log_max or M.LOG_MAX), tostring(s.config.log_files or M.LOG_FILES) })
+    tostring(s.config.log_max or M.LOG_MAX), tostring(s.config.log_files or M.LOG_FILES), s.log })
   -- Not reached unless exec failed: the container goes with us.
   io.stderr:write("luactr monitor: exec ", tostring(exe), ": ", tostring(msg), "\n")
   ns._exit(1)
