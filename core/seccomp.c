@@ -20,6 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 
 #include "ns.h"
@@ -38,7 +40,10 @@ static const enum scmp_compare cmp_ops[] = {SCMP_CMP_EQ, SCMP_CMP_GE, SCMP_CMP_G
 					    SCMP_CMP_LT, SCMP_CMP_MASKED_EQ, SCMP_CMP_NE};
 
 /* The largest program the kernel takes: BPF_MAXINSNS instructions. */
-#define PROG_MAX_BYTES (4096 * 8)
+#define PROG_MAX_INSNS 4096
+#define PROG_MAX_BYTES (PROG_MAX_INSNS * 8)
+/* How many numbers from an ABI's base are asked for a name. */
+#define NR_SCAN 1024
 
 /* The index in list of the string at the top of the stack, popped;
  * raises "<what>: unknown <kind> 'x'" for anything else. */
@@ -172,6 +177,122 @@ static int lib_fail(lua_State *L, scmp_filter_ctx ctx, int rc, const char *call,
 	return ns_fail_errno(L, -rc, call, arg);
 }
 
+/* The numbers of an architecture's calls begin at its ABI's base: x32's
+ * have bit 30 set (and share x86_64's audit arch), mips o32's begin at
+ * 4000, n64's at 5000, n32's at 6000; the others' at 0. */
+static uint32_t abi_base(uint32_t tok)
+{
+	switch (tok) {
+	case SCMP_ARCH_X32: return 0x40000000u;
+	case SCMP_ARCH_MIPS:
+	case SCMP_ARCH_MIPSEL: return 4000;
+	case SCMP_ARCH_MIPS64:
+	case SCMP_ARCH_MIPSEL64: return 5000;
+	case SCMP_ARCH_MIPS64N32:
+	case SCMP_ARCH_MIPSEL64N32: return 6000;
+	default: return 0;
+	}
+}
+
+/* The highest number libseccomp knows a call of arch tok by (0: none). */
+static uint32_t highest_known(uint32_t tok)
+{
+	uint32_t base = abi_base(tok), top = 0;
+	for (uint32_t nr = 0; nr < NR_SCAN; nr++) {
+		char *name = seccomp_syscall_resolve_num_arch(tok, (int)(base + nr));
+		if (name) {
+			top = base + nr;
+			free(name);
+		}
+	}
+	return top;
+}
+
+/* One call libseccomp is too old to know, allowed by its number: the
+ * number in the common table (every architecture's since Linux 5.1 but
+ * for the ABI's base), or of one architecture only. */
+typedef struct extra {
+	uint32_t nr;
+	uint32_t arch; /* 0: every architecture of the filter */
+} extra;
+
+/* Put before libseccomp's program (prog, n instructions) the prologue
+ * that runc's idea asks for: per architecture of the filter (but x32,
+ * whose calls go on to libseccomp's program as before), a call numbered
+ * above every call that libseccomp knows there fails with ENOSYS, which a
+ * program takes for "this kernel is older" and falls back (glibc does),
+ * rather than the default's EPERM; and the extras are allowed. Returns the
+ * new length, or -1 when the prologue's jumps would not fit (out has room
+ * for PROG_MAX_INSNS). BPF jumps go forward only, and libseccomp's jumps are
+ * relative, so its program is unchanged behind the prologue. */
+static int prologue(struct sock_filter *out, const struct sock_filter *prog, int n, const uint32_t *arches,
+		    int narch, const extra *extras, int nextra, int enosys)
+{
+	enum { T_NEXT = -1, T_OUT = -2, T_ALLOW = -3, T_ENOSYS = -4 };
+	struct sock_filter code[PROG_MAX_INSNS];
+	int jt[PROG_MAX_INSNS], jf[PROG_MAX_INSNS], block[24];
+	int k = 0, nb = 0;
+	code[k] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4);
+	jt[k] = jf[k] = 0;
+	k++;
+	for (int i = 0; i < narch; i++) {
+		uint32_t tok = arches[i];
+		if (tok == SCMP_ARCH_X32)
+			continue;
+		uint32_t top = highest_known(tok);
+		if (!top)
+			continue;
+		for (int e = 0; e < nextra; e++)
+			if ((!extras[e].arch || extras[e].arch == tok) && abi_base(tok) + extras[e].nr > top)
+				top = abi_base(tok) + extras[e].nr;
+		if (k + 4 + nextra + 4 >= PROG_MAX_INSNS)
+			return -1;
+		block[nb++] = k;
+		code[k] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, tok, 0, 0);
+		jt[k] = 0, jf[k] = T_NEXT, k++;
+		code[k] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0);
+		jt[k] = jf[k] = 0, k++;
+		if (tok == SCMP_ARCH_X86_64) {
+			code[k] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 0, 0);
+			jt[k] = T_OUT, jf[k] = 0, k++;
+		}
+		for (int e = 0; e < nextra; e++) {
+			if (extras[e].arch && extras[e].arch != tok)
+				continue;
+			code[k] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, abi_base(tok) + extras[e].nr, 0, 0);
+			jt[k] = T_ALLOW, jf[k] = 0, k++;
+		}
+		code[k] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, top, 0, 0);
+		jt[k] = enosys ? T_ENOSYS : T_OUT, jf[k] = T_OUT, k++;
+	}
+	if (nb == 0)
+		return -2; /* nothing to add */
+	int out_at = k, allow_at = k + 1, enosys_at = k + 2, after = k + 3;
+	code[out_at] = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, 2);
+	code[allow_at] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	code[enosys_at] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));
+	jt[out_at] = jf[out_at] = jt[allow_at] = jf[allow_at] = jt[enosys_at] = jf[enosys_at] = 0;
+	if (after + n > PROG_MAX_INSNS)
+		return -1;
+	for (int i = 0, b = 0; i < out_at; i++) {
+		while (b < nb && block[b] <= i)
+			b++;
+		int next = b < nb ? block[b] : out_at;
+		int *t[2] = {&jt[i], &jf[i]};
+		unsigned char *field[2] = {&code[i].jt, &code[i].jf};
+		for (int j = 0; j < 2; j++) {
+			int to = *t[j] == T_NEXT ? next : *t[j] == T_OUT ? out_at : *t[j] == T_ALLOW ? allow_at
+				: *t[j] == T_ENOSYS ? enosys_at : i + 1;
+			if (to - i - 1 > 255)
+				return -1;
+			*field[j] = (unsigned char)(to - i - 1);
+		}
+	}
+	memcpy(out, code, (size_t)after * sizeof *code);
+	memcpy(out + after, prog, (size_t)n * sizeof *prog);
+	return after + n;
+}
+
 /* compile(t) -> the program (8 bytes an instruction), and the list of the
  * names left out because libseccomp does not know them. t: default (an
  * action: allow errno kill kill_process kill_thread log notify trap),
@@ -181,7 +302,10 @@ static int lib_fail(lua_State *L, scmp_filter_ctx ctx, int rc, const char *call,
  * ge masked_eq; the conditions of a rule all hold for it to match). A
  * rule whose action is the default's is left out (libseccomp refuses it).
  * The program is a binary tree of the syscalls (SCMP_FLTATR_CTL_OPTIMIZE
- * 2); a call of another architecture kills the process. */
+ * 2); a call of another architecture kills the process. extra = {{nr [,
+ * arch]}, ...}: calls libseccomp does not know, allowed by number (the
+ * common table's, from each ABI's base; arch: of that one only); enosys:
+ * a call numbered above every one known fails with ENOSYS (see prologue). */
 static int ns_seccomp_compile(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
@@ -202,6 +326,37 @@ static int ns_seccomp_compile(lua_State *L)
 	if (lua_getfield(L, 1, "rules") != LUA_TTABLE)
 		luaL_error(L, "rules must be a list");
 	int ri = lua_gettop(L);
+	extra extras[32];
+	int nextra = 0;
+	if (lua_getfield(L, 1, "extra") == LUA_TTABLE) {
+		lua_Integer ne = luaL_len(L, -1);
+		if (ne > 32)
+			luaL_error(L, "extra: at most 32 calls");
+		for (lua_Integer i = 1; i <= ne; i++) {
+			if (lua_geti(L, -1, i) != LUA_TTABLE)
+				luaL_error(L, "extra[%d] must be a table", (int)i);
+			lua_getfield(L, -1, "nr");
+			int isnum;
+			lua_Integer nr = lua_tointegerx(L, -1, &isnum);
+			if (!isnum || nr < 0 || nr >= NR_SCAN)
+				luaL_error(L, "extra[%d]: nr must be a number from 0 to %d", (int)i, NR_SCAN - 1);
+			lua_pop(L, 1);
+			extras[nextra].nr = (uint32_t)nr;
+			extras[nextra].arch = 0;
+			if (lua_getfield(L, -1, "arch") != LUA_TNIL)
+				extras[nextra].arch = seccomp_arch_resolve_name(arch_names[pop_option(L, arch_names, "extra", "architecture")]);
+			else
+				lua_pop(L, 1);
+			nextra++;
+			lua_pop(L, 1);
+		}
+	} else if (!lua_isnil(L, -1)) {
+		luaL_error(L, "extra must be a list");
+	}
+	lua_pop(L, 1);
+	lua_getfield(L, 1, "enosys");
+	int enosys = lua_toboolean(L, -1);
+	lua_pop(L, 1);
 	int n = parse_rules(L, ri, NULL);
 	rule *rules = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof(rule), 0);
 	parse_rules(L, ri, rules);
@@ -256,14 +411,21 @@ static int ns_seccomp_compile(lua_State *L)
 		close(fd);
 		return ns_fail_errno(L, err, "seccomp_export_bpf", "(the program's size)");
 	}
-	luaL_Buffer b;
-	char *p = luaL_buffinitsize(L, &b, (size_t)st.st_size);
-	ssize_t got = pread(fd, p, (size_t)st.st_size, 0);
+	struct sock_filter *raw = lua_newuserdatauv(L, 2 * PROG_MAX_BYTES, 0);
+	ssize_t got = pread(fd, raw, (size_t)st.st_size, 0);
 	int err = errno;
 	close(fd);
 	if (got != st.st_size)
 		return ns_fail_errno(L, got < 0 ? err : EIO, "read", "(the exported program)");
-	luaL_pushresultsize(&b, (size_t)got);
+	int len = (int)(got / 8);
+	if (enosys || nextra) {
+		int m = prologue(raw + PROG_MAX_INSNS, raw, len, arches, narch, extras, nextra, enosys);
+		if (m == -1)
+			return ns_fail_errno(L, E2BIG, "seccomp", "(the program with its prologue)");
+		if (m > 0)
+			raw += PROG_MAX_INSNS, len = m;
+	}
+	lua_pushlstring(L, (const char *)raw, (size_t)len * 8);
 	lua_newtable(L);
 	int k = 0;
 	for (int i = 0; i < n; i++)
@@ -294,8 +456,6 @@ static int ns_seccomp_resolve(lua_State *L)
 	return 1;
 }
 
-/* The most syscall numbers names() asks about. */
-#define NR_MAX 1024
 
 /* names() -> every syscall of the native architecture that libseccomp
  * knows, by number: the list an unknown name's hint is chosen from.
@@ -304,7 +464,7 @@ static int ns_seccomp_names(lua_State *L)
 {
 	lua_createtable(L, 512, 0);
 	int k = 0;
-	for (int nr = 0; nr < NR_MAX; nr++) {
+	for (int nr = 0; nr < NR_SCAN; nr++) {
 		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
 		if (name) {
 			lua_pushstring(L, name); /* a memory error here leaks one name: harmless */

@@ -332,20 +332,56 @@ function M.capset(caps)
   return function(c) return s[norm_cap(c)] == true end
 end
 
+--- NEWER: calls newer than Debian 12's libseccomp (2.5.4, which knows
+-- x86_64's up to 456) that the default profile allows, by number: since
+-- Linux 5.1 a new call has one number on every architecture (from the
+-- ABI's base: x32's bit 30, mips' 4000, 5000, 6000), from the kernel's
+-- syscall tables; {nr, arch} for a call of one architecture only. The
+-- filter allows them by number where libseccomp does not know the name.
+M.NEWER = {
+  statmount = 457, listmount = 458, lsm_get_self_attr = 459, lsm_set_self_attr = 460, lsm_list_modules = 461,
+  mseal = 462, setxattrat = 463, getxattrat = 464, listxattrat = 465, removexattrat = 466,
+  uretprobe = { 335, "x86_64" }, riscv_hwprobe = { 258, "riscv64" },
+}
+
+-- The {nr, arch} that the filter allows name by, when libseccomp (lib)
+-- does not know it and it is one of NEWER.
+local function newer(name, lib)
+  local v = M.NEWER[name]
+  if not v or lib.resolve(name) then return nil end
+  if type(v) == "number" then return { nr = v } end
+  return { nr = v[1], arch = v[2] }
+end
+
 --- resolve(p, caps [, notify]) -> what ns.seccomp.compile takes: the
 -- groups of p that apply to a container with capabilities caps here,
 -- each {action, errno, names, args, group = its index in p}, the notify
 -- names taken out of them and given one group of their own (a notify
--- rule and another for the same call would conflict).
+-- rule and another for the same call would conflict); extra, the calls of
+-- plain allow groups that libseccomp is too old to know, by number
+-- (NEWER); and enosys when the default denies: a call numbered above
+-- every call the filter knows then fails with ENOSYS, not the default's
+-- errno, so that a program takes it for an older kernel and falls back,
+-- as glibc does (runc's rule, for the same reason).
 function M.resolve(p, caps, notify)
+  local lib = require "ns.seccomp"
   local capset, native, release = M.capset(caps), ns.seccomp_abi(), seccomp.release()
   local skip = set(notify or {})
   local t = { default = p.default == "kill_process" and "kill" or p.default, errno = errno_of(p.errno or "EPERM"),
-    arches = M.architectures(p), rules = {} }
+    arches = M.architectures(p), rules = {}, extra = {} }
+  t.enosys = t.default ~= "allow" and t.default ~= "log"
+  local arches, extra = set(t.arches), {}
   for i, g in ipairs(p.syscalls) do
     if applies(g, capset, native, release) then
       local names = {}
-      for _, n in ipairs(g.names) do if not skip[n] then names[#names + 1] = n end end
+      for _, n in ipairs(g.names) do
+        local x = not skip[n] and g.action == "allow" and not g.args and t.enosys and newer(n, lib)
+        if x then
+          if (not x.arch or arches[x.arch]) and not extra[n] then extra[n] = true; t.extra[#t.extra + 1] = x end
+        elseif not skip[n] then
+          names[#names + 1] = n
+        end
+      end
       if #names > 0 then
         local a = g.action == "kill_process" and "kill" or g.action
         t.rules[#t.rules + 1] = { action = a, errno = a == "errno" and errno_of(g.errno or p.errno or "EPERM") or nil,
@@ -540,9 +576,25 @@ function M.summary(p, caps, label)
     add("  allowed only on an architecture (*: this one):")
     for _, k in ipairs(keys) do add("    %s %s: %s", byarch[k].on and "*" or " ", k, concat(byarch[k].names, " ")) end
   end
-  if #unknownn > 0 then
+  local bynr, left = {}, {}
+  for _, n in ipairs(unknownn) do
+    local v = M.NEWER[n]
+    if v and p.default ~= "allow" and p.default ~= "log" then
+      bynr[#bynr + 1] = type(v) == "number" and fmt("%s (%d)", n, v) or fmt("%s (%d, %s only)", n, v[1], v[2])
+    else
+      left[#left + 1] = n
+    end
+  end
+  if #bynr > 0 then
+    add("  allowed by number, newer than libseccomp %s:", lib.version())
+    add("%s", wrap_words(bynr, "    ", 100))
+  end
+  if #left > 0 then
     add("  left out, unknown to libseccomp %s (those calls get the default action):", lib.version())
-    add("%s", wrap_words(unknownn, "    ", 100))
+    add("%s", wrap_words(left, "    ", 100))
+  end
+  if p.default ~= "allow" and p.default ~= "log" then
+    add("  a call numbered past the last one known here: errno ENOSYS, an older kernel's answer, not the default")
   end
   return concat(out, "\n")
 end
