@@ -2,6 +2,8 @@
  * io.c - channels between processes: pipes, socketpairs, and passing an fd
  * over an AF_UNIX socket (SCM_RIGHTS), which lets a container's child open
  * its terminal inside its own devpts and hand the master side to luactr.
+ * Named sockets too (unix_listen, unix_connect, accept), for a peer that
+ * hands luactr an fd by a path: a console socket, a monitor's.
  * See pipe2(2), socketpair(2), unix(7), sendmsg(2), recvmsg(2), cmsg(3).
  */
 #define _GNU_SOURCE
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -122,11 +125,132 @@ static int ns_io_recvfd(lua_State *L)
 	return 2;
 }
 
+/* Fill sa with path's address. A path longer than sun_path holds is
+ * reached through its directory: "/proc/self/fd/N/<name>", N an O_PATH fd
+ * of the directory, which *dirfd gets (-1 when none was needed). */
+static int unix_addr(const char *path, struct sockaddr_un *sa, int *dirfd)
+{
+	memset(sa, 0, sizeof *sa);
+	sa->sun_family = AF_UNIX;
+	*dirfd = -1;
+	size_t n = strlen(path);
+	if (n == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (n < sizeof sa->sun_path) {
+		memcpy(sa->sun_path, path, n);
+		return 0;
+	}
+	const char *slash = strrchr(path, '/');
+	if (!slash || strlen(slash + 1) + 32 >= sizeof sa->sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	char dir[4096];
+	size_t dn = slash == path ? 1 : (size_t)(slash - path);
+	if (dn >= sizeof dir) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, path, dn);
+	dir[dn] = 0;
+	*dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*dirfd < 0)
+		return -1;
+	snprintf(sa->sun_path, sizeof sa->sun_path, "/proc/self/fd/%d/%s", *dirfd, slash + 1);
+	return 0;
+}
+
+/* unix_listen(path [, backlog]) -> a listening AF_UNIX stream socket bound
+ * at path (close-on-exec; the file is made with the umask's mode, and is
+ * the caller's to remove). unix(7), bind(2), listen(2) */
+static int ns_io_unix_listen(lua_State *L)
+{
+	const char *path = ns_checkstring(L, 1);
+	int backlog = (int)luaL_optinteger(L, 2, 16);
+	ns_fd *h = ns_pushfd(L, -1, "socket");
+	struct sockaddr_un sa;
+	int dirfd;
+	if (unix_addr(path, &sa, &dirfd) < 0)
+		return ns_fail(L, "bind", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		int err = errno;
+		if (dirfd >= 0)
+			close(dirfd);
+		return ns_fail_errno(L, err, "socket", NULL);
+	}
+	int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+	int err = errno;
+	if (dirfd >= 0)
+		close(dirfd);
+	if (rc < 0) {
+		close(fd);
+		return ns_fail_errno(L, err, "bind", path);
+	}
+	if (listen(fd, backlog) < 0) {
+		err = errno;
+		close(fd);
+		return ns_fail_errno(L, err, "listen", path);
+	}
+	h->fd = fd;
+	return 1;
+}
+
+/* unix_connect(path) -> an AF_UNIX stream socket connected to path
+ * (close-on-exec). connect(2) */
+static int ns_io_unix_connect(lua_State *L)
+{
+	const char *path = ns_checkstring(L, 1);
+	ns_fd *h = ns_pushfd(L, -1, "socket");
+	struct sockaddr_un sa;
+	int dirfd;
+	if (unix_addr(path, &sa, &dirfd) < 0)
+		return ns_fail(L, "connect", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		int err = errno;
+		if (dirfd >= 0)
+			close(dirfd);
+		return ns_fail_errno(L, err, "socket", NULL);
+	}
+	int rc;
+	while ((rc = connect(fd, (struct sockaddr *)&sa, sizeof sa)) < 0 && errno == EINTR)
+		;
+	int err = errno;
+	if (dirfd >= 0)
+		close(dirfd);
+	if (rc < 0) {
+		close(fd);
+		return ns_fail_errno(L, err, "connect", path);
+	}
+	h->fd = fd;
+	return 1;
+}
+
+/* accept(sock) -> the next connection's socket (close-on-exec). accept4(2) */
+static int ns_io_accept(lua_State *L)
+{
+	int sock = ns_checkfd(L, 1);
+	ns_fd *h = ns_pushfd(L, -1, "socket");
+	int fd;
+	while ((fd = accept4(sock, NULL, NULL, SOCK_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (fd < 0)
+		return ns_fail(L, "accept", NULL);
+	h->fd = fd;
+	return 1;
+}
+
 static const luaL_Reg io_funcs[] = {
+	{"accept", ns_io_accept},
 	{"pipe", ns_io_pipe},
 	{"recvfd", ns_io_recvfd},
 	{"sendfd", ns_io_sendfd},
 	{"socketpair", ns_io_socketpair},
+	{"unix_connect", ns_io_unix_connect},
+	{"unix_listen", ns_io_unix_listen},
 	{NULL, NULL}
 };
 

@@ -130,7 +130,8 @@ static int ms_left(const struct timespec *deadline)
 }
 
 /* poll(fds [, timeout_ms]) -> the list of 1-based indexes of fds that are
- * readable, hung up or in error; {} on timeout. No timeout, or a negative
+ * readable, hung up or in error ({} on timeout), and the set of those
+ * hung up (or in error) with nothing to read: hup[i] = true. No timeout, or a negative
  * one, waits for ever. A closed fd number fails with EBADF. */
 static int ns_signals_poll(lua_State *L)
 {
@@ -165,6 +166,7 @@ static int ns_signals_poll(lua_State *L)
 		return ns_fail(L, "poll", NULL);
 
 	lua_newtable(L);
+	lua_newtable(L);
 	lua_Integer k = 0;
 	for (lua_Integer i = 0; i < n; i++) {
 		if (p[i].revents & POLLNVAL) {
@@ -173,10 +175,14 @@ static int ns_signals_poll(lua_State *L)
 		}
 		if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) {
 			lua_pushinteger(L, i + 1);
-			lua_rawseti(L, -2, ++k);
+			lua_rawseti(L, -3, ++k);
+		}
+		if ((p[i].revents & (POLLHUP | POLLERR)) && !(p[i].revents & POLLIN)) {
+			lua_pushboolean(L, 1);
+			lua_rawseti(L, -2, i + 1);
 		}
 	}
-	return 1;
+	return 2;
 }
 
 static const luaL_Reg signals_funcs[] = {

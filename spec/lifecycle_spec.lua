@@ -407,4 +407,56 @@ describe("luactr's container lifecycle", function()
     assert.matches("CONTAINER ID%s+NAME%s+CPU %%%s+MEM USAGE / LIMIT", out)
     assert.matches("st%s+[%d.]+%%%s+[%d.]+%a+ / 64MiB", out)
   end)
+
+  it("a recipe's seccomp notify handlers answer exec'd commands, under the monitor (-d) and in the foreground", function()
+    local dir = H.tmpdir("notify-recipe")
+    H.defer(function() H.rmrf(dir) end)
+    assert(ns.chmod(dir, tonumber("755", 8)))
+    local recipe = dir .. "/r.lua"
+    assert(ns.writefile(recipe, [[
+return { args = { "/bin/sh", "-c", "mkdir /tmp/a; sleep 1000" },
+  seccomp = { notify = { mkdir = function(req)
+    print("handler: mkdir " .. req.path)
+    if req.path:match("no") then return "EACCES" end
+    return "allow"
+  end } } }
+]], { create = true }))
+    -- Detached: the monitor stays the luactr that holds the handlers.
+    local id = ok("run -d --name nd " .. recipe):match("%x+")
+    local out, code = luactr("exec nd mkdir /tmp/no")
+    assert.are.equal(1, code, out)
+    assert.matches("can't create directory '/tmp/no': Permission denied", out)
+    ok("exec nd mkdir /tmp/b")
+    ok("exec -d nd mkdir /tmp/c")
+    for _ = 1, 100 do
+      if ok("exec nd ls /tmp"):find("c") then break end
+      ns.sleep(0.02)
+    end
+    assert.are.equal("a\nb\nc\n", ok("exec nd ls /tmp"))
+    local logs = ok("logs nd")
+    for _, p in ipairs({ "a", "no", "b", "c" }) do assert.matches("handler: mkdir /tmp/" .. p .. "\n", logs) end
+    local sock = "/run/luactr/containers/" .. id .. "/notify.sock"
+    local st = assert(ns.stat(sock, "nofollow"))
+    assert.are.equal("sock", st.type)
+    assert.are.equal(tonumber("600", 8), st.mode & tonumber("777", 8))
+    ok("rm -f nd")
+    reap_all()
+    assert.is_nil(ns.stat(sock, "nofollow"))
+    -- In the foreground: luactr run answers on the same socket.
+    H.sh(fmt("%s run --name fg %s >%s/fg.out 2>&1 </dev/null &", H.luactr, recipe, dir))
+    local up
+    for _ = 1, 250 do
+      up = (luactr("ps --format json")):match('"name":"fg"')
+      if up then break end
+      ns.sleep(0.02)
+    end
+    assert.is_truthy(up, "fg runs")
+    ok("exec fg mkdir /tmp/b")
+    out, code = luactr("exec fg mkdir /tmp/no")
+    assert.are.equal(1, code, out)
+    ok("kill fg")
+    reap_all()
+    local fg = assert(ns.readfile(dir .. "/fg.out"))
+    for _, p in ipairs({ "a", "b", "no" }) do assert.matches("handler: mkdir /tmp/" .. p .. "\n", fg) end
+  end)
 end)

@@ -24,8 +24,8 @@ local life = require "ns.lifecycle"
 -- A line ended (F) or a part of one (P), to its stream.
 local at_start = { stdout = true, stderr = true }
 local function show(r)
-  local out = r.stream == "stderr" and io.stderr or io.stdout
-  if a.timestamps and at_start[r.stream] then out:write(r.time, " ") end
+  local out = r.stream:match("stderr$") and io.stderr or io.stdout
+  if a.timestamps and at_start[r.stream] ~= false then out:write(r.time, " ") end
   out:write(r.text)
   if not r.partial then out:write("\n") end
   at_start[r.stream] = not r.partial

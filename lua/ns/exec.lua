@@ -17,7 +17,7 @@ local M = {}
 local fmt = string.format
 local must = errors.must
 
-local OPTS = { env = true, cwd = true, tty = true, detach = true }
+local OPTS = { env = true, cwd = true, tty = true, detach = true, listener = true }
 
 -- "<container>: exec CMD: why", once: the child's report may name the
 -- exec already.
@@ -32,7 +32,12 @@ end
 -- cwd (default: the container's), tty (a pty of the container's own
 -- devpts, relayed to luactr's terminal as a start's is), detach (return
 -- once args has been exec'd, its stdio /dev/null: the status is {pid},
--- the process the container's init inherits).
+-- the process the container's init inherits), listener (a function
+-- given the seccomp listener of the command, when the container's profile
+-- has notify handlers: luactr exec hands it to the process that holds
+-- them). Without it the handlers in h answer the command's calls: while
+-- exec waits, or, detached, while h is waited for; with tty that needs
+-- listener.
 function M.exec(h, args, opts)
   local c = h.c
   local what = c.what .. ": exec"
@@ -52,7 +57,14 @@ function M.exec(h, args, opts)
   -- the caller's (the host's) would be reachable otherwise.
   local list = { { op = "keyring", where = "child", name = "session keyring (new, empty)" } }
   list[#list + 1] = plan.become(c)
-  plan.identity(setmetatable({ tty = tty }, { __index = c }), { args = args, env = env, cwd = cwd, stdio = tty }, list)
+  -- With notify handlers the command's filter has a listener too, which
+  -- comes back here (see the listener's way below).
+  local notify = c.seccomp and c.seccomp.notify and true or nil
+  if notify and tty and not opts.listener then
+    error(what .. ": tty: a terminal's relay answers no seccomp notification; the handlers need tty = false", 2)
+  end
+  plan.identity(setmetatable({ tty = tty }, { __index = c }),
+    { args = args, env = env, cwd = cwd, stdio = tty, notify = notify }, list)
   local types = {}
   for n in pairs(c.nsset) do types[#types + 1] = n end
   table.sort(types)
@@ -60,7 +72,7 @@ function M.exec(h, args, opts)
   local r, w = must("pipe", ns.pipe())
   local gr, gw = must("pipe", ns.pipe())
   local psock, csock
-  if tty then psock, csock = must("socketpair", ns.socketpair()) end
+  if tty or notify then psock, csock = must("socketpair", ns.socketpair()) end
   local null = detach and must("open /dev/null", ns.open("/dev/null", { "rdwr" }))
   local pid, pidfd = ns.clone({})
   if not pid then
@@ -149,10 +161,35 @@ function M.exec(h, args, opts)
   gw:write("g")
   gw:close()
   local st
+  -- The pty's master, then the listener, as the command's ops send them
+  -- (none when it failed first).
+  local master, listener
+  for _ = 1, (tty and 1 or 0) + (notify and 1 or 0) do
+    local tag, fd = ns.recvfd(psock)
+    if not fd then break end
+    if tag == "N\n" then listener = fd else master = fd end
+  end
+  if psock then psock:close() end
+  -- The listener's way: to opts.listener (luactr exec: the socket of the
+  -- process that holds the handlers), else answered here while we wait,
+  -- or, for a command we do not wait for (detached, or on a terminal we
+  -- relay), by whoever waits for the container (h.listeners).
+  if listener then
+    if opts.listener then
+      opts.listener(listener)
+      listener:close()
+      listener = nil
+    elseif not c.seccomp.handlers then
+      -- Nobody to answer: its notified calls fail with ENOSYS.
+      listener:close()
+      listener = nil
+    elseif detach then
+      h.listeners = h.listeners or {}
+      h.listeners[#h.listeners + 1] = listener
+      listener = nil
+    end
+  end
   if tty then
-    -- The pty's master, once the command has it; then the terminal.
-    local _, master = ns.recvfd(psock)
-    psock:close()
     if master then
       local rows, cols = ns.winsize(0)
       if rows then ns.winsize(master, rows, cols) end
@@ -173,6 +210,27 @@ function M.exec(h, args, opts)
     r:close()
     if msg and msg ~= "" then error(failed(what, args[1], msg), 2) end
     return { detached = true }
+  end
+  if listener then
+    -- Answer the command's calls, and the container's (we hold its
+    -- handlers, and its waiter may be this very caller), until it ends.
+    local notif = require "ns.security.seccomp_notify"
+    while listener do
+      local list = { pidfd, listener }
+      if h.listener then list[3] = h.listener end
+      local ready, hup = ns.poll(list)
+      for _, i in ipairs(ready or {}) do
+        if i == 1 then
+          listener:close()
+          listener = nil
+          break
+        elseif i == 2 then
+          if hup[2] or notif.handle(h, listener) == false then listener:close(); listener = nil; break end
+        else
+          notif.handle(h)
+        end
+      end
+    end
   end
   st = assert(ns.wait(pidfd))
   pidfd:close()

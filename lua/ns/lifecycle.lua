@@ -174,11 +174,28 @@ function M.create(t, o)
   return s, lock, list
 end
 
+--- NOTIFY_SOCKET: the socket in a record's directory on which the
+-- process holding a container's seccomp notify handlers (its monitor, or
+-- the luactr running it in the foreground) takes the listeners of the
+-- processes luactr exec starts in it.
+M.NOTIFY_SOCKET = "notify.sock"
+
 --- launch(s, list) -> the handle of the container started from list,
 -- its record running.
 function M.launch(s, list)
   local h = require("ns.container").run_plan(list)
-  local ok, err = pcall(s.running, s, { pid = h.pid })
+  local ok, err = pcall(function()
+    s:running { pid = h.pid }
+    if h.listener then
+      -- The seccomp handlers are this process's: luactr exec hands the
+      -- listeners of what it starts over on this socket (see ns.monitor).
+      local path = s:path(M.NOTIFY_SOCKET)
+      ns.unlink(path)
+      h.notify_server = check("notify socket " .. path, ns.unix_listen(path))
+      h.notify_path = path
+      check("chmod " .. path, ns.chmod(path, oct"600"))
+    end
+  end)
   if not ok then
     h:kill("KILL")
     pcall(h.wait, h)
@@ -295,9 +312,11 @@ M.MONITOR_FDS = { pidfd = 3, lock = 4, log = 5, stdout = 6, stderr = 7, stdin = 
 
 -- The monitor's life: start the container with its stdio on pipes (or
 -- its pty), say "OK" (or "E<message>") on w, then exec a fresh luactr
--- that relays, records and collects (lua/luactr/monitor.lua): what the
--- start loaded (the recipe's checks, the planner, the image store) is
--- not kept for the container's whole life.
+-- that relays, records and collects (lua/luactr/monitor.lua, over
+-- ns.monitor): what the start loaded (the recipe's checks, the planner,
+-- the image store) is not kept for the container's whole life. But a
+-- container with seccomp notify handlers keeps this process, which holds
+-- them, as its monitor (ns.monitor with the listener).
 local function monitor(s, lock, list, o, w)
   ns.setsid()
   local null = assert(ns.open("/dev/null", { "rdwr" }))
@@ -347,6 +366,37 @@ local function monitor(s, lock, list, o, w)
     pcall(w.write, w, fmt("E%s\t%s\t%s\n", tostring(e.op or ""), tostring(e.errno or ""),
       tostring(h):gsub("\n", " ")))
     ns._exit(1)
+  end
+  if h.listener then
+    -- The recipe's seccomp handlers are functions of this process: it
+    -- stays the monitor (the full luactr, not the lean one) and answers
+    -- the listener, and what the handlers print goes to the log.
+    local more = {}
+    for i, k in ipairs({ "stdout", "stderr" }) do
+      local r, wr = pipe()
+      check("dup2", ns.dup2(wr, i))
+      wr:close()
+      more["luactr-" .. k] = r
+    end
+    w:write("OK\n")
+    w:close()
+    local c = h.c
+    local notify = require "ns.security.seccomp_notify"
+    require("ns.monitor").run {
+      root = s:store().root, id = s.id, log_path = s.log,
+      fds = { pidfd = h.pidfd, lock = lock, log = log, stdout = streams.stdout, stderr = streams.stderr,
+        stdin = stdin_w, init = h.init_status },
+      stop_signal = c.stop_signal or "TERM", stop_timeout = c.stop_timeout or 10, timeout = c.timeout or 0,
+      log_max = s.config.log_max or M.LOG_MAX, log_files = s.config.log_files or M.LOG_FILES,
+      listener = h.listener, more = more, server = h.notify_server, server_path = h.notify_path,
+      on_notify = function(fd)
+        local ok = notify.handle(h, fd)
+        io.stdout:flush()
+        io.stderr:flush()
+        return ok
+      end,
+    }
+    ns._exit(0)
   end
   -- dup2 gives fds without close-on-exec: these cross the exec.
   local F = M.MONITOR_FDS
@@ -757,8 +807,16 @@ function M.exec(s, args, opts)
     if gok then g = grp end
   end
   local h = { c = c, pid = pid, pidfd = fd, cgroup = g }
+  -- The command's seccomp listener goes to the process that holds the
+  -- container's handlers, on its socket.
+  local sock = s:path(M.NOTIFY_SOCKET)
+  local listener = ns.stat(sock, "nofollow") and function(l)
+    local conn = check("notify socket " .. sock, ns.unix_connect(sock))
+    check("sendfd " .. sock, ns.sendfd(conn, l, "N\n"))
+    conn:close()
+  end or nil
   local eok, st = pcall(require("ns.exec").exec, h, args,
-    { env = opts.env, cwd = opts.cwd, tty = opts.tty, detach = opts.detach })
+    { env = opts.env, cwd = opts.cwd, tty = opts.tty, detach = opts.detach, listener = listener })
   fd:close()
   if g then g:detach() end
   if not eok then error(st, 0) end

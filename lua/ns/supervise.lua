@@ -96,6 +96,30 @@ local function take(h, k)
   return true
 end
 
+--- take_listener(h): accept one connection on h.notify_server and add
+-- the seccomp listener it hands over (within a second) to h.listeners.
+function M.take_listener(h)
+  local conn = ns.accept(h.notify_server)
+  if not conn then return end
+  if #ns.poll({ conn }, 1000) > 0 then
+    local _, fd = ns.recvfd(conn)
+    if fd then
+      h.listeners = h.listeners or {}
+      h.listeners[#h.listeners + 1] = fd
+    end
+  end
+  conn:close()
+end
+
+--- drop_listener(h, fd): fd (one of h.listeners) is closed and dropped:
+-- its processes have gone.
+function M.drop_listener(h, fd)
+  for i, l in ipairs(h.listeners or {}) do
+    if l == fd then table.remove(h.listeners, i) break end
+  end
+  fd:close()
+end
+
 -- One round: wait up to ms (-1: until something happens, bounded by the
 -- deadlines) for the container's end, a signal to forward, output to
 -- capture or a deadline. Returns whether the container has ended.
@@ -106,8 +130,12 @@ local function step(h, ms)
       if h.capture[k] then fds[#fds + 1] = h.capture[k]; keys[#fds] = k end
     end
   end
-  -- The seccomp listener: a call of the container waits for its handler.
+  -- The seccomp listener: a call of the container waits for its handler;
+  -- and those of processes exec'd into it (h.listeners), some handed
+  -- over on h.notify_server by luactr exec.
   if h.listener then fds[#fds + 1] = h.listener; keys[#fds] = false end
+  for _, fd in ipairs(h.listeners or {}) do fds[#fds + 1] = fd; keys[#fds] = fd end
+  if h.notify_server then fds[#fds + 1] = h.notify_server; keys[#fds] = true end
   local now = ns.clock()
   for _, at in ipairs({ h.timeout_at or math.huge, h.kill_at or math.huge }) do
     if at < math.huge then
@@ -115,7 +143,7 @@ local function step(h, ms)
       if ms < 0 or left < ms then ms = left end
     end
   end
-  local r = ns.poll(fds, ms)
+  local r, hup = ns.poll(fds, ms)
   local ended = false
   for _, i in ipairs(r or {}) do
     if i == 1 then
@@ -124,6 +152,11 @@ local function step(h, ms)
       forward_all(h)
     elseif keys[i] == false then
       require("ns.security.seccomp_notify").handle(h)
+    elseif keys[i] == true then
+      M.take_listener(h)
+    elseif type(keys[i]) ~= "string" then
+      local fd = keys[i]
+      if hup[i] or require("ns.security.seccomp_notify").handle(h, fd) == false then M.drop_listener(h, fd) end
     else
       take(h, keys[i])
     end
@@ -235,6 +268,13 @@ function M.finish(h, st)
   end
   if h.pidfd then h.pidfd:close() end
   if h.listener then h.listener:close(); h.listener = nil end
+  for _, fd in ipairs(h.listeners or {}) do fd:close() end
+  h.listeners = nil
+  if h.notify_server then
+    h.notify_server:close()
+    h.notify_server = nil
+    ns.unlink(h.notify_path)
+  end
   if h.sigfd then M.forwarding_off(h.sigfd) end
   if h.master then h.master:close() end
   h.status = st

@@ -113,13 +113,15 @@ local function answer(r)
   return nil, fmt("a handler returns \"allow\", an errno name, {errno = ...} or {value = n}, not %s", tostring(r))
 end
 
---- handle(h): receive one notification on h.listener and answer it with
--- the container's handler for its call.
-function M.handle(h)
-  local fd = h.listener
-  local req = ns.seccomp_notif_recv(fd)
+--- handle(h [, fd]): receive one notification on fd (h.listener, or
+-- the listener of a process exec'd into the container, whose filter is
+-- the same) and answer it with the container's handler for its call.
+-- Returns false when fd is no listener that can be read (to be dropped).
+function M.handle(h, fd)
+  fd = fd or h.listener
+  local req, _, e = ns.seccomp_notif_recv(fd)
   -- ENOENT: the caller went away between the poll and the receive.
-  if not req then return end
+  if not req then return e == ns.E.ENOENT end
   local by = names_of(h)[req.arch] or {}
   local name = by[req.syscall]
   local fn = name and h.c.seccomp.handlers[name]
@@ -142,6 +144,7 @@ function M.handle(h)
   end
   -- ENOENT: it went away meanwhile (killed, say); nothing to answer.
   ns.seccomp_notif_send(fd, req.id, resp)
+  return true
 end
 
 return M
