@@ -64,7 +64,7 @@ LUA_BC  := $(patsubst %.lua,$(B)/%.luac,$(LUA_SRC))
 BUNDLE_SRC := $(addprefix lua/ns/,init.lua util.lua security.lua errors.lua recipe.lua plan.lua paths.lua \
 	ops.lua supervise.lua launch.lua container.lua security/seccomp.lua)
 
-all: $(B)/ns/core.so $(LIB_MODS) $(REPL_MOD) luactr $(LUA_BC) $(B)/lua/bundle.luac $(B)/probe $(B)/seccomp-default.ok
+all: $(B)/ns/core.so $(LIB_MODS) $(REPL_MOD) luactr luactr-oci $(LUA_BC) $(B)/lua/bundle.luac $(B)/probe $(B)/seccomp-default.ok
 
 # A start keys the default seccomp profile's program by a SHA-256 written
 # in ns.security.seccomp, not by reading the profile: it must be the data's.
@@ -122,6 +122,11 @@ $(B)/ns/%.so: $(B)/%.o $(B)/util.o
 luactr: $(B)/luactr.o $(CORE_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $^ -Wl,-Bstatic -llua$(LUAVER) -lcap -Wl,-Bdynamic -lm -ldl $(LDFLAGS)
+
+# The OCI runtime: the same binary, which runs lua/luactr/oci.lua when
+# called by this name (runc's command line, for podman and containerd).
+luactr-oci: luactr
+	$(Q)ln -sf luactr $@
 
 $(B)/floor: core/floor.c | $(B)
 	$(CC) $(CFLAGS) -std=gnu11 $(WARN) -o $@ $<
@@ -233,6 +238,7 @@ install: all
 	set -e; \
 	install -d $(addprefix $(DESTDIR)$(PREFIX)/,$(INST_DIRS)); \
 	install -m 0755 luactr $(DESTDIR)$(PREFIX)/bin/luactr; \
+	ln -sf luactr $(DESTDIR)$(PREFIX)/bin/luactr-oci; \
 	install -m 0755 $(B)/ns/core.so $(LIB_MODS) $(DESTDIR)$(PREFIX)/$(CMODDIR)/ns/; \
 	install -m 0755 $(REPL_MOD) $(DESTDIR)$(PREFIX)/$(CMODDIR)/luactr/runner/; \
 	for f in $(LUA_SRC); do install -p -m 0644 $$f $(DESTDIR)$(PREFIX)/$(LUADIR)/$${f#lua/}; done; \
@@ -248,11 +254,11 @@ install: all
 # nothing else is left in them.
 uninstall:
 	$(Q)made=$$(cat $(MADE_DIRS) 2>/dev/null || true); \
-	rm -f $(DESTDIR)$(PREFIX)/bin/luactr $(DESTDIR)$(PREFIX)/$(CMODDIR)/ns/core.so $(patsubst $(B)/ns/%,$(DESTDIR)$(PREFIX)/$(CMODDIR)/ns/%,$(LIB_MODS)); \
+	rm -f $(DESTDIR)$(PREFIX)/bin/luactr $(DESTDIR)$(PREFIX)/bin/luactr-oci $(DESTDIR)$(PREFIX)/$(CMODDIR)/ns/core.so $(patsubst $(B)/ns/%,$(DESTDIR)$(PREFIX)/$(CMODDIR)/ns/%,$(LIB_MODS)); \
 	rm -rf $(DESTDIR)$(PREFIX)/$(LUADIR)/ns $(DESTDIR)$(PREFIX)/$(LUADIR)/luactr $(DESTDIR)$(PREFIX)/$(BCDIR) \
 	  $(DESTDIR)$(PREFIX)/$(CMODDIR)/luactr; \
 	rmdir $(DESTDIR)$(PREFIX)/$(CMODDIR)/ns 2>/dev/null || true; \
 	printf '%s\n' "$$made" | sort -r | while read -r d; do [ -z "$$d" ] || rmdir "$$d" 2>/dev/null || true; done
 
 clean:
-	rm -rf $(B) luactr
+	rm -rf $(B) luactr luactr-oci

@@ -332,6 +332,18 @@ static int pmain(lua_State *L)
 	lua_gc(L, LUA_GCRESTART);
 	lua_gc(L, LUA_GCGEN, 0, 0);
 
+	/* Called as luactr-oci (a link to this binary): the OCI runtime's
+	 * command line, runc's, parsed by lua/luactr/oci.lua. */
+	const char *base = argv[0] ? strrchr(argv[0], '/') : NULL;
+	base = base ? base + 1 : argv[0];
+	if (base && strcmp(base, "luactr-oci") == 0 && libdir[0]) {
+		char oci[PATH_MAX + 32];
+		snprintf(oci, sizeof oci, "%s/luactr/oci.lua", libdir);
+		create_arg_table(L, argv, argc, 0);
+		lua_pushboolean(L, run_script(L, oci, argv, argc, 0) == LUA_OK);
+		return 1;
+	}
+
 	int i;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];

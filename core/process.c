@@ -262,8 +262,9 @@ static int ns_process_getppid(lua_State *L)
 }
 
 /* prctl(name [, value]) -> the current value without one; true after
- * setting it. Names: no_new_privs (set-only to true), pdeathsig (a signal
- * or 0), child_subreaper, dumpable, keepcaps (booleans), name (a string). */
+ * setting it. Names: no_new_privs (set-only to true), pdeathsig (a signal,
+ * false to clear it), child_subreaper, dumpable, keepcaps (booleans), name
+ * (a string). */
 static int ns_process_prctl(lua_State *L)
 {
 	static const char *const names[] = {"child_subreaper", "dumpable", "keepcaps", "name", "no_new_privs", "pdeathsig", NULL};
@@ -295,7 +296,8 @@ static int ns_process_prctl(lua_State *L)
 		const char *s = ns_checkstring(L, 2);
 		arg = (unsigned long)s;
 	} else if (setters[which] == PR_SET_PDEATHSIG) {
-		arg = (unsigned long)ns_checksignal(L, 2);
+		/* false clears it: the process outlives its parent. */
+		arg = lua_isboolean(L, 2) && !lua_toboolean(L, 2) ? 0 : (unsigned long)ns_checksignal(L, 2);
 	} else {
 		luaL_checktype(L, 2, LUA_TBOOLEAN);
 		arg = (unsigned long)lua_toboolean(L, 2);

@@ -68,20 +68,21 @@ local function child_main(x, list, first, go)
   must("sigmask", ns.sigmask("set", {}))
   -- Op times are kept here and go to the parent in one write, with the
   -- exec mark or the failure: one wake-up of luactr, not one an op.
-  local report = x.report
+  -- (x.report, not a local: the hold op sends what it holds and starts
+  -- a new one.)
   local last = #list
   for i = first, last - 1 do
     x.step = i
     local t0 = ns.clock()
     ops.run(x, list, i)
-    report[#report + 1] = fmt("T%d\t%.9f\n", i, ns.clock() - t0)
+    x.report[#x.report + 1] = fmt("T%d\t%.9f\n", i, ns.clock() - t0)
   end
   local o = list[last]
   x.step = last
-  report[#report + 1] = fmt("X%.9f\n", ns.clock())
+  x.report[#x.report + 1] = fmt("X%.9f\n", ns.clock())
   -- A parent that has gone (EPIPE) gets no container: nothing would
-  -- supervise it.
-  must("report to luactr", sock:write(concat(report)))
+  -- supervise it. Once held, luactr has gone on purpose.
+  if not x.held then must("report to luactr", sock:write(concat(x.report))) end
   local _, msg, e = ns.exec(o.path, o.argv, ops.exec_env(x, o))
   sock:write(fmt("E%d\t%d\t%s\n", last, e or 0, oneline(tostring(msg))))
   ns._exit(e == ns.E.ENOENT and 127 or 126)
@@ -144,7 +145,7 @@ function M.start(c, list, h)
   for i = first_child, exec_i do
     local op = list[i].op
     if op == "wait_go" then go = true end
-    if op == "hook" or op == "init" then fork = true end
+    if op == "hook" or op == "init" or op == "hold" then fork = true end
   end
   local vfork = clone.vfork and first_child == clone_i + 1 and not go and not fork
   local opts
@@ -219,6 +220,9 @@ function M.start(c, list, h)
     end
     if not s or s == "" then break end
     buf = buf .. s
+    -- Held (the hold op): set up, waiting for its start; the socket
+    -- stays open until the exec.
+    if buf:find("\nH[%d.]+\n$") or buf:find("^H[%d.]+\n$") then break end
   end
   psock:close()
   if master then
@@ -236,11 +240,12 @@ function M.start(c, list, h)
       local errno, text = rest:match("^(%d+)\t(.*)$")
       failed = failed or { tonumber(i), M.unline(text or rest), tonumber(errno) }
     else
-      local mark, t = line:match("^([SX])(.*)$")
-      if mark == "X" then h.t_exec = tonumber(t) elseif mark == "S" then h.t_child = tonumber(t) end
+      local mark, t = line:match("^([SXH])(.*)$")
+      if mark == "X" then h.t_exec = tonumber(t) elseif mark == "S" then h.t_child = tonumber(t)
+      elseif mark == "H" then h.held = tonumber(t) end
     end
   end
-  if not failed and not h.t_exec then
+  if not failed and not h.t_exec and not h.held then
     -- The socket closed with no report of exec: the child died in setup.
     failed = { math.min(last + 1, exec_i), "the container's process died during setup" }
   end

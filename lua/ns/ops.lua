@@ -348,6 +348,24 @@ end
 
 function RUN.no_new_privs() must("prctl", ns.prctl("no_new_privs", true)) end
 
+-- Created, not started (an OCI runtime's create): the child, set up but
+-- for its filter and the exec, outlives the luactr that made it (no
+-- parent-death signal), reports "H" (held) so that luactr returns, and
+-- waits until someone opens the fifo for reading (start). o.fd is an
+-- O_PATH handle on the fifo that luactr opened before the clone (the
+-- child, pivoted and perhaps another user by now, could not reach the
+-- path); it is opened again for writing through /proc/self/fd.
+function RUN.hold(x, o)
+  must("prctl", ns.prctl("pdeathsig", false))
+  x.report[#x.report + 1] = fmt("H%.9f\n", ns.clock())
+  must("report to luactr", x.sock:write(concat(x.report)))
+  x.report, x.held = {}, true
+  local fifo = must("open the start fifo", ns.open("/proc/self/fd/" .. o.fd:fileno(), { "wronly" }))
+  must("write the start fifo", fifo:write("0"))
+  fifo:close()
+  o.fd:close()
+end
+
 -- The program that the recipe check compiled (or found compiled) for
 -- the op's key, kept in luactr's memory, which this child shares or has
 -- a copy of: the child needs no libseccomp, and no file of the host.

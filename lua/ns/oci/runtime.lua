@@ -1,0 +1,386 @@
+--- ns.oci.runtime: the OCI runtime's lifecycle (runtime-spec's
+-- runtime.md), over the same container table and steps as a recipe's:
+--
+--   create(root, id, bundle, o)  set up the container from bundle's
+--                                config.json (ns.oci.config) and leave its
+--                                process held before exec (the hold op,
+--                                released through <root>/<id>/exec.fifo);
+--                                o: pid_file, console_socket, preserve_fds,
+--                                no_new_keyring, rootless, systemd_cgroup
+--   start(root, id)              let it exec; then the poststart hooks
+--   state(root, id)              the OCI state: {ociVersion, id, status,
+--                                pid, bundle, annotations, rootfs, created}
+--   kill(root, id, sig, all)     a signal to its process (all: every
+--                                process of its cgroup)
+--   delete(root, id, force)      its cgroup, its state, the poststop hooks
+--   list(root), pids(root, id), pause(root, id), resume(root, id)
+--
+-- A container is <root>/<id>/ (0700): state.json (what create recorded:
+-- pid and its start time, bundle, the container table, the cgroup, the
+-- hooks), exec.fifo while it is created, a lock (flock) held by every
+-- command on it. Its status is found, not stored: stopped once its process
+-- is gone (or the pid is another process's now), created while the fifo
+-- exists, paused between pause and resume, else running. Errors raise
+-- {message, code}: code is runc's exit status for it.
+local ns = require "ns.core"
+
+local M = {}
+
+local fmt = string.format
+
+M.OCI_VERSION = "1.1.0"
+
+local function fail(msg, ...) error({ message = fmt(msg, ...) }, 0) end
+local function check(what, v, msg, ...)
+  if v == nil or v == false then fail("%s: %s", what, tostring(msg)) end
+  return v, msg, ...
+end
+
+--- default_root() -> where states go without --root: /run/luactr-oci, or
+-- $XDG_RUNTIME_DIR/luactr-oci for a user.
+function M.default_root()
+  if select(2, ns.getuid()) ~= 0 and os.getenv("XDG_RUNTIME_DIR") then
+    return os.getenv("XDG_RUNTIME_DIR") .. "/luactr-oci"
+  end
+  return "/run/luactr-oci"
+end
+
+--- check_id(id): runc's rule for an id, so that it is one path component.
+function M.check_id(id)
+  if type(id) ~= "string" or id == "" then fail("container id cannot be empty") end
+  if #id > 1024 or not id:match("^[%w][%w+%-._]*$") then
+    fail("invalid container id format: %s", id)
+  end
+end
+
+local function dir_of(root, id) return root .. "/" .. id end
+
+local function read_state(root, id)
+  M.check_id(id)
+  local path = dir_of(root, id) .. "/state.json"
+  local text = ns.readfile(path)
+  if not text then fail("container does not exist") end
+  local ok, t = pcall(require("cjson").decode, text)
+  if not ok or type(t) ~= "table" then fail("%s: not a state this runtime wrote", path) end
+  return t
+end
+
+local function write_state(root, id, t)
+  local path = dir_of(root, id) .. "/state.json"
+  local tmp = path .. ".tmp"
+  check("write " .. tmp, ns.writefile(tmp, require("ns.state").encode(t, "state"), { create = true, mode = "0600" }))
+  check("rename " .. tmp, ns.rename(tmp, path))
+end
+
+-- Take the container's lock (every command holds it while it works).
+local function lock(root, id)
+  local f = check("lock " .. id, ns.open(dir_of(root, id) .. "/lock", { "rdwr", "creat" }, "0600"))
+  check("flock " .. id, ns.flock(f, "ex"))
+  return f
+end
+
+-- Whether st's process is alive and is the one create started.
+local function alive(st)
+  if not st.pid then return false end
+  local start, letter = require("ns.state").process_start(st.pid)
+  return start ~= nil and start == st.start_time and letter ~= "Z" and letter ~= "X"
+end
+
+local function group_of(st)
+  if not st.cgroup then return nil end
+  local parent, name = st.cgroup:match("^(.*)/([^/]+)$")
+  local ok, g = pcall(require("ns.cgroup").open, name, { parent = parent })
+  return ok and g or nil
+end
+
+--- status(root, id, st) -> "created", "running", "paused" or "stopped".
+local function status(root, id, st)
+  if not alive(st) then return "stopped" end
+  if ns.stat(dir_of(root, id) .. "/exec.fifo", "nofollow") then return "created" end
+  return st.paused and "paused" or "running"
+end
+
+--- state(root, id) -> the OCI state of the container id.
+function M.state(root, id)
+  local st = read_state(root, id)
+  return {
+    ociVersion = M.OCI_VERSION, id = id, status = status(root, id, st),
+    pid = alive(st) and st.pid or 0, bundle = st.bundle, rootfs = st.rootfs,
+    created = st.created, owner = "", annotations = st.annotations or {},
+  }
+end
+
+-- The state the hooks get on stdin: the spec's fields only.
+local function hook_state(root, id)
+  local s = M.state(root, id)
+  return require("ns.state").encode({ ociVersion = s.ociVersion, id = s.id, status = s.status, pid = s.pid,
+    bundle = s.bundle, annotations = s.annotations }, "state")
+end
+
+--- run_hooks(list, stdin, what): each hook {path, args, env, timeout}
+-- with stdin, in order; raises naming the first that failed.
+function M.run_hooks(list, stdin, what)
+  for i, hk in ipairs(list or {}) do
+    local r, w = check("pipe", ns.pipe())
+    local pid, pidfd = ns.clone({})
+    if pid == 0 then
+      w:close()
+      ns.dup2(r, 0)
+      local args = hk.args and #hk.args > 0 and hk.args or { hk.path }
+      local _, msg = ns.exec(hk.path, args, hk.env or {})
+      io.stderr:write(fmt("hook %s: %s\n", hk.path, tostring(msg)))
+      ns._exit(127)
+    end
+    r:close()
+    if not pid then w:close() fail("%s hook %d (%s): %s", what, i, hk.path, tostring(pidfd)) end
+    w:write(stdin)
+    w:close()
+    local deadline = hk.timeout and ns.clock() + hk.timeout
+    local ready = ns.poll({ pidfd }, deadline and math.ceil(hk.timeout * 1000) or -1)
+    if #ready == 0 then
+      ns.kill(pidfd, "KILL")
+      ns.wait(pidfd)
+      pidfd:close()
+      fail("%s hook %d (%s): timed out after %d s", what, i, hk.path, hk.timeout)
+    end
+    local st = ns.wait(pidfd)
+    pidfd:close()
+    if not (st and st.exited and st.code == 0) then
+      fail("%s hook %d (%s): %s", what, i, hk.path,
+        st and (st.exited and ("exit status " .. st.code) or ("killed by SIG" .. tostring(st.signal))) or "lost")
+    end
+  end
+end
+
+-- Send the pty master to the console socket (SCM_RIGHTS), as conmon and
+-- the containerd shim wait for.
+local function send_console(path, master)
+  local sock = check("console socket " .. path, ns.unix_connect(path))
+  check("console socket " .. path, ns.sendfd(sock, master, "/dev/ptmx"))
+  sock:close()
+end
+
+--- create(root, id, bundle, o): see the module's comment.
+function M.create(root, id, bundle, o)
+  o = o or {}
+  M.check_id(id)
+  bundle = bundle or check("getcwd", ns.getcwd())
+  if bundle:sub(1, 1) ~= "/" then bundle = check("getcwd", ns.getcwd()) .. "/" .. bundle end
+  local text, why = ns.readfile(bundle .. "/config.json")
+  if not text then fail("config.json: %s", why) end
+  local okj, cfg = pcall(require("cjson").decode, text)
+  if not okj or type(cfg) ~= "table" then fail("config.json: not a JSON object: %s", tostring(cfg)) end
+  local t, x = require("ns.oci.config").table(cfg, bundle, { rootless = o.rootless,
+    systemd_cgroup = o.systemd_cgroup, id = id })
+  t.name = #id <= 64 and id:match("^[%w][%w._-]*$") and id or require("ns.state").short(ns.sha256(id))
+  if t.cgroup == nil and select(2, ns.getuid()) == 0 then t.cgroup = {} end
+  if x.terminal and not o.console_socket then fail("cannot allocate tty if runc will detach without setting console socket") end
+  if o.console_socket and not x.terminal then fail("cannot use console socket if runc will not detach or allocate tty") end
+  t.tty = x.terminal == true
+  if o.preserve_fds and o.preserve_fds > 0 then
+    local keep = {}
+    for fd = 3, 2 + o.preserve_fds do keep[#keep + 1] = fd end
+    t.preserve_fds = keep
+  end
+
+  ns.mkdir(root, "0700", true)
+  local dir = dir_of(root, id)
+  local made, msg, e = ns.mkdir(dir, "0700")
+  if not made then
+    if e == ns.E.EEXIST then fail("container with id exists: %s", id) end
+    fail("%s", msg)
+  end
+  local lk
+  local ok, err = pcall(function()
+    lk = lock(root, id)
+    local c = require("ns.recipe").check(t)
+    local container = require "ns.container"
+    local list = container.plan(c)
+    local fifo = dir .. "/exec.fifo"
+    check("mkfifo " .. fifo, ns.mknod(fifo, "fifo", tonumber("622", 8), 0, 0))
+    check("chmod " .. fifo, ns.chmod(fifo, tonumber("622", 8)))
+    local fd = check("open " .. fifo, ns.open(fifo, { "path" }))
+    local at = #list
+    for i, op in ipairs(list) do if op.op == "seccomp" and i >= #list - 1 then at = i break end end
+    table.insert(list, at, { op = "hold", where = "child", name = "held until start (" .. fifo .. ")", fd = fd })
+    local h = container.run_plan(list)
+    fd:close()
+    local st = {
+      id = id, pid = h.pid, start_time = require("ns.state").process_start(h.pid), bundle = bundle,
+      rootfs = type(t.rootfs) == "string" and t.rootfs or nil, created = require("ns.state").now(),
+      annotations = x.annotations, hooks = x.hooks, cgroup = h.cgroup and h.cgroup.parent and
+        (h.cgroup.parent .. "/" .. h.cgroup.name) or nil, name = t.name,
+    }
+    write_state(root, id, st)
+    if h.master then
+      send_console(o.console_socket, h.master)
+      h.master:close()
+    end
+    if h.pidfd then h.pidfd:close() end
+    if h.sigfd then require("ns.supervise").forwarding_off(h.sigfd) end
+    if h.cgroup then h.cgroup:detach() end
+    if o.pid_file then
+      local tmp = o.pid_file .. ".tmp"
+      check("pid file " .. o.pid_file, ns.writefile(tmp, tostring(h.pid), { create = true, mode = "0644" }))
+      check("pid file " .. o.pid_file, ns.rename(tmp, o.pid_file))
+    end
+    local hooks = x.hooks or {}
+    if (hooks.prestart and #hooks.prestart > 0) or (hooks.createRuntime and #hooks.createRuntime > 0)
+      or (hooks.createContainer and #hooks.createContainer > 0) then
+      local s = hook_state(root, id)
+      M.run_hooks(hooks.prestart, s, "prestart")
+      M.run_hooks(hooks.createRuntime, s, "createRuntime")
+      M.run_hooks(hooks.createContainer, s, "createContainer")
+    end
+  end)
+  if not ok then
+    -- Nothing half made is left: the held process, its cgroup, the dir.
+    local st = ns.readfile(dir .. "/state.json") and read_state(root, id)
+    if st then M.remove(root, id, st, true) else require("ns.rootfs").remove_tree(dir) end
+    if lk then lk:close() end
+    if type(err) == "table" and err.message then error(err, 0) end
+    fail("%s", tostring(err))
+  end
+  lk:close()
+end
+
+--- start(root, id): the created container execs its process.
+function M.start(root, id)
+  local st = read_state(root, id)
+  local lk = lock(root, id)
+  local s = status(root, id, st)
+  if s ~= "created" then lk:close() fail("cannot start a container that has %s", s == "stopped" and "stopped" or "already started") end
+  local fifo = dir_of(root, id) .. "/exec.fifo"
+  local r = check("open " .. fifo, ns.open(fifo, { "rdonly", "nonblock" }))
+  local pidfd = ns.pidfd_open(st.pid)
+  local got
+  while true do
+    local ready = ns.poll(pidfd and { r, pidfd } or { r }, 100)
+    if ready[1] == 1 then
+      got = r:read(1)
+      if got and got ~= "" then break end
+    end
+    if not alive(st) then break end
+  end
+  r:close()
+  if pidfd then pidfd:close() end
+  ns.unlink(fifo)
+  lk:close()
+  if got ~= "0" then fail("container %s: its process ended before its start", id) end
+  local hooks = st.hooks or {}
+  if hooks.startContainer and #hooks.startContainer > 0 then
+    -- runtime-spec: startContainer hooks run in the container, before the
+    -- user's process; luactr runs them from the host, after the start.
+    M.run_hooks(hooks.startContainer, hook_state(root, id), "startContainer")
+  end
+  if hooks.poststart and #hooks.poststart > 0 then
+    M.run_hooks(hooks.poststart, hook_state(root, id), "poststart")
+  end
+end
+
+--- kill(root, id, sig, all): sig (a name or number) to the container's
+-- process, or with all to every process of its cgroup.
+function M.kill(root, id, sig, all)
+  local st = read_state(root, id)
+  if status(root, id, st) == "stopped" then fail("container not running") end
+  local g = all and group_of(st)
+  if g then
+    for _, pid in ipairs(g:procs()) do ns.kill(pid, sig) end
+    g:detach()
+    return
+  end
+  local pidfd = check("pidfd_open " .. st.pid, ns.pidfd_open(st.pid))
+  local ok, msg = ns.kill(pidfd, sig)
+  pidfd:close()
+  check("kill", ok, msg)
+end
+
+-- Wait up to s seconds for st's process to end.
+local function wait_gone(st, s)
+  local fd = ns.pidfd_open(st.pid)
+  if not fd then return true end
+  ns.poll({ fd }, math.floor(s * 1000))
+  fd:close()
+  return not alive(st)
+end
+
+--- remove(root, id, st, force): what delete removes, once the process
+-- is gone (killed first with force).
+function M.remove(root, id, st, force)
+  if alive(st) then
+    if not force then fail("cannot delete container %s that is not stopped: %s", id, status(root, id, st)) end
+    local g = group_of(st)
+    if g then g:thaw() g:detach() end
+    local fd = ns.pidfd_open(st.pid)
+    if fd then ns.kill(fd, "KILL") fd:close() end
+    if not wait_gone(st, 10) then fail("container %s: its process did not end after SIGKILL", id) end
+  end
+  local g = group_of(st)
+  if g then
+    if g.kill then pcall(g.kill, g) end
+    local ok, err = pcall(g.remove, g)
+    if not ok then fail("container %s: remove its cgroup: %s", id, tostring(err)) end
+  end
+  require("ns.rootfs").remove_tree(dir_of(root, id))
+end
+
+--- delete(root, id, force): see the module's comment.
+function M.delete(root, id, force)
+  local st = read_state(root, id)
+  local lk = lock(root, id)
+  local hooks = st.hooks or {}
+  local s = status(root, id, st) == "stopped" and hook_state(root, id)
+  local ok, err = pcall(M.remove, root, id, st, force)
+  lk:close()
+  if not ok then error(err, 0) end
+  if hooks.poststop and #hooks.poststop > 0 then
+    -- Their failures are only warned of (runtime-spec).
+    local hok, herr = pcall(M.run_hooks, hooks.poststop, s or "{}", "poststop")
+    if not hok then io.stderr:write("luactr-oci: ", type(herr) == "table" and herr.message or tostring(herr), "\n") end
+  end
+end
+
+--- list(root) -> the states of every container under root, by id.
+function M.list(root)
+  local out = {}
+  for _, name in ipairs(ns.listdir(root) or {}) do
+    if not name:match("^%.") and ns.stat(dir_of(root, name) .. "/state.json") then
+      local ok, s = pcall(M.state, root, name)
+      if ok then out[#out + 1] = s end
+    end
+  end
+  table.sort(out, function(a, b) return a.id < b.id end)
+  return out
+end
+
+--- pids(root, id) -> the host pids of the container's processes.
+function M.pids(root, id)
+  local st = read_state(root, id)
+  local g = group_of(st)
+  if not g then
+    return alive(st) and { st.pid } or {}
+  end
+  local p = g:procs()
+  g:detach()
+  return p
+end
+
+local function freezing(root, id, on)
+  local st = read_state(root, id)
+  local lk = lock(root, id)
+  local s = status(root, id, st)
+  if on and s ~= "running" then fail("container not running") end
+  if not on and s ~= "paused" then fail("container not paused") end
+  local g = group_of(st)
+  if not g then fail("container %s has no cgroup to freeze", id) end
+  if on then g:freeze() else g:thaw() end
+  g:detach()
+  st.paused = on or nil
+  write_state(root, id, st)
+  lk:close()
+end
+
+function M.pause(root, id) freezing(root, id, true) end
+function M.resume(root, id) freezing(root, id, false) end
+
+return M
