@@ -100,6 +100,22 @@ local function parser()
   ps:option("-f --format", "table or json."):choices({ "table", "json" }):default("table")
   ps:argument("id")
   ps:argument("ps_args"):args("*")
+  local e = p:command("exec", "Run a process in a running container.")
+  e:option("-p --process", "The process as an OCI process object (JSON).")
+  e:flag("-d --detach", "Return once it runs (the caller's subreaper waits for it).")
+  e:option("--pid-file", "Write its pid there.")
+  e:flag("-t --tty", "A pty for it.")
+  e:option("--console-socket", "Send the pty's master to this AF_UNIX socket.")
+  e:option("--cwd", "Its working directory.")
+  e:option("-e --env", "KEY=VALUE, repeated."):count("*")
+  e:option("-u --user", "UID[:GID]."):target("exec_user")
+  e:option("-c --cap", "A capability to add, repeated."):count("*")
+  e:flag("--no-new-privs", "Set no_new_privs.")
+  e:option("--preserve-fds", "Pass this many fds from 3 on."):convert(math.tointeger):default("0")
+  e:option("--process-label", "Ignored (no SELinux).")
+  e:option("--apparmor", "Ignored (no AppArmor).")
+  e:argument("id")
+  e:argument("args"):args("*")
   p:command("pause", "Freeze a container's processes."):argument("id")
   p:command("resume", "Thaw them."):argument("id")
   p:command("features", "What this runtime supports (runtime-spec features.md).")
@@ -149,6 +165,28 @@ function COMMANDS.delete()
     if a.force and type(err) == "table" and err.message == "container does not exist" then return end
     error(err, 0)
   end
+end
+function COMMANDS.exec()
+  local proc
+  if a.process then
+    local text, why = ns.readfile(a.process)
+    if not text then die("process: " .. tostring(why)) end
+    local okj, v = pcall(require("cjson").decode, text)
+    if not okj or type(v) ~= "table" then die("process: " .. a.process .. ": not a JSON object") end
+    proc = v
+  else
+    if #a.args == 0 then die("exec: no command given (ARGS or --process FILE)") end
+    proc = { args = a.args, env = a.env, cwd = a.cwd, terminal = a.tty or nil }
+    if a.exec_user then
+      local uid, gid = a.exec_user:match("^(%d+):?(%d*)$")
+      if not uid then die("exec: --user " .. a.exec_user .. ": UID[:GID], in numbers") end
+      proc.user = { uid = math.tointeger(tonumber(uid)), gid = math.tointeger(tonumber(gid)) or 0 }
+    end
+    if a.no_new_privs then proc.noNewPrivileges = true end
+  end
+  local r = rt.exec(root, a.id, proc, { detach = a.detach, pid_file = a.pid_file, console_socket = a.console_socket,
+    add_caps = a.cap })
+  if not a.detach then os.exit(r.status or 255) end
 end
 function COMMANDS.pause() rt.pause(root, a.id) end
 function COMMANDS.resume() rt.resume(root, a.id) end

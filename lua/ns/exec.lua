@@ -17,7 +17,7 @@ local M = {}
 local fmt = string.format
 local must = errors.must
 
-local OPTS = { env = true, cwd = true, tty = true, detach = true, listener = true }
+local OPTS = { env = true, cwd = true, tty = true, detach = true, listener = true, orphan = true }
 
 -- "<container>: exec CMD: why", once: the child's report may name the
 -- exec already.
@@ -37,7 +37,11 @@ end
 -- has notify handlers: luactr exec hands it to the process that holds
 -- them). Without it the handlers in h answer the command's calls: while
 -- exec waits, or, detached, while h is waited for; with tty that needs
--- listener.
+-- listener. orphan: return {pid, master} once args has been exec'd,
+-- keeping luactr's stdio (with tty: the pty's master, unrelayed, for the
+-- caller to pass on), the command the orphan of luactr's middle child, so
+-- that the nearest subreaper of the caller's adopts it and gets its
+-- status (an OCI runtime's exec --detach, for a shim or conmon).
 function M.exec(h, args, opts)
   local c = h.c
   local what = c.what .. ": exec"
@@ -51,8 +55,9 @@ function M.exec(h, args, opts)
   for k, v in pairs(c.environ) do env[k] = v end
   for _, kv in ipairs(recipe.check_env(what, opts.env or {})) do env[kv[1]] = kv[2] end
   local cwd = recipe.str(what, "cwd", opts.cwd or c.cwd)
-  local tty, detach = opts.tty == true, opts.detach == true
+  local tty, detach, orphan = opts.tty == true, opts.detach == true, opts.orphan == true
   if tty and detach then error(what .. ": tty and detach: a detached command has no terminal", 2) end
+  if orphan and detach then error(what .. ": orphan and detach: one or the other", 2) end
   -- A session keyring of its own, as the container's first process has:
   -- the caller's (the host's) would be reachable otherwise.
   local list = { { op = "keyring", where = "child", name = "session keyring (new, empty)" } }
@@ -109,7 +114,8 @@ function M.exec(h, args, opts)
       if cpid == 0 then
         -- A detached one outlives us: no parent-death signal for it.
         local x = { c = c, handle = h, sock = csock,
-          rearm = not detach and function() must("prctl", ns.prctl("pdeathsig", "KILL")) end or nil }
+          rearm = not (detach or orphan) and function() must("prctl", ns.prctl("pdeathsig", "KILL")) end or nil }
+        if orphan then must("prctl", ns.prctl("pdeathsig", false)) end
         local _, err = pcall(function()
           if detach then
             -- Once more: the command's parent then ends inside the
@@ -133,6 +139,11 @@ function M.exec(h, args, opts)
         ns._exit(127)
       end
       if csock then csock:close() end
+      if orphan then
+        -- Its pid as the host sees it; then it is the orphan of us.
+        w:write(fmt("P%d\n", cpid))
+        ns._exit(0)
+      end
       w:close()
       if detach then
         ns.wait(cfd)
@@ -188,6 +199,26 @@ function M.exec(h, args, opts)
       h.listeners[#h.listeners + 1] = listener
       listener = nil
     end
+  end
+  if orphan then
+    -- The middle child ends at once; the command's pid comes first on
+    -- the pipe, then (when its exec failed) why.
+    ns.wait(pidfd)
+    pidfd:close()
+    local got = {}
+    while true do
+      local chunk = r:read(4096)
+      if not chunk or chunk == "" then break end
+      got[#got + 1] = chunk
+    end
+    r:close()
+    local text = table.concat(got)
+    local cpid, rest = text:match("^P(%d+)\n(.*)$")
+    if not cpid or rest ~= "" then
+      if master then master:close() end
+      error(failed(what, args[1], rest or text), 2)
+    end
+    return { pid = math.tointeger(tonumber(cpid)), master = master }
   end
   if tty then
     if master then

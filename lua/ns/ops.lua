@@ -354,8 +354,11 @@ function RUN.no_new_privs() must("prctl", ns.prctl("no_new_privs", true)) end
 -- waits until someone opens the fifo for reading (start). o.fd is an
 -- O_PATH handle on the fifo that luactr opened before the clone (the
 -- child, pivoted and perhaps another user by now, could not reach the
--- path); it is opened again for writing through /proc/self/fd.
+-- path); it is opened again for writing through /proc/self/fd. o.close:
+-- fds to close first.
 function RUN.hold(x, o)
+  -- What luactr holds that must not stay held while we wait (its lock).
+  for _, fd in ipairs(o.close or {}) do fd:close() end
   must("prctl", ns.prctl("pdeathsig", false))
   x.report[#x.report + 1] = fmt("H%.9f\n", ns.clock())
   must("report to luactr", x.sock:write(concat(x.report)))

@@ -10,6 +10,7 @@
 --   start(root, id)              let it exec; then the poststart hooks
 --   state(root, id)              the OCI state: {ociVersion, id, status,
 --                                pid, bundle, annotations, rootfs, created}
+--   exec(root, id, p, o)         a process started in it (ns.exec)
 --   kill(root, id, sig, all)     a signal to its process (all: every
 --                                process of its cgroup)
 --   delete(root, id, force)      its cgroup, its state, the poststop hooks
@@ -62,6 +63,8 @@ local function read_state(root, id)
   if not text then fail("container does not exist") end
   local ok, t = pcall(require("cjson").decode, text)
   if not ok or type(t) ~= "table" then fail("%s: not a state this runtime wrote", path) end
+  -- cjson reads numbers as floats.
+  t.pid, t.start_time = math.tointeger(t.pid), math.tointeger(t.start_time)
   return t
 end
 
@@ -193,22 +196,22 @@ function M.create(root, id, bundle, o)
   local lk
   local ok, err = pcall(function()
     lk = lock(root, id)
-    local c = require("ns.recipe").check(t)
     local container = require "ns.container"
-    local list = container.plan(c)
+    local list = container.plan(t)
     local fifo = dir .. "/exec.fifo"
     check("mkfifo " .. fifo, ns.mknod(fifo, "fifo", tonumber("622", 8), 0, 0))
     check("chmod " .. fifo, ns.chmod(fifo, tonumber("622", 8)))
     local fd = check("open " .. fifo, ns.open(fifo, { "path" }))
     local at = #list
     for i, op in ipairs(list) do if op.op == "seccomp" and i >= #list - 1 then at = i break end end
-    table.insert(list, at, { op = "hold", where = "child", name = "held until start (" .. fifo .. ")", fd = fd })
+    table.insert(list, at, { op = "hold", where = "child", name = "held until start (" .. fifo .. ")", fd = fd,
+      close = { lk } })
     local h = container.run_plan(list)
     fd:close()
     local st = {
       id = id, pid = h.pid, start_time = require("ns.state").process_start(h.pid), bundle = bundle,
       rootfs = type(t.rootfs) == "string" and t.rootfs or nil, created = require("ns.state").now(),
-      annotations = x.annotations, hooks = x.hooks, cgroup = h.cgroup and h.cgroup.parent and
+      annotations = x.annotations, hooks = x.hooks, table = t, cgroup = h.cgroup and h.cgroup.parent and
         (h.cgroup.parent .. "/" .. h.cgroup.name) or nil, name = t.name,
     }
     write_state(root, id, st)
@@ -276,6 +279,67 @@ function M.start(root, id)
   if hooks.poststart and #hooks.poststart > 0 then
     M.run_hooks(hooks.poststart, hook_state(root, id), "poststart")
   end
+end
+
+--- exec(root, id, p, o) -> status, or {pid} detached: the process p (an
+-- OCI process object, as exec --process gives it: args, env, cwd, user,
+-- terminal, capabilities, noNewPrivileges) started in the running
+-- container id, with the container's identity ops (ns.exec). o: detach
+-- (return once it has exec'd: it is then the orphan of luactr-oci, the
+-- caller's subreaper's to wait for), pid_file, console_socket (the pty's
+-- master goes there), add_caps (exec --cap).
+function M.exec(root, id, p, o)
+  o = o or {}
+  local st = read_state(root, id)
+  local s = status(root, id, st)
+  if s ~= "running" then fail("cannot exec in a %s container", s) end
+  if type(p) ~= "table" or type(p.args) ~= "table" or #p.args == 0 then fail("process: args must be a non-empty list") end
+  local t = {}
+  for k, v in pairs(st.table or {}) do t[k] = v end
+  local tty = p.terminal == true
+  if tty and not o.console_socket and o.detach then fail("cannot allocate tty if runc will detach without setting console socket") end
+  if o.console_socket and not o.detach then fail("--console-socket needs --detach") end
+  t.tty = tty
+  if p.user then
+    local u = { uid = p.user.uid or 0, gid = p.user.gid or 0 }
+    if type(p.user.additionalGids) == "table" and #p.user.additionalGids > 0 then u.groups = p.user.additionalGids end
+    if type(t.user) == "table" and (t.uid_map or t.user.uid_map) then t.user.uid, t.user.gid = u.uid, u.gid else t.user = u end
+  end
+  if p.capabilities and p.capabilities.bounding then
+    local caps = {}
+    for _, n in ipairs(p.capabilities.bounding) do caps[#caps + 1] = (tostring(n):lower():gsub("^cap_", "")) end
+    t.capabilities = #caps > 0 and caps or "none"
+  end
+  if p.noNewPrivileges ~= nil then t.no_new_privs = p.noNewPrivileges == true end
+  if o.add_caps and #o.add_caps > 0 and t.capabilities ~= "all" then
+    local caps = {}
+    for _, n in ipairs(type(t.capabilities) == "table" and t.capabilities or {}) do caps[#caps + 1] = n end
+    for _, n in ipairs(o.add_caps) do caps[#caps + 1] = (tostring(n):lower():gsub("^cap_", "")) end
+    t.capabilities = caps
+  end
+  local c = require("ns.recipe").check(t)
+  local fd = check("container " .. id, ns.pidfd_open(st.pid))
+  local g = group_of(st)
+  local env = {}
+  for _, kv in ipairs(p.env or {}) do env[#env + 1] = kv end
+  local h = { c = c, pid = st.pid, pidfd = fd, cgroup = g }
+  local ok, r = pcall(require("ns.exec").exec, h, p.args, { env = env, cwd = p.cwd, tty = tty,
+    orphan = o.detach or nil })
+  fd:close()
+  if g then g:detach() end
+  if not ok then fail("%s", type(r) == "table" and r.message or tostring(r)) end
+  if o.detach then
+    if r.master then
+      send_console(o.console_socket, r.master)
+      r.master:close()
+    end
+    if o.pid_file then
+      local tmp = o.pid_file .. ".tmp"
+      check("pid file " .. o.pid_file, ns.writefile(tmp, tostring(r.pid), { create = true, mode = "0644" }))
+      check("pid file " .. o.pid_file, ns.rename(tmp, o.pid_file))
+    end
+  end
+  return r
 end
 
 --- kill(root, id, sig, all): sig (a name or number) to the container's

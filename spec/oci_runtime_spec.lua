@@ -1,0 +1,184 @@
+-- oci_runtime_spec.lua: luactr-oci as the OCI clients call it (runc's
+-- command line): create leaves the process held with a pid, start lets it
+-- exec, state says so at each step, kill and delete end it and leave
+-- nothing; run in the foreground and detached; bad config.json and bad
+-- commands named in the log format asked. Where runc is installed the
+-- same bundle runs under runc too, and what the process sees is compared.
+local H = require "support.helper"
+local ns = H.ns
+local cjson = require "cjson"
+local q = require("support.oci").shquote
+
+local fmt = string.format
+local OCI = H.root .. "/luactr-oci"
+
+-- A bundle: a copy of the busybox rootfs and ns.oci.spec's config, changed
+-- by edit(cfg); its directory.
+local function bundle(edit)
+  local dir = H.tmpdir("oci-bundle")
+  H.defer(function() H.rmrf(dir) end)
+  local src = require("ns.rootfs").busybox()
+  assert(H.sh(fmt("cp -a \"$(readlink -f %s)\" %s/rootfs && echo ok", q(src), q(dir))):match("ok"))
+  local cfg = require("ns.oci.spec").default(false)
+  cfg.process.terminal = false
+  cfg.root.readonly = false
+  if edit then edit(cfg) end
+  assert(ns.writefile(dir .. "/config.json", require("ns.state").encode(cfg, "config"), { create = true }))
+  return dir
+end
+
+-- luactr-oci (or runc, with bin) with a state root of the test's.
+local roots = {}
+local function oci(args, bin)
+  bin = bin or OCI
+  if not roots[bin] then
+    roots[bin] = H.tmpdir("oci-root")
+    local r = roots[bin]
+    H.defer(function()
+      -- Whatever a failed test left: killed and deleted, as a client would.
+      for id in H.sh(fmt("%s --root %s list -q 2>/dev/null", bin, q(r))):gmatch("%S+") do
+        H.sh(fmt("%s --root %s delete --force %s >/dev/null 2>&1", bin, q(r), q(id)))
+      end
+      H.rmrf(r)
+      roots[bin] = nil
+    end)
+  end
+  -- Into a file, not a pipe: a created container's process keeps the
+  -- stdio it was given (as runc's does) until it ends.
+  local out = os.tmpname()
+  local _, code = H.sh(fmt("%s --root %s %s >%s 2>&1 </dev/null", bin, q(roots[bin]), args, q(out)))
+  local text = ns.readfile(out) or ""
+  os.remove(out)
+  return text, code
+end
+
+local function ok(args, bin)
+  local out, code = oci(args, bin)
+  assert(code == 0, fmt("%s %s: exit %s: %s", bin or "luactr-oci", args, tostring(code), out))
+  return out
+end
+
+local function state(id, bin) return cjson.decode(ok("state " .. id, bin)) end
+
+local function have_runc() return H.sh("command -v runc >/dev/null && echo yes"):match("yes") ~= nil end
+
+describe("luactr-oci, the OCI runtime", function()
+  H.guard()
+
+  it("create holds the process (state created, its pid in --pid-file), start runs it, kill and delete end it", function()
+    local b = bundle(function(cfg)
+      cfg.process.args = { "/bin/sh", "-c", "echo started > /started; exec sleep 1000" }
+    end)
+    local pidfile = b .. "/pid"
+    ok(fmt("create --bundle %s --pid-file %s ctr1", q(b), q(pidfile)))
+    local s = state("ctr1")
+    assert.are.equal("created", s.status)
+    assert.are.equal(b, s.bundle)
+    assert.are.equal("ctr1", s.id)
+    assert.are.equal(math.tointeger(s.pid), math.tointeger(tonumber(ns.readfile(pidfile))))
+    -- Held before exec: nothing of the command has run.
+    assert.is_nil(ns.stat(b .. "/rootfs/started"))
+    assert.matches("ctr1%s+%d+%s+created", ok("list"))
+    ok("start ctr1")
+    for _ = 1, 200 do
+      if ns.stat(b .. "/rootfs/started") then break end
+      ns.sleep(0.01)
+    end
+    assert.are.equal("started\n", ns.readfile(b .. "/rootfs/started"))
+    s = state("ctr1")
+    assert.are.equal("running", s.status)
+    -- Its process, seen from the host: in a pid namespace of its own.
+    assert.are_not.equal(ns.readlink("/proc/self/ns/pid"), ns.readlink(("/proc/%d/ns/pid"):format(s.pid)))
+    assert.matches("cannot start a container that has already started", (oci("start ctr1")))
+    assert.matches("cannot delete container ctr1 that is not stopped: running", (oci("delete ctr1")))
+    local pids = cjson.decode(ok("ps --format json ctr1"))
+    assert.are.same({ s.pid }, pids)
+    ok("kill ctr1 KILL")
+    for _ = 1, 200 do
+      if state("ctr1").status == "stopped" then break end
+      ns.sleep(0.01)
+    end
+    assert.are.equal("stopped", state("ctr1").status)
+    ok("delete ctr1")
+    assert.matches("container does not exist", (oci("state ctr1")))
+    assert.are.equal("", ok("list -q"))
+    -- --force on what is gone is no error (runc's).
+    ok("delete --force ctr1")
+  end)
+
+  it("run waits and exits with the command's status; run -d returns; delete --force kills", function()
+    local b = bundle(function(cfg) cfg.process.args = { "/bin/sh", "-c", "hostname; exit 7" } end)
+    local out, code = oci(fmt("run --bundle %s ctr2", q(b)))
+    assert.are.equal(7, code, out)
+    assert.matches("^luactr\n", out)
+    assert.are.equal("", ok("list -q"))
+    b = bundle(function(cfg) cfg.process.args = { "/bin/sleep", "1000" } end)
+    ok(fmt("run -d --bundle %s ctr3", q(b)))
+    assert.are.equal("running", state("ctr3").status)
+    ok("pause ctr3")
+    assert.are.equal("paused", state("ctr3").status)
+    ok("resume ctr3")
+    assert.are.equal("running", state("ctr3").status)
+    ok("delete --force ctr3")
+    assert.are.equal("", ok("list -q"))
+  end)
+
+  it("refuses a bad config.json naming the field, in the log's format, leaving nothing", function()
+    local log = H.tmpdir("oci-log") .. "/log.json"
+    H.defer(function() H.rmrf(log:match("^(.*)/")) end)
+    local cases = {
+      { function(cfg) cfg.process.args = "sh" end, "process%.args" },
+      { function(cfg) cfg.root = nil end, "root" },
+      { function(cfg) cfg.linux.namespaces[1].type = "bogus" end, 'unknown namespace type "bogus"' },
+      { function(cfg) cfg.linux.seccomp = { defaultAction = "SCMP_ACT_BOGUS" } end, "SCMP_ACT_BOGUS" },
+    }
+    for i, c in ipairs(cases) do
+      local b = bundle(c[1])
+      local out, code = oci(fmt("--log %s --log-format json create --bundle %s bad%d", q(log), q(b), i))
+      assert.are.equal(1, code, out)
+      assert.matches(c[2], out)
+      local last
+      for line in assert(ns.readfile(log)):gmatch("[^\n]+") do last = line end
+      local rec = cjson.decode(last)
+      assert.are.equal("error", rec.level)
+      assert.matches("config%.json: ", rec.msg)
+      assert.matches(c[2], rec.msg)
+      assert.matches("container does not exist", (oci("state bad" .. i)))
+    end
+    assert.are.equal("", ok("list -q"))
+  end)
+
+  it("a bad id, an id in use, a tty without a console socket", function()
+    local b = bundle(function(cfg) cfg.process.args = { "/bin/sleep", "1000" } end)
+    assert.matches("invalid container id format: a/b", (oci(fmt("create --bundle %s a/b", q(b)))))
+    ok(fmt("create --bundle %s twin", q(b)))
+    assert.matches("container with id exists: twin", (oci(fmt("create --bundle %s twin", q(b)))))
+    ok("delete --force twin")
+    local t = bundle(function(cfg) cfg.process.terminal = true end)
+    assert.matches("cannot allocate tty", (oci(fmt("create --bundle %s tty1", q(t)))))
+    assert.are.equal("", ok("list -q"))
+  end)
+
+  it("features lists the spec's range and what it supports; --version the spec", function()
+    local f = cjson.decode(ok("features"))
+    assert.are.equal("1.0.0", f.ociVersionMin)
+    assert.are.equal("1.1.0", f.ociVersionMax)
+    assert.is_table(f.linux.namespaces)
+    assert.matches("spec: 1%.1%.0", ok("--version"))
+  end)
+
+  it("the same bundle under runc and under luactr-oci: the process sees the same", function()
+    if not have_runc() then pending("runc is not installed") return end
+    local probe = "hostname; id; pwd; echo $FOO; cat /proc/self/status | grep -E '^(NoNewPrivs|Seccomp):'; "
+      .. "grep -c . /proc/self/mountinfo >/dev/null && echo mounts; ulimit -n"
+    local b = bundle(function(cfg)
+      cfg.process.args = { "/bin/sh", "-c", probe }
+      cfg.process.env[#cfg.process.env + 1] = "FOO=bar"
+      cfg.process.cwd = "/tmp"
+      cfg.hostname = "same"
+    end)
+    local mine = ok(fmt("run --bundle %s cmp1", q(b)))
+    local theirs = ok(fmt("run --bundle %s cmp1", q(b)), "runc")
+    assert.are.equal(theirs, mine)
+  end)
+end)
