@@ -185,6 +185,9 @@ describe("luactr rootless images, ids shifted into the subordinate range", funct
     -- On disk, the committed layer is shifted as an imported one.
     assert.are.equal(START, ns.stat(layer_with("made")).uid)
     assert.are.equal("y", xattr(layer_with("opt/data/fresh"):match("^(.*)/fresh$"), "user.overlay.opaque"))
+    -- its record and upper layer (/made: uid 1's, 0700) go with the user's rm
+    ok_rl("rm c")
+    assert.are.same({}, ns.listdir(state .. "/containers"))
   end)
 
   it("image rm and rm -f remove trees of subordinate ids: the user's own removal empties the store", function()
@@ -207,6 +210,9 @@ describe("luactr rootless images, ids shifted into the subordinate range", funct
     local out, code = rl("image rm " .. IMG)
     assert.are_not.equal(0, code, out)
     ok_rl("rm -f r")
+    assert.are.same({}, ns.listdir(state .. "/containers"))
+    -- --rm too
+    ok_rl("run --rm " .. IMG .. " sh -c " .. q("mkdir /y && chown 7:7 /y && chmod 700 /y"))
     assert.are.same({}, ns.listdir(state .. "/containers"))
     ok_rl("image rm " .. IMG)
     assert.are.same({}, ns.listdir(root .. "/store/layers"))
