@@ -128,6 +128,24 @@ static int opt_bool(lua_State *L, int idx, const char *key, int def)
 	return v;
 }
 
+/* opts[key] as an id (an integer 0..UINT32_MAX - 1), -1 when nil;
+ * anything else raises. */
+static long long opt_id(lua_State *L, int idx, const char *key)
+{
+	if (lua_isnoneornil(L, idx))
+		return -1;
+	long long v = -1;
+	if (lua_getfield(L, idx, key) != LUA_TNIL) {
+		int isint;
+		lua_Integer n = lua_tointegerx(L, -1, &isint);
+		if (lua_type(L, -1) != LUA_TNUMBER || !isint || n < 0 || n >= (lua_Integer)UINT32_MAX)
+			luaL_argerror(L, idx, lua_pushfstring(L, "option '%s': an id (an integer from 0) expected", key));
+		v = (long long)n;
+	}
+	lua_pop(L, 1);
+	return v;
+}
+
 /* opts.opaque_xattr into out (default trusted.overlay.opaque). */
 static void opt_xattr_name(lua_State *L, int idx, char *out, size_t size)
 {
@@ -144,6 +162,15 @@ static void opt_xattr_name(lua_State *L, int idx, char *out, size_t size)
 	snprintf(out, size, "%s", v);
 	if (!lua_isnoneornil(L, idx))
 		lua_pop(L, 1);
+}
+
+/* Whether xattr name is in the namespace of the opaque marker's
+ * ("trusted.overlay." for "trusted.overlay.opaque"): overlayfs' own. */
+static int overlay_own(const char *marker, const char *name)
+{
+	const char *dot = strrchr(marker, '.');
+	size_t n = dot ? (size_t)(dot - marker) + 1 : 0;
+	return n > 0 && strncmp(name, marker, n) == 0;
 }
 
 /* pax keeps names in UTF-8; in the C locale (lua5.4's) libarchive can
@@ -365,6 +392,7 @@ typedef struct unpacker {
 	const char *label; /* src as the messages name it */
 	int dest;          /* O_PATH fd of dest */
 	int owners, xattrs, whiteouts;
+	long long max_uid, max_gid; /* -1: any id */
 	char opaque[XATTR_NAME_MAX + 1];
 	/* The last parent directory found free of symlinks (see check_parent). */
 	char parent_ok[PATH_MAX];
@@ -596,6 +624,81 @@ static int whiteout(unpacker *u, struct archive_entry *e, const char *path, cons
 	return rc;
 }
 
+/* Refuse an entry whose owner is past max_uid or max_gid (what a user
+ * namespace maps: chown to an id it does not map is EINVAL, which
+ * libarchive reports without the id). 0 or -1. */
+static int check_ids(unpacker *u, struct archive_entry *e, const char *raw)
+{
+	if (!u->owners)
+		return 0;
+	la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
+	const char *kind = NULL;
+	long long id = 0, max = 0;
+	if (u->max_uid >= 0 && uid > u->max_uid)
+		kind = "uid", id = (long long)uid, max = u->max_uid;
+	else if (u->max_gid >= 0 && gid > u->max_gid)
+		kind = "gid", id = (long long)gid, max = u->max_gid;
+	if (!kind)
+		return 0;
+	failf(&u->fail, EOVERFLOW, "unpack %s: entry \"%s\": %s %lld is not mapped (only %ss 0-%lld are)", u->label,
+	      raw, kind, id, kind, max);
+	return -1;
+}
+
+/* Leave out overlayfs' own xattrs (those in the opaque marker's
+ * namespace) of an entry: a layer says what it hides with whiteouts, and
+ * an overlay would follow a redirect or origin xattr it carried.
+ * libarchive removes no single xattr: the others are copied, the list
+ * cleared, the copies added back. 0 or -1. */
+static int drop_overlay_xattrs(unpacker *u, struct archive_entry *e, const char *raw)
+{
+	int n = archive_entry_xattr_reset(e);
+	if (n <= 0)
+		return 0;
+	struct kept {
+		char *name;
+		void *value;
+		size_t size;
+	} *keep = calloc((size_t)n, sizeof *keep);
+	if (!keep) {
+		failf(&u->fail, ENOMEM, "unpack %s: entry \"%s\": out of memory", u->label, raw);
+		return -1;
+	}
+	int k = 0, dropped = 0, rc = 0;
+	const char *name;
+	const void *value;
+	size_t size;
+	while (k < n && archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+		if (overlay_own(u->opaque, name)) {
+			dropped = 1;
+			continue;
+		}
+		keep[k].name = strdup(name);
+		keep[k].value = malloc(size ? size : 1);
+		if (!keep[k].name || !keep[k].value) {
+			free(keep[k].name);
+			free(keep[k].value);
+			rc = -1;
+			break;
+		}
+		memcpy(keep[k].value, value, size);
+		keep[k++].size = size;
+	}
+	if (rc == 0 && dropped) {
+		archive_entry_xattr_clear(e);
+		for (int i = 0; i < k; i++)
+			archive_entry_xattr_add_entry(e, keep[i].name, keep[i].value, keep[i].size);
+	}
+	for (int i = 0; i < k; i++) {
+		free(keep[i].name);
+		free(keep[i].value);
+	}
+	free(keep);
+	if (rc != 0)
+		failf(&u->fail, ENOMEM, "unpack %s: entry \"%s\": out of memory", u->label, raw);
+	return rc;
+}
+
 /* Our own checks of an entry before libarchive's: clean its path (and its
  * hard link's) in place, refuse what would leave dest. Returns 1 when the
  * entry was a whiteout (done), 0 to extract it, -1 when refused. */
@@ -619,7 +722,7 @@ static int vet_entry(unpacker *u, struct archive_entry *e)
 		failf(&u->fail, EEXIST, "unpack %s: entry \"%s\": the directory itself, as a non-directory", u->label, raw);
 		return -1;
 	}
-	if (check_parent(u, raw, "entry", path) != 0)
+	if (check_parent(u, raw, "entry", path) != 0 || check_ids(u, e, raw) != 0)
 		return -1;
 	if (u->whiteouts) {
 		const char *base = strrchr(path, '/');
@@ -650,6 +753,8 @@ static int vet_entry(unpacker *u, struct archive_entry *e)
 	}
 	if (type == AE_IFLNK)
 		u->parent_valid = 0;
+	if (u->whiteouts && u->xattrs && drop_overlay_xattrs(u, e, raw) != 0)
+		return -1;
 	archive_entry_copy_pathname(e, *path ? path : ".");
 	return 0;
 }
@@ -759,7 +864,7 @@ out:
 /* A.unpack(src, dest [, opts]): see API.md. */
 static int ns_archive_unpack(lua_State *L)
 {
-	static const char *const keys[] = {"opaque_xattr", "owners", "whiteouts", "xattrs", NULL};
+	static const char *const keys[] = {"max_gid", "max_uid", "opaque_xattr", "owners", "whiteouts", "xattrs", NULL};
 	int srcfd = opt_fd(L, 1);
 	const char *src = srcfd < 0 ? ns_checkstring(L, 1) : NULL;
 	const char *dest = ns_checkstring(L, 2);
@@ -768,6 +873,8 @@ static int ns_archive_unpack(lua_State *L)
 	u.owners = opt_bool(L, 3, "owners", geteuid() == 0);
 	u.xattrs = opt_bool(L, 3, "xattrs", 1);
 	u.whiteouts = opt_bool(L, 3, "whiteouts", 0);
+	u.max_uid = opt_id(L, 3, "max_uid");
+	u.max_gid = opt_id(L, 3, "max_gid");
 	opt_xattr_name(L, 3, u.opaque, sizeof u.opaque);
 	char label[PATH_MAX + 16];
 	if (src)
@@ -1007,15 +1114,6 @@ static int pack_fail_ar(packer *p, const char *rel)
 {
 	failf(&p->fail, archive_err(p->tar), "pack %s: entry \"%s\": %s", p->label, rel, archive_error_string(p->tar));
 	return -1;
-}
-
-/* Whether xattr name is in the namespace of the opaque marker's
- * ("trusted.overlay." for "trusted.overlay.opaque"): overlayfs' own. */
-static int overlay_own(const char *marker, const char *name)
-{
-	const char *dot = strrchr(marker, '.');
-	size_t n = dot ? (size_t)(dot - marker) + 1 : 0;
-	return n > 0 && strncmp(name, marker, n) == 0;
 }
 
 /* Add the xattrs of p->path to e; *opaque says whether it had the opaque

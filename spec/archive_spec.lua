@@ -218,6 +218,44 @@ describe("ns.archive", function()
       assert.is_nil(xattr(dest .. "/d/f", "user.x"))
     end)
 
+    it("refuses an owner past max_uid or max_gid, naming the entry and the id, before writing it", function()
+      sh([[
+        mkdir -p src/d; echo a >src/d/ok; echo b >src/d/big
+        chown 7:7 src/d/ok; chown 11:3 src/d/big
+        tar --numeric-owner -cf u.tar -C src ./d/ok ./d/big
+        chown 3:12 src/d/big; tar --numeric-owner -cf g.tar -C src ./d/ok ./d/big
+      ]])
+      local dest = dir("dest")
+      H.fails_with(ns.E.EOVERFLOW, A.unpack(d .. "/u.tar", dest, { max_uid = 10, max_gid = 10 }))
+      local _, msg = A.unpack(d .. "/u.tar", dir("dest2"), { max_uid = 10, max_gid = 10 })
+      assert.matches('entry "%./d/big": uid 11 is not mapped %(only uids 0%-10 are%)', msg)
+      assert.are.equal(7, ns.stat(dest .. "/d/ok").uid)
+      assert.is_nil(ns.stat(dest .. "/d/big"))
+      _, msg = A.unpack(d .. "/g.tar", dir("dest3"), { max_uid = 10, max_gid = 10 })
+      assert.matches('entry "%./d/big": gid 12 is not mapped %(only gids 0%-10 are%)', msg)
+      -- without owners, ids are not kept, so none is refused
+      assert(A.unpack(d .. "/u.tar", dir("dest4"), { max_uid = 10, owners = false }))
+    end)
+
+    it("leaves out a tar's overlayfs xattrs with whiteouts (the marker's namespace), others kept", function()
+      sh([[
+        mkdir -p src/d; echo a >src/d/f
+        setfattr -n user.overlay.redirect -v /elsewhere src/d
+        setfattr -n user.overlay.opaque -v y src/d
+        setfattr -n user.keep -v k src/d
+        tar --xattrs --xattrs-include='*' -cf x.tar -C src .
+      ]])
+      local dest = dir("dest")
+      assert(A.unpack(d .. "/x.tar", dest, { whiteouts = true, opaque_xattr = "user.overlay.opaque" }))
+      assert.is_nil(xattr(dest .. "/d", "user.overlay.redirect"))
+      assert.is_nil(xattr(dest .. "/d", "user.overlay.opaque"))
+      assert.are.equal("k", xattr(dest .. "/d", "user.keep"))
+      -- without whiteouts the tar is a tar: every xattr as it says
+      local plain = dir("plain")
+      assert(A.unpack(d .. "/x.tar", plain, { opaque_xattr = "user.overlay.opaque" }))
+      assert.are.equal("/elsewhere", xattr(plain .. "/d", "user.overlay.redirect"))
+    end)
+
     it("reads a pax path record in UTF-8", function()
       local name = "d/\u{fc}n\u{ef}-\u{65e5}\u{672c}"
       assert(ns.writefile(d .. "/u.tar", ustar({ { name = "d", type = "5" },
@@ -438,6 +476,9 @@ describe("ns.archive", function()
       assert.has_error(function() A.unpack(d .. "/x", d, { whiteouts = "yes" }) end,
         "bad argument #3 to 'unpack' (option 'whiteouts': boolean expected, got string)")
       assert.has_error(function() A.unpack(d .. "/x", d, { opaque_xattr = "" }) end)
+      assert.has_error(function() A.unpack(d .. "/x", d, { max_uid = -1 }) end,
+        "bad argument #3 to 'unpack' (option 'max_uid': an id (an integer from 0) expected)")
+      assert.has_error(function() A.unpack(d .. "/x", d, { max_gid = "10" }) end)
       assert.has_error(function() A.unpack({}, d) end)
       assert.has_error(function() A.unpack(d .. "/x") end)
     end)

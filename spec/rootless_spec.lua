@@ -9,25 +9,9 @@ local ns = H.ns
 local cjson = require "cjson"
 
 local fmt = string.format
-local SUBUID, SUBGID = "/etc/subuid", "/etc/subgid"
 local START = 300000
 
--- Add "cloudsdk-like" ranges for uid 1000 to both files, put them back
--- after the test.
-local function with_ranges()
-  local old = {}
-  for _, f in ipairs({ SUBUID, SUBGID }) do
-    old[f] = ns.readfile(f)
-    local text = (old[f] or "")
-    if text ~= "" and text:sub(-1) ~= "\n" then text = text .. "\n" end
-    assert(ns.writefile(f, text .. fmt("1000:%d:65536\n", START), { create = true }))
-  end
-  H.defer(function()
-    for f, text in pairs(old) do
-      if text then assert(ns.writefile(f, text)) else os.remove(f) end
-    end
-  end)
-end
+local function with_ranges() H.with_subids(1000, START) end
 
 describe("luactr rootless, with subordinate ids", function()
   H.guard()

@@ -226,10 +226,10 @@ end
 --- collect_fs(s): the overlay's work dirs a container left in its state
 -- dir (its upper layer stays).
 function M.collect_fs(s)
-  local rootfs = require "ns.rootfs"
+  local userns = require "ns.util.userns"
   for _, d in ipairs({ "work", "merged" }) do
     local p = fs_dir(s) .. "/" .. d
-    if ns.stat(p, "nofollow") then rootfs.remove_tree(p) end
+    if ns.stat(p, "nofollow") then userns.remove_tree(p) end
   end
 end
 

@@ -119,12 +119,12 @@ function RUN.mount(x, o)
 end
 
 -- Mount the overlay of x.layers (top first) with upper and work at
--- target: with the new mount API, each layer its own lowerdir+ (kernel
+-- target (userxattr: overlayfs' xattrs in user.overlay.*): with the new mount API, each layer its own lowerdir+ (kernel
 -- 6.8+), so that an image's many layers are not capped by mount(2)'s page
 -- of options; with mount(2) where that fails with EINVAL: a kernel before
 -- 6.8 has no lowerdir+ (before 6.5 overlayfs takes fsconfig's strings
 -- as they come and refuses them only at create).
-local function mount_overlay(x, target, upper, work)
+local function mount_overlay(x, target, upper, work, userxattr)
   local ctx, msg, e = ns.fsopen("overlay")
   if ctx then
     local call, ok = "fsconfig", true
@@ -132,6 +132,7 @@ local function mount_overlay(x, target, upper, work)
       ok, msg, e = ns.fsconfig(ctx, "string", "lowerdir+", x.layers[i])
       if not ok then break end
     end
+    if ok and userxattr then ok, msg, e = ns.fsconfig(ctx, "flag", "userxattr") end
     if ok then ok, msg, e = ns.fsconfig(ctx, "string", "upperdir", upper) end
     if ok then ok, msg, e = ns.fsconfig(ctx, "string", "workdir", work) end
     if ok then ok, msg, e = ns.fsconfig(ctx, "create") end
@@ -149,7 +150,7 @@ local function mount_overlay(x, target, upper, work)
     must("fsopen", nil, msg, e)
   end
   must("mount", ns.mount("overlay", target, "overlay", { "nodev" },
-    fmt("lowerdir=%s,upperdir=%s,workdir=%s", x.lower, upper, work)))
+    fmt("lowerdir=%s,upperdir=%s,workdir=%s%s", x.lower, upper, work, userxattr and ",userxattr" or "")))
 end
 
 function RUN.overlay(x, o)
@@ -160,9 +161,9 @@ function RUN.overlay(x, o)
     must("mkdir", ns.mkdir(t .. "/work", "0700"))
     must("mkdir", ns.mkdir(t .. "/merged", "0755"))
     x.root = t .. "/merged"
-    mount_overlay(x, x.root, t .. "/upper", t .. "/work")
+    mount_overlay(x, x.root, t .. "/upper", t .. "/work", o.userxattr)
   else
-    mount_overlay(x, x.root, x.ov.upper, x.ov.work)
+    mount_overlay(x, x.root, x.ov.upper, x.ov.work, o.userxattr)
   end
   paths.set_root(x, x.root)
 end

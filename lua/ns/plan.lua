@@ -260,10 +260,14 @@ function M.ops(c)
     add("child", { op = "mount", name = "make / rprivate", target = "/", host = true, flags = { "rec", "private" } })
   end
   if c.rootfs ~= false then
+    -- Rootless, overlayfs reads and writes user.overlay.* xattrs, the
+    -- ones the user's store and upper layers can hold (Linux 5.11).
+    local ux = not is_root or nil
     if c.overlay and not c.keep_upper and not c.upper_dir then
-      add("child", { op = "overlay", name = "mount overlay (upper layer on a private tmpfs)", tmpfs = true })
+      add("child", { op = "overlay", name = "mount overlay (upper layer on a private tmpfs" .. (ux and "; userxattr)" or ")"),
+        tmpfs = true, userxattr = ux })
     elseif c.overlay then
-      add("child", { op = "overlay", name = "mount overlay" })
+      add("child", { op = "overlay", name = "mount overlay" .. (ux and " (userxattr)" or ""), userxattr = ux })
     else
       add("child", { op = "bind_root", name = "bind rootfs (nodev)" })
     end

@@ -555,7 +555,8 @@ function M.gc_uppers(state_dir)
       end
       local d <close> = not used and ns.open(dir, FLOCK_DIR) or nil
       if d and ns.flock(d, { "ex", "nb" }) then
-        M.remove_tree(dir)
+        -- a rootless container's upper may hold subordinate ids' dirs
+        require("ns.util.userns").remove_tree(dir)
         removed[#removed + 1] = upper
       end
     end

@@ -491,7 +491,7 @@ end
 function Store:sweep()
   for _, name in ipairs(ns.listdir(self.containers) or {}) do
     if name:match("^%.new%-") or name:match("^%.rm%-") then
-      pcall(require("ns.rootfs").remove_tree, self.containers .. "/" .. name)
+      pcall(require("ns.util.userns").remove_tree, self.containers .. "/" .. name)
     end
   end
 end
@@ -576,7 +576,7 @@ function Store:create(t)
     end)
     if not ok then
       if lock then lock:close() end
-      if tmp then pcall(require("ns.rootfs").remove_tree, tmp) end
+      if tmp then pcall(require("ns.util.userns").remove_tree, tmp) end
       ns.unlink(self.names .. "/" .. name)
       error(err, 0)
     end
@@ -1025,7 +1025,7 @@ function State:remove(opts)
     local dir, gone = dir_of(store, cur.id), store.containers .. "/.rm-" .. cur.id
     check(fmt("container %q: remove", cur.name), ns.rename(dir, gone))
     if ns.readlink(store.names .. "/" .. cur.name) == cur.id then ns.unlink(store.names .. "/" .. cur.name) end
-    require("ns.rootfs").remove_tree(gone)
+    require("ns.util.userns").remove_tree(gone)
     refresh(self, cur)
     return true
   end)

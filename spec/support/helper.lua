@@ -241,6 +241,24 @@ function H.drop_privileges(uid)
   assert(ns.setresuid(uid))
 end
 
+--- Give uid subordinate ids in /etc/subuid and /etc/subgid (count from
+-- start, default 65536) until the running `it` ends, when both files are
+-- put back as they were (through H.defer: the spec calls H.guard).
+function H.with_subids(uid, start, count)
+  local old = {}
+  for _, f in ipairs({ "/etc/subuid", "/etc/subgid" }) do
+    old[f] = ns.readfile(f) or false
+    local text = old[f] or ""
+    if text ~= "" and text:sub(-1) ~= "\n" then text = text .. "\n" end
+    assert(ns.writefile(f, text .. ("%d:%d:%d\n"):format(uid, start, count or 65536), { create = true }))
+  end
+  H.defer(function()
+    for f, text in pairs(old) do
+      if text then assert(ns.writefile(f, text)) else os.remove(f) end
+    end
+  end)
+end
+
 --- Run a shell command; returns its stdout and exit status.
 function H.sh(cmd)
   local p = assert(io.popen(cmd, "r"))

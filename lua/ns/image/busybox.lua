@@ -69,7 +69,15 @@ function M.make(s, busybox)
     check(ns.mkdir(tree, "0755"))
     require("ns.rootfs").build_busybox(tree, busybox)
     local blob = tmp .. "/layer.tar"
-    local r, msg = require("ns.archive").pack(tree, blob)
+    -- In a rootless store with subordinate ids, packed from inside its
+    -- user namespace, where the user's files are root's: the tar says 0,
+    -- as a layer unpacked there keeps it.
+    local function pack()
+      local r, msg = require("ns.archive").pack(tree, blob)
+      return { r = r, msg = msg }
+    end
+    local p = select(2, store.layer_opts()) and require("ns.util.userns").run("busybox image", pack) or pack()
+    local r, msg = p.r, p.msg
     if not r then fail("busybox image: " .. msg) end
     local diff_id = "sha256:" .. r.diff_id
     s:rename_into(blob, s:blob_path("sha256:" .. r.digest))

@@ -130,6 +130,23 @@ function M.new_config(cfg, diff_id, t, now)
   return cfg
 end
 
+-- Pack the upper dir as a gzip'd tar with OCI whiteouts: p (what
+-- ns.archive.pack returns) or nil and why. The opaque marker is the
+-- store's (store.layer_opts); with a rootless user's subordinate ids the
+-- tree is read from inside a user namespace, where its owners are the
+-- container's (uid 1, not 300000) and its directories of those ids can
+-- be read.
+local function pack(upper, blob)
+  local lopts, shifted = store.layer_opts()
+  local opts = { whiteouts = true, filter = "gzip", opaque_xattr = lopts.opaque_xattr }
+  local function run()
+    local p, why = require("ns.archive").pack(upper, blob, opts)
+    return { p = p, why = why }
+  end
+  local r = shifted and require("ns.util.userns").run("pack " .. upper, run) or run()
+  return r.p, r.why
+end
+
 --- commit(t) -> the key the new image is filed under and its id (the
 -- config's digest). t: upper (a directory), parent (an image of the
 -- store: name, name:tag or id), name (NAME[:TAG]), config (Cmd,
@@ -158,7 +175,7 @@ function M.commit(t)
     local cfg = store.json_decode(s:read_blob(img.config), pwhat .. ": config " .. img.config)
     oci.check_config(cfg, #parts.layers, pwhat .. ": config " .. img.config)
     local blob = tmp .. "/layer.tar.gz"
-    local p, why = require("ns.archive").pack(t.upper, blob, { whiteouts = true, filter = "gzip" })
+    local p, why = pack(t.upper, blob)
     if not p then fail(fmt("%s: %s", what, why)) end
     local digest, diff_id = "sha256:" .. p.digest, "sha256:" .. p.diff_id
     s:add_layer(blob, { digest = digest, size = p.bytes }, diff_id, fmt("%s: layer %s", what, digest))

@@ -107,11 +107,30 @@ function M:tempdir(prefix)
   return check("image store", ns.mkdtemp(fmt("%s/%s-XXXXXX", self.tmp, prefix or "d")))
 end
 
---- remove(path): a file or tree of the store, whatever it holds.
+--- remove(path): a file or tree of the store, whatever it holds (a
+-- rootless store's layers hold directories of subordinate ids: removed
+-- from a user namespace, ns.util.userns).
 function M.remove(path)
   local st = ns.stat(path, "nofollow")
   if not st then return end
-  if st.type == "dir" then require("ns.rootfs").remove_tree(path) else check("remove " .. path, ns.unlink(path)) end
+  if st.type == "dir" then require("ns.util.userns").remove_tree(path) else check("remove " .. path, ns.unlink(path)) end
+end
+
+--- layer_opts() -> opts, in_userns: the options of ns.archive.unpack
+-- (and the opaque marker of pack) for a layer of this caller's, and
+-- whether the work runs in a user namespace (ns.util.userns.run). Root's
+-- marker is trusted.overlay.opaque; another user's user.overlay.opaque
+-- (the only one it may set, and what its overlay, mounted with
+-- userxattr, reads). With subordinate ids the tar's owners are kept, in
+-- a user namespace, up to the ids it maps; without, every file is the
+-- user's.
+function M.layer_opts()
+  if select(2, ns.getuid()) == 0 then return { whiteouts = true }, false end
+  local userns = require "ns.util.userns"
+  local max_uid, max_gid = userns.max_ids()
+  if not max_uid then return { whiteouts = true, opaque_xattr = userns.OPAQUE_XATTR, owners = false }, false end
+  return { whiteouts = true, opaque_xattr = userns.OPAQUE_XATTR, owners = true, max_uid = max_uid,
+    max_gid = max_gid }, true
 end
 
 --- place_blob(path, digest[, size]): move the file at path (in tmp/) to
@@ -159,9 +178,11 @@ end
 -- src: the blob's path or an fd; desc: its descriptor {digest, size}
 -- (a nil digest is not checked: a docker-archive's layer has none);
 -- diff_id: what the image's config says the uncompressed layer is. Unpacks
--- into tmp/ with overlayfs whiteouts, checks the digests and the size as
--- it streams, then renames the tree into place. Nothing is left when it
--- fails; the error names the layer (what) and the reason.
+-- into tmp/ with overlayfs whiteouts and the owners of layer_opts (a
+-- rootless user's subordinate ids: in a user namespace), checks the
+-- digests and the size as it streams, then renames the tree into place.
+-- Nothing is left when it fails; the error names the layer (what) and
+-- the reason.
 function M:add_layer(src, desc, diff_id, what)
   local final = self:layer_path(diff_id)
   if self:has_layer(diff_id) then return final end
@@ -169,11 +190,16 @@ function M:add_layer(src, desc, diff_id, what)
   local A = require "ns.archive"
   local tmp = self:tempdir("layer")
   local tree = tmp .. "/fs"
-  local r
-  local ok, err = pcall(function()
+  local opts, shifted = M.layer_opts()
+  -- Unpacked, checked and renamed into place by one process: with
+  -- subordinate ids, a child in a user namespace (the top directory may
+  -- be uid 300000's, which only root there can rename).
+  local function unpack()
     check("image store", ns.mkdir(tree, "0755"))
-    local msg
-    r, msg = A.unpack(src, tree, { whiteouts = true })
+    local r, msg, e = A.unpack(src, tree, opts)
+    if not r and e == ns.E.EOVERFLOW and shifted then
+      msg = msg .. ": a rootless store maps a layer's ids to the user (0) and its subordinate ids (/etc/subuid, /etc/subgid)"
+    end
     if not r then fail(fmt("%s: %s", what, msg)) end
     if desc.size and r.bytes ~= desc.size then
       fail(fmt("%s: %d bytes, but its descriptor says %d (truncated?)", what, r.bytes, desc.size))
@@ -184,13 +210,19 @@ function M:add_layer(src, desc, diff_id, what)
     if "sha256:" .. r.diff_id ~= diff_id then
       fail(fmt("%s: uncompressed it is sha256:%s, but the image config says %s", what, r.diff_id, diff_id))
     end
-  end)
-  if ok then
-    local renamed, msg = ns.rename(tree, final)
-    if not renamed and not self:has_layer(diff_id) then err, ok = "image store: " .. msg, false end
+    local renamed, rmsg = ns.rename(tree, final)
+    if not renamed and not self:has_layer(diff_id) then fail("image store: " .. rmsg) end
+    return r
   end
+  local ok, r
+  if shifted then
+    ok, r = pcall(require("ns.util.userns").run, what, unpack)
+  else
+    ok, r = pcall(unpack)
+  end
+  -- What a failed unpack left (subordinate ids' files) goes as it came.
   M.remove(tmp)
-  if not ok then fail(err) end
+  if not ok then fail(r) end
   return final, r
 end
 

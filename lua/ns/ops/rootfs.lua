@@ -33,7 +33,7 @@ end
 
 function UNDO.overlay_dirs(x, o)
   if not x.ov then return end
-  local remove_tree = require("ns.rootfs").remove_tree
+  local remove_tree = require("ns.util.userns").remove_tree
   if o.keep_upper then
     -- keep upper/ (the rest is made again by the next start), drop the rest
     for _, d in ipairs({ x.ov.work, x.ov.merged }) do remove_tree(d) end
