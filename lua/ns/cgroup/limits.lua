@@ -216,6 +216,9 @@ local function missing(p, v1ctrl, v2ctrl)
   local l, v2ok = p.l, p.v2ok
   if l.v2 then
     local have = #v2ok > 0 and "cgroup.controllers: " .. concat(v2ok, " ") or "cgroup.controllers is empty"
+    if l.base then
+      return fmt("controller %s is not delegated to uid %d (%s/%s)", v2ctrl, l.uid, l.base_dir, have)
+    end
     if l.mode == "v2" then return fmt("controller %s not available in the v2 tree (%s)", v2ctrl, have) end
     return fmt("controller %s is not mounted (v1) and %s is not available in the v2 tree (%s)", v1ctrl, v2ctrl, have)
   end
