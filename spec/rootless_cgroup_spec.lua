@@ -94,6 +94,68 @@ local function delegate(ctrls)
   return base, leaf
 end
 
+-- it(name, fn) for a spec that makes groups in the v2 tree.
+local function it_tree(name, fn)
+  if V2 then it(name, fn) else pending(name .. " (no cgroup v2 tree)") end
+end
+
+describe("ns.cgroup.delegation", function()
+  H.guard()
+  local delegation = require "ns.cgroup.delegation"
+
+  it("does not touch the global table", function()
+    H.assert_no_new_globals("ns.cgroup.delegation")
+  end)
+
+  it("check_base() takes a relative path below the tree and nothing else", function()
+    assert.are.equal("user.slice/user@1000.service", delegation.check_base("user.slice/user@1000.service"))
+    for _, bad in ipairs({ "", "/abs", "a//b", "a/", "..", "a/../b", "./a", "a\nb", 7 }) do
+      assert.has_error(function() delegation.check_base(bad) end)
+    end
+  end)
+
+  it("narrow() says why a layout cannot hold a user's group", function()
+    local v1only = { mode = "v1", v1 = { memory = "/sys/fs/cgroup/memory" } }
+    assert.has_error(function() delegation.narrow(v1only, nil, 1000, {}) end,
+      "cgroup: rootless cgroups need a cgroup v2 subtree delegated to uid 1000 "
+      .. "(this host has only cgroup v1, which only root can use)")
+    local hybrid = { mode = "hybrid", v1 = { memory = "/sys/fs/cgroup/memory" }, v2 = "/nonexistent/unified" }
+    assert.has_error(function() delegation.narrow(hybrid, nil, 1000, { pids = 8 }) end,
+      "cgroup: rootless limits need a cgroup v2 subtree delegated to uid 1000 "
+      .. "(this host's controllers are on cgroup v1, which only root can use)")
+    -- Given a base, the v2 tree alone, below it.
+    local n = delegation.narrow(hybrid, "a/b", 1000, nil)
+    assert.are.same({ "v2", "a/b", "/nonexistent/unified/a/b", 1000 }, { n.mode, n.base, n.base_dir, n.uid })
+    assert.are.same({}, n.v1)
+    assert.are.same({}, n.v2_controllers)
+    assert.are.equal("hybrid", hybrid.mode) -- l itself is left as it was
+  end)
+
+  it_tree("find() is the highest group of the user's above its own", function()
+    local base, leaf = delegate({})
+    local mid = leaf .. "/mid"
+    assert(ns.mkdir(mid, tonumber("755", 8)))
+    H.defer(function() remove_groups({ mid }) end)
+    assert(ns.chown(mid, UID, UID))
+    assert(ns.chown(mid .. "/cgroup.procs", UID, UID))
+    local found = H.child_value(function()
+      assert(ns.writefile(mid .. "/cgroup.procs", "0"))
+      H.drop_privileges(UID)
+      return assert(delegation.find(L, UID))
+    end)
+    assert.are.equal(base:sub(#V2 + 2), found)
+    -- Another uid has none, and is told whose they are.
+    local why = H.child_value(function()
+      assert(ns.writefile(mid .. "/cgroup.procs", "0"))
+      H.drop_privileges(65534)
+      local b, w = delegation.find(L, 65534)
+      assert(b == nil, b)
+      return w
+    end)
+    assert.are.equal(fmt("its group %s and those above it are not uid 65534's", mid), why)
+  end)
+end)
+
 describe("rootless cgroups", function()
   H.guard()
 
@@ -146,8 +208,6 @@ describe("rootless cgroups", function()
       .. "uid 1000 %(its group /sys/fs/cgroup%S* and those above it are not uid 1000's%)\n$", out)
     -- The guard checks that no group, state or temp dir is left.
   end)
-
-  local it_tree = V2 and it or function(name) pending(name .. " (no cgroup v2 tree)") end
 
   it_tree("makes, joins and removes a group in a delegated subtree; refuses a controller it lacks", function()
     local env = L.v1 and next(L.v1) and "LUACTR_CGROUP_MODE=v2" or nil

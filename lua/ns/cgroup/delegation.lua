@@ -37,7 +37,7 @@ function M.check_base(base)
       if part == "" or part == "." or part == ".." then ok = false break end
     end
   end
-  if not ok then error(fmt("cgroup: base %q is not a relative path below the v2 tree", tostring(base)), 3) end
+  if not ok then error(fmt("cgroup: base %q is not a relative path below the v2 tree", tostring(base)), 0) end
   return base
 end
 
