@@ -207,7 +207,8 @@ V.cpu_period, V.memory_swap = V.cpu, V.memory
 
 -- The plan under way: p.name, p.l (the layout), p.changes, p.merged (every
 -- limit in force), p.cur (reads a live group's file, or nil on create),
--- p.v2ok (the v2 tree's controllers) and p.out (the writes so far).
+-- p.v2ok (the v2 tree's controllers, or a delegated subtree's) and p.out
+-- (the writes so far).
 
 local function fail(p, f, ...) error(fmt('cgroup "%s": ', p.name) .. fmt(f, ...), 0) end
 
