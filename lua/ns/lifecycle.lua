@@ -139,6 +139,12 @@ local function plan_of(s, t)
   for _, o in ipairs(list) do
     if o.op == "cgroup_create" then
       cg = (os.getenv("LUACTR_CGROUP_PARENT") or "luactr") .. "/" .. o.group
+      if select(2, ns.getuid()) ~= 0 then
+        -- A user's group is below its delegated subtree; where it has
+        -- none, the start fails at the group's step and says why.
+        local ok, p = pcall(require("ns.cgroup").path, o.group)
+        if ok then cg = p end
+      end
     elseif o.op == "image" then
       rootfs = o.layers and concat(o.layers, ":") or require("ns.util").busybox_image()
     elseif o.op == "overlay_dirs" and o.upper_dir then
@@ -616,8 +622,7 @@ end
 function M.group(s)
   if not s.cgroup then fail(fmt("container %q has no cgroup (%s)", s.name, s.status == "running"
     and "it runs without one: rootless, or cgroup = false" or "it is " .. s.status)) end
-  local parent, name = s.cgroup:match("^(.*)/([^/]+)$")
-  return require("ns.cgroup").open(name, { parent = parent })
+  return require("ns.cgroup").open_path(s.cgroup)
 end
 
 -- Freeze (on) or thaw s's cgroup, and record it.

@@ -213,8 +213,14 @@ function M.ops(c)
   if c.cgroup then
     local limits = {}
     for k, v in pairs(c.cgroup) do limits[k] = v end
-    if limits.devices == nil then limits.devices = device_rules(c) end
-    add("parent", { op = "cgroup_create", name = "cgroup create (with the device allow-list)", group = c.name, limits = limits })
+    -- A user's group has no device allow-list: the kernel makes device
+    -- nodes only for CAP_MKNOD in the initial user namespace, and loads a
+    -- device program only for CAP_BPF or CAP_SYS_ADMIN there; the host's
+    -- nodes keep their modes.
+    local devices = is_root and limits.devices == nil
+    if devices then limits.devices = device_rules(c) end
+    add("parent", { op = "cgroup_create", name = devices and "cgroup create (with the device allow-list)"
+      or "cgroup create", group = c.name, limits = limits })
   end
   if c.capture then add("parent", { op = "capture", name = "capture pipes (stdout, stderr)" }) end
   local types = clone_types(c)

@@ -10,6 +10,7 @@ local layout = require "ns.cgroup.layout"
 local lim = require "ns.cgroup.limits"
 local v1 = require "ns.cgroup.v1"
 local v2 = require "ns.cgroup.v2"
+local delegation = require "ns.cgroup.delegation"
 
 local readfile, writefile, listdir, stat = ns.readfile, ns.writefile, ns.listdir, ns.stat
 local mkdir, rmdir, open, kill = ns.mkdir, ns.rmdir, ns.open, ns.kill
@@ -57,6 +58,17 @@ local function check_component(what, s)
 end
 
 local hierarchies = layout.hierarchies
+
+-- The layout a group is made or found in: the host's for root; the
+-- delegated v2 subtree for another euid, or for root given one's base
+-- (ns.cgroup.delegation, which raises why there is none). limits: those
+-- asked (nil to open or collect).
+local function layout_for(opts, limits)
+  local l = opts.layout or layout.layout()
+  local uid = select(2, ns.getuid())
+  if uid ~= 0 or opts.base ~= nil then return delegation.narrow(l, opts.base, uid, limits) end
+  return l
+end
 
 local function parent_name(opts)
   local p = opts and opts.parent or os.getenv("LUACTR_CGROUP_PARENT") or "luactr"
@@ -107,13 +119,13 @@ local function apply(g, writes)
 end
 
 -- Raise for a mkdir of dir that failed; one refused for lack of rights
--- says what would do: root, or the parent pdir delegated to the user.
+-- below a delegated subtree says whose the parent pdir is.
 local function mkdir_fail(g, dir, pdir, err, errno)
-  local uid = select(2, ns.getuid())
   local hint = ""
-  if (errno == EACCES or errno == EPERM) and uid ~= 0 then
-    hint = fmt("; cgroups need root here: run luactr as root, or delegate %s to uid %d "
-      .. "(a cgroup v2 subtree: chown the directory and its cgroup.procs)", pdir, uid)
+  if (errno == EACCES or errno == EPERM) and g.layout.base then
+    local at = dir == pdir and g.layout.base_dir or pdir
+    local st = stat(at)
+    hint = fmt("; %s is uid %s's, not uid %d's", at, st and st.uid or "?", g.layout.uid)
   end
   gfail(g, "mkdir %s: %s%s", dir, reason(err), hint)
 end
@@ -124,7 +136,7 @@ local function prepare_parent(g, d, pdir, v2need)
   local ok, err, errno = mkdir(pdir, 493)
   if not ok and errno ~= EEXIST then mkdir_fail(g, pdir, pdir, err, errno) end
   if has(d.ctrls, "cpuset") then v1.fill_cpuset(g, d.mount, pdir) end
-  if d.v2 then v2.delegate(g, d.mount, pdir, v2need) end
+  if d.v2 then v2.delegate(g, d.root, pdir, v2need) end
 end
 
 -- Remove a directory tree of cgroups (children first); true, or nil and
@@ -169,12 +181,15 @@ end
 
 local function new_group(name, l, parent)
   local g = setmetatable({
-    name = name, mode = l.mode, layout = l, parent = parent,
+    name = name, mode = l.mode, layout = l, parent = parent, base = l.base,
     paths = {}, limits = {}, _dirs = {}, _owner = getpid(),
   }, Group)
   for _, h in ipairs(hierarchies(l)) do
-    local d = { key = h.key, ctrls = h.ctrls, mount = h.mount, v2 = h.v2,
-      dir = h.mount .. "/" .. parent .. "/" .. name }
+    -- root: the directory the parent is made in (a delegated subtree's
+    -- for a user's group, else the hierarchy's root).
+    local root = h.v2 and l.base_dir or h.mount
+    local d = { key = h.key, ctrls = h.ctrls, mount = h.mount, v2 = h.v2, root = root,
+      dir = root .. "/" .. parent .. "/" .. name }
     g._dirs[#g._dirs + 1] = d
     for _, c in ipairs(h.ctrls) do g.paths[c] = d.dir end
     if h.v2 then g.paths.v2 = d.dir end
@@ -199,12 +214,14 @@ end
 -- Try to remove the shared parents; another group may still hold them
 -- (EBUSY, ENOTEMPTY) or one may have gone already (ENOENT): fine.
 local function drop_parents(g)
-  for _, d in ipairs(g._dirs) do rmdir(d.mount .. "/" .. g.parent) end
+  for _, d in ipairs(g._dirs) do rmdir(d.root .. "/" .. g.parent) end
 end
 
 -- A group: g.name, g.mode (the layout's), g.limits (every limit in force),
 -- g.paths (controller -> directory, co-mounted controllers sharing one, and
--- "v2" -> the v2 directory), g.parent (the parent group's name).
+-- "v2" -> the v2 directory), g.parent (the parent group's name), g.base
+-- (for a user's group, its delegated subtree, relative to the v2 tree's
+-- root; nil for root's).
 
 -- The lock that create and gc share (see ns.cgroup's header): a flock of
 -- the first hierarchy's root directory, which every luactr sees and none
@@ -224,14 +241,17 @@ end
 -- every hierarchy (v1: cpu, cpuacct, cpuset, memory, pids, freezer, blkio
 -- where mounted; the v2 tree when there is one) and writes the limits.
 -- opts: layout (a table as layout() returns, for tests), parent (default
--- $LUACTR_CGROUP_PARENT or "luactr"). On failure undoes what it made and
--- raises: cgroup "web": write cpu.max "20000 100000": Invalid argument (EINVAL).
+-- $LUACTR_CGROUP_PARENT or "luactr"), base (a delegated v2 subtree, as
+-- g.base says; found from /proc/self/cgroup when euid is not 0). A user's
+-- group is made below its delegated subtree: <base>/<parent>/<name> in the
+-- v2 tree alone. On failure undoes what it made and raises: cgroup "web":
+-- write cpu.max "20000 100000": Invalid argument (EINVAL).
 function M.create(name, limits, opts)
   opts = opts or {}
   check_component("name", name)
   if limits ~= nil and type(limits) ~= "table" then error("cgroup: limits must be a table", 2) end
-  local l = opts.layout or layout.layout()
   local parent = parent_name(opts)
+  local l = layout_for(opts, limits or {})
   local merged = copy(limits)
   local writes, need = lim.plan(name, l, merged, merged, nil)
   local v2need = v2.controllers(l, need)
@@ -243,7 +263,7 @@ function M.create(name, limits, opts)
     if not lk then gfail(g, "lock %s: %s", hierarchies(l)[1].mount, reason(lerr)) end
     g._lock = lk
     for _, d in ipairs(g._dirs) do
-      local pdir = d.mount .. "/" .. parent
+      local pdir = d.root .. "/" .. parent
       -- Another group's remove() may drop the shared parent between our
       -- mkdirs (ENOENT): make it again, a few times.
       for try = 1, 5 do
@@ -276,16 +296,37 @@ end
 function M.open(name, opts)
   opts = opts or {}
   check_component("name", name)
-  local l = opts.layout or layout.layout()
-  local g = new_group(name, l, parent_name(opts))
+  local parent = parent_name(opts)
+  local g = new_group(name, layout_for(opts), parent)
   local found = {}
   for _, d in ipairs(g._dirs) do
     d.fd = open(d.dir, { "path", "directory" })
     if d.fd then found[#found + 1] = d end
   end
-  if #found == 0 then error(fmt('cgroup "%s": no such group under %s', name, g.parent), 2) end
+  if #found == 0 then error(fmt('cgroup "%s": no such group under %s', name, g.base and g.base .. "/" .. parent or parent), 2) end
   g._dirs = found
   return g
+end
+
+--- path(name [, opts]) -> where the group name is, or would be made,
+-- from the hierarchies' roots: "<parent>/<name>", and for a user's group
+-- "<base>/<parent>/<name>" (its delegated subtree's). opts as create's.
+-- Raises as create does where a user has no delegated subtree.
+function M.path(name, opts)
+  opts = opts or {}
+  check_component("name", name)
+  local parent = parent_name(opts)
+  local base = layout_for(opts).base
+  return (base and base .. "/" or "") .. parent .. "/" .. name
+end
+
+--- open_path(p) -> the group at p, as path() gives it (see open).
+function M.open_path(p)
+  if type(p) ~= "string" then error("cgroup: open_path: path must be a string", 2) end
+  local base, parent, name = p:match("^(.+)/([^/]+)/([^/]+)$")
+  if not base then parent, name = p:match("^([^/]+)/([^/]+)$") end
+  if not name then error(fmt("cgroup: open_path: %q is not <parent>/<name> or <base>/<parent>/<name>", p), 2) end
+  return M.open(name, { parent = parent, base = base })
 end
 
 --- g:hierarchies() -> the hierarchies the group is in, in creation order:
@@ -355,7 +396,7 @@ function Group:set(limits)
   if d2 then
     local list = {}
     for c in pairs(need) do list[#list + 1] = c end
-    v2.delegate(self, d2.mount, d2.mount .. "/" .. self.parent, list)
+    v2.delegate(self, d2.root, d2.root .. "/" .. self.parent, list)
   end
   apply(self, writes)
   self.limits = merged
@@ -531,14 +572,21 @@ end
 --- gc([opts]) -> sorted list of the names removed. Removes the groups under
 -- the parent (every hierarchy) that hold no process, e.g. leftovers of a
 -- crash, and then the parent itself when it is empty. opts: layout, parent,
--- nowait (when a start holds the lock, remove nothing and return {} at
--- once, instead of waiting for it). A group that a start has made and not
--- yet filled is never removed: gc waits for, or skips, the lock it holds.
+-- base, nowait (when a start holds the lock, remove nothing and return {}
+-- at once, instead of waiting for it). A group that a start has made and
+-- not yet filled is never removed: gc waits for, or skips, the lock it
+-- holds. A user's gc collects its delegated subtree's groups (none where
+-- nothing is delegated).
 function M.gc(opts)
   opts = opts or {}
-  local l = opts.layout or layout.layout()
   local parent = parent_name(opts)
+  local lok, l = pcall(layout_for, opts)
+  if not lok then
+    if select(2, ns.getuid()) ~= 0 then return {} end
+    error(l, 0)
+  end
   local hs = hierarchies(l)
+  for _, h in ipairs(hs) do h.pdir = (h.v2 and l.base_dir or h.mount) .. "/" .. parent end
   local lk <close>, lerr, lerrno = lock(l, opts.nowait and { "ex", "nb" } or "ex")
   if not lk then
     if lerrno == ns.E.EAGAIN then return {} end
@@ -546,7 +594,7 @@ function M.gc(opts)
   end
   local names = {}
   for _, h in ipairs(hs) do
-    local pdir = h.mount .. "/" .. parent
+    local pdir = h.pdir
     for _, n in ipairs(listdir(pdir) or {}) do
       local s = stat(pdir .. "/" .. n, "nofollow")
       if s and s.type == "dir" then names[n] = true end
@@ -556,17 +604,17 @@ function M.gc(opts)
   for _, n in ipairs(sorted_keys(names)) do
     local busy = false
     for _, h in ipairs(hs) do
-      if next(tree_procs(h.mount .. "/" .. parent .. "/" .. n, {})) then busy = true break end
+      if next(tree_procs(h.pdir .. "/" .. n, {})) then busy = true break end
     end
     if not busy then
       local all = true
       for i = #hs, 1, -1 do
-        if not rmtree(hs[i].mount .. "/" .. parent .. "/" .. n) then all = false end
+        if not rmtree(hs[i].pdir .. "/" .. n) then all = false end
       end
       if all then removed[#removed + 1] = n end
     end
   end
-  for _, h in ipairs(hs) do rmdir(h.mount .. "/" .. parent) end
+  for _, h in ipairs(hs) do rmdir(h.pdir) end
   return removed
 end
 

@@ -40,8 +40,13 @@
 -- CLONE_INTO_CGROUP), and gc takes it exclusively, so a gc never removes
 -- a group that a start has made and not yet filled.
 --
+-- A process whose euid is not 0 gets its groups below the cgroup v2
+-- subtree delegated to it (systemd's user@UID.service): the highest
+-- directory above its own group that is its own. The v1 hierarchies are
+-- root's; a user's limits there are refused, saying so.
+--
 -- This file is the face of lua/ns/cgroup/: layout.lua (mountinfo, the
--- hierarchies), limits.lua (one translator per controller, limits to
+-- hierarchies), delegation.lua (a user's subtree), limits.lua (one translator per controller, limits to
 -- writes), group.lua (create, open, gc and a group's methods: add, unlock,
 -- set, procs, stats, oom_killed, freeze, thaw, kill, remove, detach,
 -- v2_path), v1.lua and v2.lua (what only one version has).
@@ -65,5 +70,7 @@ M.parse_size = lim.parse_size
 M.create = group.create
 M.open = group.open
 M.gc = group.gc
+M.path = group.path
+M.open_path = group.open_path
 
 return M

@@ -207,7 +207,8 @@ V.cpu_period, V.memory_swap = V.cpu, V.memory
 
 -- The plan under way: p.name, p.l (the layout), p.changes, p.merged (every
 -- limit in force), p.cur (reads a live group's file, or nil on create),
--- p.v2ok (the v2 tree's controllers) and p.out (the writes so far).
+-- p.v2ok (the v2 tree's controllers, or a delegated subtree's) and p.out
+-- (the writes so far).
 
 local function fail(p, f, ...) error(fmt('cgroup "%s": ', p.name) .. fmt(f, ...), 0) end
 
@@ -216,6 +217,9 @@ local function missing(p, v1ctrl, v2ctrl)
   local l, v2ok = p.l, p.v2ok
   if l.v2 then
     local have = #v2ok > 0 and "cgroup.controllers: " .. concat(v2ok, " ") or "cgroup.controllers is empty"
+    if l.base then
+      return fmt("controller %s is not delegated to uid %d (%s/%s)", v2ctrl, l.uid, l.base_dir, have)
+    end
     if l.mode == "v2" then return fmt("controller %s not available in the v2 tree (%s)", v2ctrl, have) end
     return fmt("controller %s is not mounted (v1) and %s is not available in the v2 tree (%s)", v1ctrl, v2ctrl, have)
   end

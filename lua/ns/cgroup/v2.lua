@@ -36,14 +36,15 @@ local function reason(msg)
 end
 
 --- controllers(l, need) -> the list of controllers that a new group in
--- layout l needs enabled above it: those for stats that the tree offers,
--- then those of need (a set, as ns.cgroup.limits plans it). Empty when l
--- has no v2 tree.
+-- layout l needs enabled above it: those for stats that the tree offers
+-- (below a delegated subtree, those it has on already: turning one on
+-- there fails while it holds processes), then those of need (a set, as
+-- ns.cgroup.limits plans it). Empty when l has no v2 tree.
 function M.controllers(l, need)
   local list = {}
   if l.v2 then
     for _, c in ipairs(STAT_CONTROLLERS) do
-      if has(l.v2_controllers, c) then list[#list + 1] = c end
+      if has(l.v2_enabled or l.v2_controllers, c) then list[#list + 1] = c end
     end
     for c in pairs(need) do
       if not has(list, c) then list[#list + 1] = c end
@@ -68,12 +69,13 @@ function M.enable(g, dir, ctrls)
   end
 end
 
---- delegate(g, mount, pdir, ctrls). Enables ctrls for the children of the
--- tree's root (mount) and then of the parent pdir, so that the group below
--- pdir has their files; nothing when ctrls is empty.
-function M.delegate(g, mount, pdir, ctrls)
+--- delegate(g, root, pdir, ctrls). Enables ctrls for the children of
+-- root (the tree's root, or a delegated subtree) and then of the parent
+-- pdir below it, so that the group below pdir has their files; nothing
+-- when ctrls is empty.
+function M.delegate(g, root, pdir, ctrls)
   if #ctrls == 0 then return end
-  M.enable(g, mount, ctrls)
+  M.enable(g, root, ctrls)
   M.enable(g, pdir, ctrls)
 end
 
