@@ -375,8 +375,11 @@ describe("ns.oci.config", function()
 
   describe("runc spec's configs", function()
     local dir
-    before_each(function() dir = H.tmpdir("ocispec") end)
-    after_each(function() H.rmrf(dir) end)
+    before_each(function()
+      dir = H.tmpdir("ocispec")
+      local d = dir
+      H.defer(function() H.rmrf(d) end) -- in the guard's after_each, before it looks
+    end)
 
     for _, rootless in ipairs({ false, true }) do
       it("translate (" .. (rootless and "--rootless" or "as root") .. "), and the recipe check takes them", function()
@@ -400,8 +403,11 @@ describe("ns.oci.config", function()
 
   describe("a bundle run from its config", function()
     local dir
-    before_each(function() dir = H.tmpdir("ocirun") end)
-    after_each(function() H.rmrf(dir) end)
+    before_each(function()
+      dir = H.tmpdir("ocirun")
+      local d = dir
+      H.defer(function() H.rmrf(d) end) -- in the guard's after_each, before it looks
+    end)
 
     -- What the container prints about itself.
     local SCRIPT = table.concat({
