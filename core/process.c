@@ -1,8 +1,8 @@
 /*
  * process.c - exec, wait, kill, pids, prctl bits, rlimits, host and domain
- * names, clocks, sleep, _exit.
+ * names, the umask, clocks, sleep, _exit.
  * See execve(2), waitid(2), pidfd_send_signal(2), prctl(2), getrlimit(2),
- * sethostname(2), setdomainname(2), clock_gettime(2), nanosleep(2).
+ * sethostname(2), setdomainname(2), umask(2), clock_gettime(2), nanosleep(2).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -394,6 +395,16 @@ static int ns_process_sethostname(lua_State *L)
 	return 1;
 }
 
+/* umask(mask) -> the previous mask. mask: 0..0777 (write 0o22 as 18 or
+ * tonumber("022", 8)). umask(2) cannot fail. */
+static int ns_process_umask(lua_State *L)
+{
+	lua_Integer mask = luaL_checkinteger(L, 1);
+	luaL_argcheck(L, mask >= 0 && mask <= 0777, 1, "mask must be 0..0777");
+	lua_pushinteger(L, (lua_Integer)umask((mode_t)mask));
+	return 1;
+}
+
 static int ns_process_getdomainname(lua_State *L)
 {
 	char buf[256];
@@ -466,6 +477,7 @@ static const luaL_Reg process_funcs[] = {
 	{"sethostname", ns_process_sethostname},
 	{"setrlimit", ns_process_setrlimit},
 	{"sleep", ns_process_sleep},
+	{"umask", ns_process_umask},
 	{"wait", ns_process_wait},
 	{NULL, NULL}
 };

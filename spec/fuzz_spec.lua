@@ -26,7 +26,7 @@ local KEYS = {
   "cgroup", "time", "rlimits", "readonly", "domainname", "stdin", "stdout", "stderr", "masked_paths",
   "readonly_paths", "preserve_fds", "devices", "cgroupfs",
 }
-for _, k in ipairs({ "landlock", "landlock_required" }) do KEYS[#KEYS + 1] = k end
+for _, k in ipairs({ "landlock", "landlock_required", "umask", "oom_score_adj", "sysctl" }) do KEYS[#KEYS + 1] = k end
 
 -- Tables that are wrong inside: each with the words its error must contain.
 local NESTED = {

@@ -1,5 +1,5 @@
 -- process_spec.lua: exec, wait, kill, getpid/getppid, prctl, get/setrlimit,
--- get/sethostname, get/setdomainname, clock, sleep, _exit (core/process.c),
+-- get/sethostname, get/setdomainname, umask, clock, sleep, _exit (core/process.c),
 -- with pipe, socketpair (core/io.c), dup and close_range (core/fd.c). exec,
 -- prctl, rlimits, names and close_range are changed only in children.
 local H = require "support.helper"
@@ -690,6 +690,24 @@ describe("ns.core", function()
       local ok, err = pcall(ns.sethostname, {})
       assert.is_false(ok)
       assert.matches("bad argument #1", err)
+    end)
+  end)
+
+  describe("umask()", function()
+    it("sets the mask that new files get, and returns the one before", function()
+      H.in_child(function()
+        ns.umask(tonumber("022", 8))
+        assert.are.equal(tonumber("022", 8), ns.umask(tonumber("077", 8)))
+        assert.are.equal(tonumber("077", 8), ns.umask(0))
+      end)
+    end)
+
+    it("raise on a mask outside 0..0777", function()
+      for _, v in ipairs({ -1, 512, "x" }) do
+        local ok, err = pcall(ns.umask, v)
+        assert.is_false(ok)
+        assert.matches("bad argument #1", err)
+      end
     end)
   end)
 

@@ -6,7 +6,7 @@
 -- the step and the op, with the errno of the call that failed. The
 -- "clone" and "exec" ops mark the two ends of the child's life; ns.launch
 -- carries them out. The ops a default container does not run are in
--- lua/ns/ops/ (rootfs, capture, cgroup, ids, tty, reaper), loaded on
+-- lua/ns/ops/ (rootfs, capture, cgroup, ids, tty, reaper, tunables), loaded on
 -- first use: load(ops) loads a list's before the clone.
 local ns = require "ns.core"
 local errors = require "ns.errors"
@@ -35,6 +35,7 @@ local MODULE = {
   tty = "tty",
   init = "reaper",
   landlock = "landlock",
+  sysctl = "tunables", oom_score_adj = "tunables", umask = "tunables",
 }
 
 local function load_op(t, name)

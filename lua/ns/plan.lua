@@ -87,6 +87,7 @@ function M.identity(c, t, out)
     name = fmt("fds (0-2%s, the rest closed at exec)",
       #(t.fds or {}) > 0 and fmt(" and %d preserved as 3-%d", #t.fds, 2 + #t.fds) or "") }
   add { op = "chdir", name = "cwd " .. t.cwd, path = t.cwd }
+  if c.umask then add { op = "umask", name = fmt("umask %04o", c.umask), mask = c.umask } end
   for i, fn in ipairs(t.hooks or {}) do add { op = "hook", name = "inside hook " .. i, fn = fn } end
   -- runc's order: the bounding set while we may still drop from it, the
   -- ids (keeping the permitted set across a uid change), then the other
@@ -169,6 +170,9 @@ local function kept_uppers(layers)
   end
   return #out > 0 and out or nil
 end
+
+-- The flags of a bind mount that mount_setattr sets on it afterwards.
+local BIND_ATTRS = { rdonly = true, nosuid = true, noexec = true, nodiratime = true, nosymfollow = true }
 
 --- ops(c) -> the op list for the canonical table c.
 function M.ops(c)
@@ -300,22 +304,30 @@ function M.ops(c)
     local o = { op = "mount", name = fmt("mount %s on %s", m.source or m.type or "none", m.target),
       source = m.source or m.type or "none", target = m.target, fstype = m.type, flags = m.flags, data = m.data,
       mkdir = m.mkdir }
-    local bind, rec, ro = false, false, false
+    local bind, rec, attrs = false, false, {}
     for _, f in ipairs(m.flags) do
       if f == "bind" or f == "rbind" then bind = true end
       if f == "rbind" or f == "rec" then rec = true end
-      if f == "rdonly" then ro = true end
+      if BIND_ATTRS[f] then attrs[#attrs + 1] = f end
     end
     if not m.dev and not bind then o.flags = { "nodev", table.unpack(m.flags) } end
-    if bind and (ro or not m.dev) then
-      -- A bind mount takes its flags from its source: set ours on it,
-      -- leaving the rest (and the flags a user namespace locks) alone.
-      o.attrs = {}
-      if ro then o.attrs[#o.attrs + 1] = "rdonly" end
-      if not m.dev then o.attrs[#o.attrs + 1] = "nodev" end
+    if not m.dev then attrs[#attrs + 1] = "nodev" end
+    if bind and #attrs > 0 then
+      -- A bind mount takes its flags from its source (mount(2) ignores
+      -- those given with MS_BIND): set ours on it, leaving the rest (and
+      -- the flags a user namespace locks) alone.
+      o.attrs = attrs
       o.recursive = rec or nil
     end
     add("child", o)
+  end
+  -- Through the host's /proc, still there, before the container's is
+  -- made read-only: each file is the child's own namespace's.
+  if c.sysctl and #c.sysctl > 0 then
+    add("child", { op = "sysctl", name = fmt("sysctl (%d)", #c.sysctl), values = c.sysctl })
+  end
+  if c.oom_score_adj then
+    add("child", { op = "oom_score_adj", name = "oom_score_adj " .. c.oom_score_adj, value = c.oom_score_adj })
   end
   if #c.readonly_paths > 0 then
     add("child", { op = "readonly_paths", name = "read-only paths (" .. #c.readonly_paths .. ")", paths = c.readonly_paths,

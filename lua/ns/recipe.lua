@@ -38,6 +38,10 @@ local KEYS = {
   stop_signal = "string|number", labels = "table", upper_dir = "string",
 }
 
+-- The process's umask, OOM score and the sysctls of the container's own
+-- namespaces (ns.recipe.process).
+KEYS.umask, KEYS.oom_score_adj, KEYS.sysctl = "number", "number", "table"
+
 -- Landlock's rules and whether they must be enforced (ns.recipe.landlock).
 KEYS.landlock, KEYS.landlock_required = "table|boolean", "boolean"
 
@@ -377,6 +381,12 @@ function M.check(t)
     limits[name] = check_rlimit(what, name, v)
   end
   c.rlimits = limits
+  if c.umask ~= nil then int(what, "umask", c.umask, 0); if c.umask > 511 then bad(what, "umask must be 0..0777 (511), not %d", c.umask) end end
+  if c.oom_score_adj ~= nil then
+    int(what, "oom_score_adj", c.oom_score_adj, -1000)
+    if c.oom_score_adj > 1000 then bad(what, "oom_score_adj must be -1000..1000, not %d", c.oom_score_adj) end
+  end
+  if c.sysctl ~= nil then c.sysctl = require("ns.recipe.process").check_sysctl(what, c.sysctl, set) end
   if c.cgroup then check_cgroup(what, c.cgroup) end
   if c.landlock ~= nil or c.landlock_required ~= nil then require("ns.recipe.landlock").check(what, c) end
   c.files = {}

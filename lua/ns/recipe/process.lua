@@ -85,6 +85,46 @@ local function check_fd(what, key, v, files)
   return v
 end
 
-M.check_rlimit, M.check_env, M.check_fd = check_rlimit, check_env, check_fd
+-- The sysctls that a container's own namespaces hold, as runc allows
+-- them: the namespace each needs.
+local IPC_SYSCTLS = { ["kernel.msgmax"] = true, ["kernel.msgmnb"] = true, ["kernel.msgmni"] = true,
+  ["kernel.sem"] = true, ["kernel.shmall"] = true, ["kernel.shmmax"] = true, ["kernel.shmmni"] = true,
+  ["kernel.shm_rmid_forced"] = true }
+
+--- sysctl_ns(name) -> "ipc", "net" or "uts": the namespace of the
+-- container's that holds the sysctl name ("net.ipv4.ip_forward"), or nil
+-- for one that is the host's.
+function M.sysctl_ns(name)
+  if IPC_SYSCTLS[name] or name:match("^fs%.mqueue%.") then return "ipc" end
+  if name:match("^net%.") then return "net" end
+  if name == "kernel.domainname" or name == "kernel.hostname" then return "uts" end
+end
+
+M.SYSCTLS = "kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, net.*, kernel.hostname, kernel.domainname"
+
+-- sysctl = {["net.ipv4.ip_forward"] = "1"} (or "net/ipv4/ip_forward") ->
+-- a sorted list of {name, value}; each must be one of the namespaces in
+-- nsset, which the container has of its own.
+local function check_sysctl(what, t, nsset)
+  local out = {}
+  for k, v in pairs(t) do
+    if type(k) ~= "string" then bad(what, "sysctl must map names to values, but has key %s", show(k)) end
+    local name = k:gsub("/", ".")
+    local key = "sysctl." .. name
+    if not name:match("^[%w_-]+%.[%w_.-]+$") or name:find("..", 1, true) or name:find("%.$") then
+      bad(what, "sysctl %s is not a sysctl name (\"net.ipv4.ip_forward\")", show(k))
+    end
+    if type(v) == "number" and math.type(v) == "integer" then v = tostring(v) end
+    str(what, key, v)
+    local need = M.sysctl_ns(name)
+    if not need then bad(what, "%s is the host's, not of the container's namespaces (%s)", key, M.SYSCTLS) end
+    if not nsset[need] then bad(what, "%s needs the %s namespace", key, need) end
+    out[#out + 1] = { name, v }
+  end
+  table.sort(out, function(a, b) return a[1] < b[1] end)
+  return out
+end
+
+M.check_rlimit, M.check_env, M.check_fd, M.check_sysctl = check_rlimit, check_env, check_fd, check_sysctl
 
 return M
