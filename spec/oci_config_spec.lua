@@ -110,7 +110,7 @@ local BAD = {
   { function(c) c.linux.timeOffsets = { monotonic = { secs = 1 } } end,
     'config.json: linux.timeOffsets: needs a time namespace ({"type": "time"} in linux.namespaces)' },
   { function(c) c.mounts[2] = { destination = "/data", type = "bind", source = "data", options = { "rbind", "tmpcopyup" } } end,
-    "config.json: mounts[2].options[2]: tmpcopyup: copying the image's files up into a tmpfs is not supported yet" },
+    "config.json: mounts[2].options: tmpcopyup is for a tmpfs, not a bind mount" },
   { function(c) c.mounts[2] = { destination = "/data", type = "none", source = "/tmp", options = { "rbind", "idmap" } } end,
     "config.json: mounts[2].options[2]: idmap: idmapped mounts are not supported yet" },
   { function(c) c.mounts[2] = { destination = "/data", type = "bind", source = "/tmp", options = { "rbind" },

@@ -110,7 +110,12 @@ function RUN.mount(x, o)
   elseif o.ours then
     mount_ours(x, o.ours, o.source, o.fstype, o.flags, o.data)
   else
-    local _, h <close> = mount_in(x, o.target, o.source, o.fstype, o.flags, o.data, false, o.mkdir)
+    -- copy_up: the image's files at the target, read through a handle
+    -- taken before the mount covers them, are copied into it.
+    local below <close> = o.copy_up and paths.inroot(x, o.target, o.mkdir, true)
+    local old <close> = below and must("open " .. o.target, ns.open(paths.fdpath(below), { "rdonly", "directory" }))
+    local at, h <close> = mount_in(x, o.target, o.source, o.fstype, o.flags, o.data, false, o.mkdir)
+    if old then paths.copy_tree(paths.fdpath(old), at, o.target) end
     if o.attrs then
       local at, t <close> = where(x, o.target)
       local ok, msg, e = ns.mount_setattr(at, o.attrs, nil, o.recursive and "recursive" or nil)

@@ -129,6 +129,57 @@ function M.where(x, p, mkdir, optional)
   return M.fdpath(h), h
 end
 
+-- Whether flags (a list of mount flag names) make a bind mount.
+local function is_bind(flags)
+  for _, f in ipairs(flags or {}) do if f == "bind" or f == "rbind" then return true end end
+  return false
+end
+
+--- touch_in(x, p): an empty file at p inside the root when nothing is
+-- there, its directories made as mkdir_in makes them; the file is made
+-- in its directory's handle, never through a symlink (excl, nofollow).
+function M.touch_in(x, p)
+  local rel = p:gsub("^/+", "")
+  if ns.openat2(x.rootfd, rel, { "path" }, "in_root") then return end
+  local dir, name = rel:match("^(.-)/*([^/]+)$")
+  if not name or name == ".." or name == "." then return end
+  if dir ~= "" then M.mkdir_in(x, "/" .. dir) end
+  local parent <close> = must("openat2", ns.openat2(x.rootfd, dir ~= "" and dir or ".", { "path", "directory" }, "in_root"))
+  local f, msg, e = ns.open(M.fdpath(parent) .. "/" .. name, { "wronly", "creat", "excl", "nofollow" }, "0644")
+  if f then f:close() return end
+  if e ~= ns.E.EEXIST then
+    errors.raise({ call = "open", errno = e, message = fmt("create %s: %s", p, (tostring(msg):gsub("^.-: ", ""))) })
+  end
+end
+
+--- copy_tree(from, to, what): the files below the directory from copied
+-- into the directory to (files, directories, symlinks, fifos; owners,
+-- modes kept; device nodes skipped), and to's own owner and mode made
+-- from's. Nothing is followed: from is what the image had (a mount's
+-- copy_up, runc's tmpcopyup). what names the target in errors.
+function M.copy_tree(from, to, what)
+  local function one(src, dst)
+    -- (from itself may be a /proc/self/fd link to the directory.)
+    local st = must("stat", ns.stat(src, src ~= from and "nofollow" or nil))
+    if st.type == "dir" then
+      if dst ~= to then must("mkdir", ns.mkdir(dst, "0700")) end
+      for _, name in ipairs(must("listdir", ns.listdir(src))) do one(src .. "/" .. name, dst .. "/" .. name) end
+    elseif st.type == "file" then
+      local data = must("read " .. what, ns.readfile(src))
+      must("write " .. what, ns.writefile(dst, data, { create = true, mode = "0600" }))
+    elseif st.type == "link" then
+      must("symlink", ns.symlink(must("readlink", ns.readlink(src)), dst))
+    elseif st.type == "fifo" then
+      must("mknod", ns.mknod(dst, "fifo", st.mode & 0xfff, 0, 0))
+    else
+      return
+    end
+    must("chown", ns.chown(dst, st.uid, st.gid))
+    if st.type ~= "link" then must("chmod", ns.chmod(dst, st.mode & 0xfff)) end
+  end
+  one(from, to)
+end
+
 -- msg with at, the path by which the child reached p (a plain path under
 -- the merged root, or an fd path), put back as p: messages name paths as
 -- the container sees them.
@@ -145,6 +196,12 @@ end
 -- directories on the way); false, as a recipe's mount has it, raises
 -- with the hint to set it; nil, for luactr's own mounts, raises plainly.
 function M.mount_in(x, p, source, fstype, flags, data, soft, mkdir)
+  if mkdir and source and is_bind(flags) then
+    -- A bind of a file needs a file to go on: an empty one is made
+    -- (its directories first), as runc does.
+    local st = ns.stat(source)
+    if st and st.type ~= "dir" then M.touch_in(x, p) end
+  end
   local at, h = M.where(x, p, mkdir, true)
   if not at then
     local msg = fmt("%s: No such file or directory (ENOENT) in the container", p)

@@ -225,6 +225,11 @@ function M.ops(c)
     if devices then limits.devices = device_rules(c) end
     add("parent", { op = "cgroup_create", name = devices and "cgroup create (with the device allow-list)"
       or "cgroup create", group = c.name, limits = limits })
+    if c.cgroup_path then
+      local o = out[#out]
+      o.parent, o.group = c.cgroup_path:gsub("^/+", ""):match("^(.+)/([^/]+)$")
+      o.name = o.name .. " " .. c.cgroup_path
+    end
   end
   if c.capture then add("parent", { op = "capture", name = "capture pipes (stdout, stderr)" }) end
   local types = clone_types(c)
@@ -303,7 +308,7 @@ function M.ops(c)
   for _, m in ipairs(c.mounts) do
     local o = { op = "mount", name = fmt("mount %s on %s", m.source or m.type or "none", m.target),
       source = m.source or m.type or "none", target = m.target, fstype = m.type, flags = m.flags, data = m.data,
-      mkdir = m.mkdir }
+      mkdir = m.mkdir, copy_up = m.copy_up or nil }
     local bind, rec, attrs = false, false, {}
     for _, f in ipairs(m.flags) do
       if f == "bind" or f == "rbind" then bind = true end

@@ -35,7 +35,7 @@ local KEYS = {
   masked_paths = "table", readonly_paths = "table", preserve_fds = "table",
   devices = "table", capture = "boolean", capture_limit = "number|string", timeout = "number",
   stop_timeout = "number", cgroupfs = "boolean", image = "string", entrypoint = "table|string",
-  stop_signal = "string|number", labels = "table", upper_dir = "string",
+  stop_signal = "string|number", labels = "table", upper_dir = "string", cgroup_path = "string",
 }
 
 -- The process's umask, OOM score and the sysctls of the container's own
@@ -388,6 +388,22 @@ function M.check(t)
   end
   if c.sysctl ~= nil then c.sysctl = require("ns.recipe.process").check_sysctl(what, c.sysctl, set) end
   if c.cgroup then check_cgroup(what, c.cgroup) end
+  if c.cgroup_path ~= nil then
+    -- PARENT/.../NAME below each hierarchy's root (an OCI cgroupsPath).
+    if c.cgroup == nil then bad(what, "cgroup_path needs a cgroup (cgroup = {} for no limits)") end
+    local n = 0
+    for comp in c.cgroup_path:gsub("^/+", ""):gmatch("[^/]*") do
+      if comp ~= "" then
+        if comp == "." or comp == ".." or not comp:match("^[%w_][%w_.%-]*$") or #comp > 200 then
+          bad(what, "cgroup_path %s: %q is not a safe path component (letters, digits, _ . -)", util.show(c.cgroup_path), comp)
+        end
+        n = n + 1
+      end
+    end
+    if n < 2 or n > 9 or c.cgroup_path:find("//", 1, true) then
+      bad(what, "cgroup_path %s: PARENT/NAME, 2 to 9 components", util.show(c.cgroup_path))
+    end
+  end
   if c.landlock ~= nil or c.landlock_required ~= nil then require("ns.recipe.landlock").check(what, c) end
   c.files = {}
   for _, k in ipairs({ "stdin", "stdout", "stderr" }) do

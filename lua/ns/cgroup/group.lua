@@ -70,10 +70,28 @@ local function layout_for(opts, limits)
   return l
 end
 
+-- The parent: one component, or a path of them ("libpod_parent/pod1",
+-- an OCI cgroupsPath's), at most 8, each checked.
 local function parent_name(opts)
   local p = opts and opts.parent or os.getenv("LUACTR_CGROUP_PARENT") or "luactr"
-  check_component("parent", p)
+  if type(p) == "string" then p = p:gsub("^/+", ""):gsub("/+$", "") end
+  local n = 0
+  for comp in (type(p) == "string" and p or ""):gmatch("[^/]+") do
+    check_component("parent", comp)
+    n = n + 1
+  end
+  if n == 0 or n > 8 or (type(p) == "string" and p:find("//", 1, true)) then check_component("parent", p) end
   return p
+end
+
+-- The levels of parent p under root: root/a, root/a/b, ... (top first).
+local function levels(root, p)
+  local out, cur = {}, root
+  for comp in p:gmatch("[^/]+") do
+    cur = cur .. "/" .. comp
+    out[#out + 1] = cur
+  end
+  return out
 end
 
 local Group = {}
@@ -133,10 +151,15 @@ end
 -- Make the parent in one hierarchy ready: mkdir, cpuset values (v1), v2
 -- controllers for the children.
 local function prepare_parent(g, d, pdir, v2need)
-  local ok, err, errno = mkdir(pdir, 493)
-  if not ok and errno ~= EEXIST then mkdir_fail(g, pdir, pdir, err, errno) end
-  if has(d.ctrls, "cpuset") then v1.fill_cpuset(g, d.mount, pdir) end
-  if d.v2 then v2.delegate(g, d.root, pdir, v2need) end
+  local up = d.root
+  for _, lvl in ipairs(levels(d.root, g.parent)) do
+    local ok, err, errno = mkdir(lvl, 493)
+    if not ok and errno ~= EEXIST then mkdir_fail(g, lvl, lvl, err, errno) end
+    if has(d.ctrls, "cpuset") then v1.fill_cpuset(g, d.mount, lvl) end
+    if d.v2 then v2.delegate(g, up, lvl, v2need) end
+    up = lvl
+  end
+  local _ = pdir
 end
 
 -- Remove a directory tree of cgroups (children first); true, or nil and
@@ -214,7 +237,12 @@ end
 -- Try to remove the shared parents; another group may still hold them
 -- (EBUSY, ENOTEMPTY) or one may have gone already (ENOENT): fine.
 local function drop_parents(g)
-  for _, d in ipairs(g._dirs) do rmdir(d.root .. "/" .. g.parent) end
+  for _, d in ipairs(g._dirs) do
+    local lv = levels(d.root, g.parent)
+    for i = #lv, 1, -1 do
+      if not rmdir(lv[i]) then break end
+    end
+  end
 end
 
 -- A group: g.name, g.mode (the layout's), g.limits (every limit in force),
@@ -396,7 +424,11 @@ function Group:set(limits)
   if d2 then
     local list = {}
     for c in pairs(need) do list[#list + 1] = c end
-    v2.delegate(self, d2.root, d2.root .. "/" .. self.parent, list)
+    local up = d2.root
+    for _, lvl in ipairs(levels(d2.root, self.parent)) do
+      v2.delegate(self, up, lvl, list)
+      up = lvl
+    end
   end
   apply(self, writes)
   self.limits = merged

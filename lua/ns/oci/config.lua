@@ -299,7 +299,6 @@ local CLEAR_OPTS = {
 local PROPAGATION = { private = true, rprivate = true, shared = true, rshared = true, slave = true, rslave = true,
   unbindable = true, runbindable = true }
 local REFUSED_OPTS = {
-  tmpcopyup = "copying the image's files up into a tmpfs is not supported yet",
   idmap = "idmapped mounts are not supported yet", ridmap = "idmapped mounts are not supported yet",
   ["X-mount.idmap"] = "idmapped mounts are not supported yet",
 }
@@ -311,7 +310,9 @@ local function options(path, m)
   for i, opt in ipairs(strings(path .. ".options", get(m, "options")) or {}) do
     local p = fmt("%s.options[%d]", path, i)
     if REFUSED_OPTS[opt] then fail(p, "%s: %s", opt, REFUSED_OPTS[opt]) end
-    if opt == "bind" or opt == "rbind" then
+    if opt == "tmpcopyup" then
+      o.copy_up = true
+    elseif opt == "bind" or opt == "rbind" then
       o.bind = opt
     elseif PROPAGATION[opt] then
       o.propagation = opt
@@ -391,16 +392,22 @@ local function mounts(cfg, bundle, t, x)
       local e = { target = dest, dev = o.dev or nil }
       local flags = {}
       if bind then
+        if o.copy_up then fail(path .. ".options", "tmpcopyup is for a tmpfs, not a bind mount") end
         if src:sub(1, 1) ~= "/" then src = bundle .. "/" .. src end
         local st, msg = ns.stat(src)
         if not st then fail(path .. ".source", "%s: %s", src, reason(msg)) end
         flags[1] = o.bind or "bind"
         e.source = src
-        -- A missing directory is made; a file's target must be in the root.
-        e.mkdir = st.type == "dir"
+        -- A missing target is made: a directory, or for a file an empty
+        -- file (as runc does: podman binds /run/.containerenv, /etc/hosts).
+        e.mkdir = true
         if #o.data > 0 then note(x, path .. ".options", "ignored for a bind mount: " .. concat(o.data, ",")) end
       else
         e.type, e.source, e.mkdir = ty, src, true
+        if o.copy_up then
+          if ty ~= "tmpfs" then fail(path .. ".options", "tmpcopyup is for a tmpfs, not %s", ty) end
+          e.copy_up = true
+        end
         if #o.data > 0 then e.data = concat(o.data, ",") end
       end
       for _, f in ipairs(o.flags) do if f ~= "nodev" or not bind then flags[#flags + 1] = f end end
@@ -900,9 +907,8 @@ function M.table(cfg, bundle, o)
   end
   t.cgroupfs = t.cgroupfs or false
   cgroups_path(linux, x, o)
-  if x.cgroups_path then
-    note(x, "linux.cgroupsPath", "approximated: the container's group is luactr's (<parent>/<name>); the path is x.cgroups_path")
-  end
+  local given = get(linux, "cgroupsPath")
+  x.cgroups_path_given = (type(given) == "string" and given ~= "") or o.systemd_cgroup or nil
   sysctl(linux, t, seen)
   seccomp(linux, t, x)
   t.masked_paths = paths(linux, "maskedPaths")

@@ -63,9 +63,17 @@ local function read_state(root, id)
   if not text then fail("container does not exist") end
   local ok, t = pcall(require("cjson").decode, text)
   if not ok or type(t) ~= "table" then fail("%s: not a state this runtime wrote", path) end
-  -- cjson reads numbers as floats.
-  t.pid, t.start_time = math.tointeger(t.pid), math.tointeger(t.start_time)
-  return t
+  -- cjson reads numbers as floats: whole ones become integers again (the
+  -- container table's checks want integers).
+  local function ints(v)
+    if type(v) == "table" then
+      for k, x in pairs(v) do v[k] = ints(x) end
+    elseif math.type(v) == "float" then
+      return math.tointeger(v) or v
+    end
+    return v
+  end
+  return ints(t)
 end
 
 local function write_state(root, id, t)
@@ -177,6 +185,12 @@ function M.create(root, id, bundle, o)
     systemd_cgroup = o.systemd_cgroup, id = id })
   t.name = #id <= 64 and id:match("^[%w][%w._-]*$") and id or require("ns.state").short(ns.sha256(id))
   if t.cgroup == nil and select(2, ns.getuid()) == 0 then t.cgroup = {} end
+  if t.cgroup and x.cgroups_path_given and x.cgroups_path then
+    -- The group goes where the client said (podman: /libpod_parent/
+    -- libpod-ID; a systemd unit's path); one component goes below luactr/.
+    local p = x.cgroups_path:gsub("^/+", "")
+    t.cgroup_path = p:find("/", 1, true) and p or ("luactr/" .. p)
+  end
   if x.terminal and not o.console_socket then fail("cannot allocate tty if runc will detach without setting console socket") end
   if o.console_socket and not x.terminal then fail("cannot use console socket if runc will not detach or allocate tty") end
   t.tty = x.terminal == true
@@ -301,8 +315,13 @@ function M.exec(root, id, p, o)
   if o.console_socket and not o.detach then fail("--console-socket needs --detach") end
   t.tty = tty
   if p.user then
-    local u = { uid = p.user.uid or 0, gid = p.user.gid or 0 }
-    if type(p.user.additionalGids) == "table" and #p.user.additionalGids > 0 then u.groups = p.user.additionalGids end
+    -- (cjson reads numbers as floats.)
+    local int = math.tointeger
+    local u = { uid = int(p.user.uid or 0), gid = int(p.user.gid or 0) }
+    if type(p.user.additionalGids) == "table" and #p.user.additionalGids > 0 then
+      u.groups = {}
+      for i, g in ipairs(p.user.additionalGids) do u.groups[i] = int(g) end
+    end
     if type(t.user) == "table" and (t.uid_map or t.user.uid_map) then t.user.uid, t.user.gid = u.uid, u.gid else t.user = u end
   end
   if p.capabilities and p.capabilities.bounding then

@@ -10,7 +10,9 @@ local must, in_msg, RO = errors.must, paths.in_msg, ops.RO
 
 local RUN, UNDO = {}, {}
 
-function RUN.cgroup_create(x, o) x.cg = require("ns.cgroup").create(o.group, o.limits) end
+function RUN.cgroup_create(x, o)
+  x.cg = require("ns.cgroup").create(o.group, o.limits, o.parent and { parent = o.parent } or nil)
+end
 
 function UNDO.cgroup_create(x) if x.cg then x.cg:remove() end end
 

@@ -10,7 +10,8 @@ local bad, str, str_list, abs_path = recipe.bad, recipe.str, recipe.str_list, re
 
 local M = {}
 
-local MOUNT_KEYS = { source = true, target = true, type = true, flags = true, data = true, mkdir = true, dev = true }
+local MOUNT_KEYS = { source = true, target = true, type = true, flags = true, data = true, mkdir = true, dev = true,
+  copy_up = true }
 local DEVICE_KEYS = { path = true, source = true, access = true }
 
 local MS_NAMES -- made on first use
@@ -27,11 +28,11 @@ local function check_mount(what, i, m)
   if m[1] ~= nil then error(fmt("%s is a table of named keys such as %s, not a list", w, MOUNT_SHAPE), 0) end
   check_keys(w, m, MOUNT_KEYS)
   if m.target == nil then error(w .. " needs a target path", 0) end
-  local out = { target = str(w, "target", m.target), mkdir = m.mkdir or false, dev = m.dev }
+  local out = { target = str(w, "target", m.target), mkdir = m.mkdir or false, dev = m.dev, copy_up = m.copy_up }
   for _, k in ipairs({ "source", "type", "data" }) do
     if m[k] ~= nil then out[k] = str(w, k, m[k]) end
   end
-  for _, k in ipairs({ "mkdir", "dev" }) do
+  for _, k in ipairs({ "mkdir", "dev", "copy_up" }) do
     if m[k] ~= nil and type(m[k]) ~= "boolean" then bad(w, "%s must be a boolean, not a %s", k, type(m[k])) end
   end
   local flags = m.flags
