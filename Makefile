@@ -15,7 +15,7 @@ V2_PKGS  := user-mode-linux
 # loopback, skopeo that pushes to it, htpasswd for its basic-auth users;
 # zstd for the zstd layers of spec/support/oci.lua; setfattr and getfattr,
 # which check ns.archive's xattrs independently.
-TEST_PKGS := tmux docker-registry skopeo apache2-utils zstd attr uidmap runc
+TEST_PKGS := tmux docker-registry skopeo apache2-utils zstd attr uidmap runc podman containerd
 
 PKGS    := lua$(LUAVER) libcap
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
