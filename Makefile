@@ -200,7 +200,7 @@ asan: deps-test
 	  $(LUA) $$(command -v $(BUSTED)) --lua=$(LUA) -o spec/support/summary.lua spec; rc=$$?; $(MAKE) clean; exit $$rc
 
 # Peers measured beside luactr; installed when missing, skipped when that fails.
-BENCH_PKGS := bubblewrap crun runc
+BENCH_PKGS := bubblewrap crun runc time
 # The image rows (scripts/bench-image.lua) start the specs' registry and
 # compare with skopeo and tar: deps-test brings those.
 bench: deps deps-test
@@ -212,6 +212,7 @@ bench: deps deps-test
 	$(LUA) scripts/bench.lua
 	$(LUA) scripts/bench-image.lua
 	$(LUA) scripts/bench-monitor.lua
+	$(LUA) scripts/bench-oci.lua
 
 # What `make install` puts under PREFIX: the binary, ns.core for plain
 # lua5.4, the sources, and their bytecode with its mtimes kept (install -p),

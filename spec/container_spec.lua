@@ -519,6 +519,15 @@ describe("ns.container user ids", function()
   end)
   teardown(function() H.rmrf(layer) end)
 
+  it("leave luactr dumpable: a vfork child's change of ids clears the flag of the mm it shares", function()
+    H.in_child(function()
+      assert.is_true(ns.prctl("dumpable"))
+      local st = container.run { args = { "/bin/true" }, user = { uid = 1000, gid = 1000 } }
+      assert.are.equal(0, st.status)
+      assert.is_true(ns.prctl("dumpable"))
+    end)
+  end)
+
   local function run(user, cmd)
     return H.recipe(([[
       local busybox = require("ns.util").busybox_image()

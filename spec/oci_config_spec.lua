@@ -361,7 +361,7 @@ describe("ns.oci.config", function()
       assert.is_true(#f.linux.capabilities == #ns.cap_names())
       local opts = {}
       for _, o in ipairs(f.mountOptions) do opts[o] = true end
-      assert.is_true(opts.rbind and opts.ro and opts.nosuid and opts.rprivate and not opts.tmpcopyup and not opts.idmap)
+      assert.is_true(opts.rbind and opts.ro and opts.nosuid and opts.rprivate and opts.tmpcopyup and not opts.idmap)
       -- every listed action is one the translation takes
       for _, a in ipairs(f.linux.seccomp.actions) do
         local c = base()

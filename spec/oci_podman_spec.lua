@@ -16,14 +16,9 @@ local fmt = string.format
 
 local RUNTIMES = { { "luactr-oci", H.root .. "/luactr-oci" }, { "runc", "/usr/sbin/runc" } }
 
-local dir, podman_base
-local IMAGE = "localhost/luactr-spec-busybox:1"
-
--- podman with the spec's storage and configuration and the runtime rt.
-local function podman(rt, args)
-  local out, code = H.sh(fmt("%s --runtime %s %s 2>&1 </dev/null", podman_base, q(rt), args))
-  return out, code
-end
+local podman = require "support.podman"
+local dir, env
+local IMAGE = podman.IMAGE
 
 -- The scenarios: each name, and a function(p) that raises (with assert)
 -- when podman with its runtime does not do it; p(args) -> output, code.
@@ -105,57 +100,22 @@ local SCENARIOS = {
 describe("podman with luactr-oci", function()
   H.guard()
 
-  local before_cg = {}
-  -- The runtimes' default state roots, and podman's own dir in /run: they
-  -- go once empty if the spec made them.
-  local RUN_DIRS = { "/run/luactr-oci", "/run/runc", "/run/containers/networks", "/run/containers" }
-  local had_run = {}
   setup(function()
-    for _, d in ipairs(RUN_DIRS) do had_run[d] = ns.stat(d) ~= nil end
     assert.is_truthy(ns.stat("/usr/bin/podman"), "podman is one of make test's packages")
-    for _, h in ipairs(ns.listdir("/sys/fs/cgroup") or {}) do
-      before_cg[h] = ns.stat("/sys/fs/cgroup/" .. h .. "/libpod_parent") ~= nil
-    end
   end)
 
   before_each(function()
     dir = H.tmpdir("podman")
-    assert(ns.writefile(dir .. "/storage.conf", fmt('[storage]\ndriver = "vfs"\nrunroot = "%s/run"\ngraphroot = "%s/graph"\n', dir, dir),
-      { create = true }))
-    assert(ns.writefile(dir .. "/containers.conf", table.concat({
-      "[containers]", 'netns = "none"',
-      -- podman asks for nofile 1048576 otherwise, above this host's hard
-      -- limit: without CAP_SYS_RESOURCE runc fails on it as luactr-oci does.
-      'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]',
-      "[engine]", 'cgroup_manager = "cgroupfs"', 'events_logger = "file"',
-      fmt('events_logfile_path = "%s/events.log"', dir), fmt('tmp_dir = "%s/tmp"', dir),
-      fmt('static_dir = "%s/static"', dir), fmt('volume_path = "%s/volumes"', dir),
-      "[network]", fmt('network_config_dir = "%s/net"', dir), "" }, "\n"), { create = true }))
     assert(ns.mkdir(dir .. "/vol"))
     assert(ns.writefile(dir .. "/vol/file", "in the volume\n", { create = true }))
     assert(ns.writefile(dir .. "/seccomp.json", [[{"defaultAction": "SCMP_ACT_ALLOW",
       "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}]], { create = true }))
-    podman_base = fmt("CONTAINERS_STORAGE_CONF=%s CONTAINERS_CONF=%s podman --root %s --runroot %s "
-      .. "--cgroup-manager cgroupfs --events-backend file", q(dir .. "/storage.conf"), q(dir .. "/containers.conf"),
-      q(dir .. "/graph"), q(dir .. "/run"))
-    local src = require("ns.rootfs").busybox()
-    local out, code = H.sh(fmt("tar -C \"$(readlink -f %s)\" -cf - . | %s import - %s 2>&1", q(src), podman_base, IMAGE))
-    assert(code == 0, out)
+    env = podman.start(dir)
     H.defer(function()
-      for _, rt in ipairs(RUNTIMES) do podman(rt[2], "rm -af -t 0") end
-      H.sh(podman_base .. " rmi -af >/dev/null 2>&1")
+      local rts = {}
+      for i, rt in ipairs(RUNTIMES) do rts[i] = rt[2] end
+      env.stop(rts)
       H.rmrf(dir)
-      -- podman puts conmon in libpod_parent/conmon with the cgroupfs manager.
-      for h, had in pairs(before_cg) do
-        if not had then
-          local p = "/sys/fs/cgroup/" .. h .. "/libpod_parent"
-          if ns.stat(p .. "/conmon") then ns.rmdir(p .. "/conmon") end
-          if ns.stat(p) then ns.rmdir(p) end
-        end
-      end
-      for _, d in ipairs(RUN_DIRS) do
-        if not had_run[d] and ns.stat(d) then ns.rmdir(d) end
-      end
     end)
   end)
 
@@ -165,8 +125,8 @@ describe("podman with luactr-oci", function()
       passed[rt[1]] = 0
       if ns.stat(rt[2]) then
         for _, sc in ipairs(SCENARIOS) do
-          local ok, err = pcall(sc[2], function(args) return podman(rt[2], args) end)
-          podman(rt[2], "rm -af -t 0")
+          local ok, err = pcall(sc[2], function(args) return env.run(rt[2], args) end)
+          env.run(rt[2], "rm -af -t 0")
           if ok then
             passed[rt[1]] = passed[rt[1]] + 1
           else

@@ -159,6 +159,79 @@ describe("luactr-oci, the OCI runtime", function()
     assert.are.equal("", ok("list -q"))
   end)
 
+  it("exec (args and --process), exec -d with --pid-file, update, hooks with the state on stdin", function()
+    local hook_out = H.tmpdir("oci-hook")
+    H.defer(function() H.rmrf(hook_out) end)
+    local b = bundle(function(cfg)
+      cfg.process.args = { "/bin/sleep", "1000" }
+      cfg.linux.resources.pids = { limit = 50 }
+      cfg.hooks = {
+        createRuntime = { { path = "/bin/sh", args = { "sh", "-c", "cat > " .. hook_out .. "/createRuntime" } } },
+        poststart = { { path = "/bin/sh", args = { "sh", "-c", "cat > " .. hook_out .. "/poststart" } } },
+        poststop = { { path = "/bin/sh", args = { "sh", "-c", "cat > " .. hook_out .. "/poststop" } } },
+      }
+    end)
+    ok(fmt("create --bundle %s hk", q(b)))
+    local created = cjson.decode((assert(ns.readfile(hook_out .. "/createRuntime"))))
+    assert.are.equal("hk", created.id)
+    assert.are.equal("created", created.status)
+    ok("start hk")
+    assert.are.equal("running", cjson.decode((assert(ns.readfile(hook_out .. "/poststart")))).status)
+    local out, code = oci("exec hk /bin/sh -c 'echo in; exit 3'")
+    assert.are.equal(3, code, out)
+    assert.are.equal("in\n", out)
+    local proc = b .. "/process.json"
+    assert(ns.writefile(proc, [[{"args": ["/bin/sh", "-c", "id -u; echo $X"], "env": ["X=from-process"],
+      "cwd": "/tmp", "user": {"uid": 1000, "gid": 1000}}]], { create = true }))
+    out = ok(fmt("exec --process %s hk", q(proc)))
+    assert.are.equal("1000\nfrom-process\n", out)
+    local pidfile = b .. "/exec.pid"
+    ok(fmt("exec -d --pid-file %s hk /bin/sleep 1000", q(pidfile)))
+    local epid = math.tointeger(tonumber(ns.readfile(pidfile)))
+    assert.is_truthy(epid and ns.stat("/proc/" .. epid))
+    assert.are.equal(ns.readlink(("/proc/%d/ns/pid"):format(state("hk").pid)), ns.readlink(("/proc/%d/ns/pid"):format(epid)))
+    -- update: the group's pids.max (v1 here, pids.max in v2 alike).
+    ok("update --pids-limit 7 hk")
+    local line = assert(ns.readfile(("/proc/%d/cgroup"):format(state("hk").pid))):match("%d+:pids:([^\n]+)")
+    assert.are.equal("7\n", ns.readfile("/sys/fs/cgroup/pids" .. line .. "/pids.max"))
+    assert.matches("update: %-%-pids%-limit x: a whole number", (oci("update --pids-limit x hk")))
+    ok("delete --force hk")
+    assert.are.equal("stopped", cjson.decode((assert(ns.readfile(hook_out .. "/poststop")))).status)
+    assert.is_nil(ns.stat("/proc/" .. epid .. "/stat") and ns.readfile("/proc/" .. epid .. "/stat"):match("^%d+ %(sleep%)"))
+  end)
+
+  it("create with a terminal sends the pty's master to --console-socket", function()
+    local b = bundle(function(cfg)
+      cfg.process.terminal = true
+      cfg.process.args = { "/bin/sh", "-c", "tty; sleep 1000" }
+    end)
+    local sock = b .. "/console.sock"
+    local srv = assert(ns.unix_listen(sock))
+    ok(fmt("create --bundle %s --console-socket %s tt1", q(b), q(sock)))
+    local conn = assert(ns.accept(srv))
+    local _, master = ns.recvfd(conn)
+    conn:close()
+    srv:close()
+    assert.is_truthy(master, "a master fd came")
+    ok("start tt1")
+    local got = ""
+    for _ = 1, 100 do
+      if #ns.poll({ master }, 50) > 0 then got = got .. (master:read(4096) or "") end
+      if got:find("/dev/pts/%d+") then break end
+    end
+    master:close()
+    assert.matches("/dev/pts/%d+", got)
+    ok("delete --force tt1")
+  end)
+
+  it("--log-format text writes logrus's line", function()
+    local log = H.tmpdir("oci-log") .. "/log.txt"
+    H.defer(function() H.rmrf(log:match("^(.*)/")) end)
+    local _, code = oci(fmt("--log %s --log-format text state nothere", q(log)))
+    assert.are.equal(1, code)
+    assert.matches('^time="[%d%-T:.]+Z" level=error msg="container does not exist"\n$', assert(ns.readfile(log)))
+  end)
+
   it("features lists the spec's range and what it supports; --version the spec", function()
     local f = cjson.decode(ok("features"))
     assert.are.equal("1.0.0", f.ociVersionMin)

@@ -116,6 +116,17 @@ local function parser()
   e:option("--apparmor", "Ignored (no AppArmor).")
   e:argument("id")
   e:argument("args"):args("*")
+  local u = p:command("update", "Change a running container's limits.")
+  u:option("-r --resources", "An OCI LinuxResources object (JSON; - for stdin).")
+  u:option("--memory", "Memory limit in bytes.")
+  u:option("--memory-swap", "Memory plus swap in bytes.")
+  u:option("--cpu-quota", "CPU CFS quota (microseconds a period).")
+  u:option("--cpu-period", "CPU CFS period (microseconds).")
+  u:option("--cpu-share", "CPU shares.")
+  u:option("--cpuset-cpus", "CPUs to use.")
+  u:option("--pids-limit", "Most processes.")
+  u:option("--blkio-weight", "Block IO weight (10-1000).")
+  u:argument("id")
   p:command("pause", "Freeze a container's processes."):argument("id")
   p:command("resume", "Thaw them."):argument("id")
   p:command("features", "What this runtime supports (runtime-spec features.md).")
@@ -123,6 +134,28 @@ local function parser()
   sp:option("-b --bundle", "Where to write it.")
   sp:flag("--rootless", "For a rootless container."):target("spec_rootless")
   return p
+end
+
+-- runc exec ID CMD ARGS...: what follows the id is the command's, -c
+-- and all; a "--" after the id keeps argparse from reading it.
+local EXEC_VALUE = { ["-p"] = true, ["--process"] = true, ["--pid-file"] = true, ["--console-socket"] = true,
+  ["--cwd"] = true, ["-e"] = true, ["--env"] = true, ["-u"] = true, ["--user"] = true, ["-c"] = true, ["--cap"] = true,
+  ["--preserve-fds"] = true, ["--process-label"] = true, ["--apparmor"] = true }
+local GLOBAL_VALUE = { ["--root"] = true, ["--log"] = true, ["--log-format"] = true, ["--rootless"] = true, ["--criu"] = true }
+do
+  local i = 1
+  while i <= #argv and argv[i]:sub(1, 1) == "-" do
+    if GLOBAL_VALUE[argv[i]] then i = i + 1 end
+    i = i + 1
+  end
+  if argv[i] == "exec" then
+    i = i + 1
+    while i <= #argv and argv[i] ~= "--" and argv[i]:sub(1, 1) == "-" do
+      if EXEC_VALUE[argv[i]] then i = i + 1 end
+      i = i + 1
+    end
+    if i < #argv and argv[i] ~= "--" and argv[i + 1] ~= "--" then table.insert(argv, i + 1, "--") end
+  end
 end
 
 local p = parser()
@@ -187,6 +220,32 @@ function COMMANDS.exec()
   local r = rt.exec(root, a.id, proc, { detach = a.detach, pid_file = a.pid_file, console_socket = a.console_socket,
     add_caps = a.cap })
   if not a.detach then os.exit(r.status or 255) end
+end
+function COMMANDS.update()
+  local r
+  if a.resources then
+    local text = a.resources == "-" and io.stdin:read("a") or ns.readfile(a.resources)
+    if not text then die("update: --resources " .. a.resources .. ": cannot read it") end
+    local okj, v = pcall(require("cjson").decode, text)
+    if not okj or type(v) ~= "table" then die("update: --resources: not a JSON object") end
+    r = v
+  else
+    local function n(v, flag)
+      if v == nil then return nil end
+      local x = math.tointeger(tonumber(v))
+      if not x then die(fmt("update: --%s %s: a whole number", flag, v)) end
+      return x
+    end
+    r = {}
+    if a.memory or a.memory_swap then r.memory = { limit = n(a.memory, "memory"), swap = n(a.memory_swap, "memory-swap") } end
+    if a.cpu_quota or a.cpu_period or a.cpu_share or a.cpuset_cpus then
+      r.cpu = { quota = n(a.cpu_quota, "cpu-quota"), period = n(a.cpu_period, "cpu-period"),
+        shares = n(a.cpu_share, "cpu-share"), cpus = a.cpuset_cpus }
+    end
+    if a.pids_limit then r.pids = { limit = n(a.pids_limit, "pids-limit") } end
+    if a.blkio_weight then r.blockIO = { weight = n(a.blkio_weight, "blkio-weight") } end
+  end
+  rt.update(root, a.id, r)
 end
 function COMMANDS.pause() rt.pause(root, a.id) end
 function COMMANDS.resume() rt.resume(root, a.id) end

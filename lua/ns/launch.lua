@@ -157,7 +157,11 @@ function M.start(c, list, h)
   local t0 = ns.clock()
   local pid, pidfd, cerrno
   if vfork then
+    -- The child shares our mm, whose dumpable flag its change of ids
+    -- clears (commit_creds): ours comes back once it has exec'd.
+    local dumpable = ns.prctl("dumpable")
     pid, pidfd, cerrno = ns.spawn(clone.types, function() child_entry(x, csock, list, first_child, false, true) end)
+    if dumpable and not ns.prctl("dumpable") then ns.prctl("dumpable", true) end
     -- The child is in its groups, or failed before: gc may judge them.
     if x.cg then x.cg:unlock() end
   else

@@ -921,6 +921,16 @@ end
 
 --- features() -> the runtime-spec 1.1 features document (features.md),
 -- listing what table() translates.
+--- limits(r) -> the cgroup limits of r, an OCI LinuxResources object
+-- (runc update --resources FILE): as linux.resources in a config, but
+-- without the device rules unless r has some; raises naming the field.
+function M.limits(r)
+  local t, x = {}, { debug = {} }
+  resources({ resources = r }, t, x, {}, {})
+  if get(r, "devices") == nil then t.cgroup.devices = nil end
+  return t.cgroup, x.debug
+end
+
 function M.features()
   local caps = {}
   for i, n in ipairs(ns.cap_names()) do caps[i] = "CAP_" .. n:upper() end
@@ -928,7 +938,7 @@ function M.features()
   for k in pairs(FLAG_OPTS) do mount_opts[#mount_opts + 1] = k end
   for k in pairs(CLEAR_OPTS) do mount_opts[#mount_opts + 1] = k end
   for k in pairs(PROPAGATION) do mount_opts[#mount_opts + 1] = k end
-  mount_opts[#mount_opts + 1], mount_opts[#mount_opts + 2] = "bind", "rbind"
+  mount_opts[#mount_opts + 1], mount_opts[#mount_opts + 2], mount_opts[#mount_opts + 3] = "bind", "rbind", "tmpcopyup"
   table.sort(mount_opts)
   local actions = { "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
     "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRAP" }
@@ -951,7 +961,10 @@ function M.features()
       intelRdt = { enabled = false },
       mountExtensions = { idmap = { enabled = false } },
     },
-    annotations = { ["org.opencontainers.runtime-spec.features.runtime"] = "luactr" },
+    annotations = { ["org.opencontainers.runtime-spec.features.runtime"] = "luactr",
+      -- --systemd-cgroup takes "slice:prefix:name" and puts the group
+      -- where systemd would, on cgroupfs: luactr talks to no systemd.
+      ["io.github.luactr.systemd-cgroup"] = "slice:prefix:name mapped onto cgroupfs (no systemd unit)" },
   }
 end
 

@@ -14,6 +14,7 @@
 --   kill(root, id, sig, all)     a signal to its process (all: every
 --                                process of its cgroup)
 --   delete(root, id, force)      its cgroup, its state, the poststop hooks
+--   update(root, id, r)          new limits (an OCI LinuxResources object)
 --   list(root), pids(root, id), pause(root, id), resume(root, id)
 --
 -- A container is <root>/<id>/ (0700): state.json (what create recorded:
@@ -412,13 +413,16 @@ function M.delete(root, id, force)
   local st = read_state(root, id)
   local lk = lock(root, id)
   local hooks = st.hooks or {}
-  local s = status(root, id, st) == "stopped" and hook_state(root, id)
+  -- The poststop hooks' state: the container's, stopped (it is gone
+  -- when they run).
+  local s = require("ns.state").encode({ ociVersion = M.OCI_VERSION, id = id, status = "stopped", pid = st.pid,
+    bundle = st.bundle, annotations = st.annotations or {} }, "state")
   local ok, err = pcall(M.remove, root, id, st, force)
   lk:close()
   if not ok then error(err, 0) end
   if hooks.poststop and #hooks.poststop > 0 then
     -- Their failures are only warned of (runtime-spec).
-    local hok, herr = pcall(M.run_hooks, hooks.poststop, s or "{}", "poststop")
+    local hok, herr = pcall(M.run_hooks, hooks.poststop, s, "poststop")
     if not hok then io.stderr:write("luactr-oci: ", type(herr) == "table" and herr.message or tostring(herr), "\n") end
   end
 end
@@ -446,6 +450,19 @@ function M.pids(root, id)
   local p = g:procs()
   g:detach()
   return p
+end
+
+--- update(root, id, r): the limits of r (an OCI LinuxResources object)
+-- written to the running container's cgroup.
+function M.update(root, id, r)
+  local st = read_state(root, id)
+  if status(root, id, st) == "stopped" then fail("container not running") end
+  local limits = require("ns.oci.config").limits(r)
+  local g = group_of(st)
+  if not g then fail("container %s has no cgroup to update", id) end
+  local ok, err = pcall(g.set, g, limits)
+  g:detach()
+  if not ok then fail("%s", tostring(err)) end
 end
 
 local function freezing(root, id, on)
