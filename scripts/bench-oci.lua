@@ -15,6 +15,7 @@
 --                   the held process (luactr's fork; runc's `runc init`).
 --                   Target: luactr-oci <= runc.
 package.path = "lua/?.lua;lua/?/init.lua;spec/?.lua;" .. package.path
+package.cpath = "build/?.so;" .. package.cpath
 local ns = require "ns"
 local H = require "support.helper"
 
@@ -111,9 +112,12 @@ local function main()
     if rt and time then
       local root = tmp .. "/" .. rt.name .. "-rss"
       local b = tmp .. "/" .. rt.name
-      local out = H.sh(fmt("%s -f 'RSS %%M' %s --root %s create --bundle %s rss1 </dev/null 2>&1 >/dev/null", time,
+      -- time's report into a file: the created process keeps the stdio
+      -- it was given, and a pipe would wait for its end.
+      local rep = tmp .. "/" .. rt.name .. "-rss.txt"
+      H.sh(fmt("%s -o %s -f 'RSS %%M' %s --root %s create --bundle %s rss1 </dev/null >/dev/null 2>&1", time, q(rep),
         q(rt.bin), q(root), q(b)))
-      local peak = tonumber(out:match("RSS (%d+)"))
+      local peak = tonumber((ns.readfile(rep) or ""):match("RSS (%d+)"))
       local st = H.sh(fmt("%s --root %s state rss1 2>/dev/null", q(rt.bin), q(root)))
       local pid = st:match('"pid":%s*(%d+)')
       local held = pid and (ns.readfile("/proc/" .. pid .. "/status") or ""):match("VmRSS:%s+(%d+)")

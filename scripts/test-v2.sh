@@ -35,6 +35,7 @@ V2_RUNS=(
   "spec/rootless_cgroup_spec.lua"
   "--filter=^examples%scgroups%s spec/examples_spec.lua"
   "--filter=pause --filter=stats%s%-%-no%-stream spec/lifecycle_spec.lua"
+  "spec/oci_runtime_spec.lua"
 )
 
 UML=${UML:-/usr/bin/linux.uml}
