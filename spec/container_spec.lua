@@ -503,6 +503,38 @@ describe("ns.container stopping, capture and deadlines", function()
   end)
 end)
 
+describe("ns.container joining namespaces (join)", function()
+  H.guard()
+
+  it("joins a sandbox's net, uts, ipc and pid namespaces by path; refuses a path of another type", function()
+    -- The sandbox: a child in new net, uts, ipc and pid namespaces.
+    local pid, pidfd = assert(ns.clone({ "net", "uts", "ipc", "pid" }))
+    if pid == 0 then
+      ns.sleep(30)
+      ns._exit(0)
+    end
+    H.defer(function() ns.kill(pidfd, "KILL") ns.wait(pidfd) pidfd:close() end)
+    local want, join = {}, {}
+    for _, ty in ipairs({ "net", "uts", "ipc", "pid" }) do
+      join[ty] = ("/proc/%d/ns/%s"):format(pid, ty)
+      want[#want + 1] = assert(ns.readlink(join[ty]))
+    end
+    local st = container.run { namespaces = { "mnt", "cgroup" }, join = join, capture = true,
+      args = { "/bin/sh", "-c", "for n in net uts ipc pid; do readlink /proc/self/ns/$n; done; echo $$" } }
+    assert.are.equal(0, st.status, st.stderr)
+    -- The sandbox is PID 1 of its pid namespace: the shell is 2.
+    assert.are.equal(table.concat(want, "\n") .. "\n2\n", st.stdout)
+    -- luactr is back in its own pid namespace for its children.
+    assert.are.equal(ns.readlink("/proc/self/ns/pid"), ns.readlink("/proc/self/ns/pid_for_children"))
+    local ok, err = pcall(container.run, { namespaces = { "mnt" }, join = { net = join.uts }, args = { "true" } })
+    assert.is_false(ok)
+    assert.matches("join%.net: /proc/%d+/ns/uts is not a net namespace", tostring(err))
+    ok, err = pcall(container.run, { join = { net = join.net }, args = { "true" } })
+    assert.is_false(ok)
+    assert.matches("join%.net: the net namespace is also a new one", tostring(err))
+  end)
+end)
+
 describe("ns.container user ids", function()
   H.guard()
 

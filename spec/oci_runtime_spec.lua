@@ -207,6 +207,25 @@ describe("luactr-oci, the OCI runtime", function()
     assert.is_nil(ns.stat("/proc/" .. epid .. "/stat") and ns.readfile("/proc/" .. epid .. "/stat"):match("^%d+ %(sleep%)"))
   end)
 
+  it("a pod: a container joins its sandbox's network, ipc and uts namespaces by path", function()
+    local sb = bundle(function(cfg) cfg.process.args = { "/bin/sleep", "1000" } end)
+    ok(fmt("run -d --bundle %s pod", q(sb)))
+    local ppid = state("pod").pid
+    local app = bundle(function(cfg)
+      cfg.process.args = { "/bin/sh", "-c", "for n in net ipc uts; do readlink /proc/self/ns/$n; done" }
+      for _, n in ipairs(cfg.linux.namespaces) do
+        local file = ({ network = "net", ipc = "ipc", uts = "uts" })[n.type]
+        if file then n.path = ("/proc/%d/ns/%s"):format(ppid, file) end
+      end
+      cfg.hostname = nil
+    end)
+    local out = ok(fmt("run --bundle %s app", q(app)))
+    local want = {}
+    for _, n in ipairs({ "net", "ipc", "uts" }) do want[#want + 1] = ns.readlink(("/proc/%d/ns/%s"):format(ppid, n)) end
+    assert.are.equal(table.concat(want, "\n") .. "\n", out)
+    ok("delete --force pod")
+  end)
+
   it("create with a terminal sends the pty's master to --console-socket", function()
     local b = bundle(function(cfg)
       cfg.process.terminal = true

@@ -355,6 +355,52 @@ end
 
 function RUN.no_new_privs() must("prctl", ns.prctl("no_new_privs", true)) end
 
+-- Namespaces joined by path (the join key). join_open: each path opened
+-- and checked to be a namespace of its type (the fd's link says
+-- "net:[...]"). join_children: luactr joins pid and time for its next
+-- child, keeping its own to go back to (join_restore, after the clone,
+-- or the undo). join: the child joins the rest.
+function RUN.join_open(x, o)
+  x.join = {}
+  for ty, path in pairs(o.paths) do
+    local fd = must("open " .. path, ns.open(path, { "rdonly" }))
+    x.join[ty] = fd
+    local link = ns.readlink("/proc/self/fd/" .. fd:fileno()) or ""
+    if link:match("^([%a_]+):%[") ~= ty then
+      errors.raise({ call = "join", errno = ns.E.EINVAL,
+        message = fmt("join.%s: %s is not a %s namespace (%s)", ty, path, ty, link) })
+    end
+  end
+end
+
+function UNDO.join_open(x)
+  for _, fd in pairs(x.join or {}) do fd:close() end
+  x.join = nil
+end
+
+local function join_restore(x)
+  for ty, fd in pairs(x.join_own or {}) do
+    ns.setns(fd, { ty })
+    fd:close()
+  end
+  x.join_own = nil
+end
+
+function RUN.join_children(x, o)
+  x.join_own = {}
+  for _, ty in ipairs(o.types) do
+    x.join_own[ty] = must("open", ns.open("/proc/self/ns/" .. ty .. "_for_children", { "rdonly" }))
+    must("setns " .. ty, ns.setns(x.join[ty], { ty }))
+  end
+end
+
+UNDO.join_children = join_restore
+RUN.join_restore = join_restore
+
+function RUN.join(x, o)
+  for _, ty in ipairs(o.types) do must("setns " .. ty, ns.setns(x.join[ty], { ty })) end
+end
+
 -- Created, not started (an OCI runtime's create): the child, set up but
 -- for its filter and the exec, outlives the luactr that made it (no
 -- parent-death signal), reports "H" (held) so that luactr returns, and

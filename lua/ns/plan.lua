@@ -145,7 +145,7 @@ M.VFORK_MIN_MEMORY = 16 * 1024 * 1024
 -- (with init = true it stays on as the reaper) and a memory limit, if
 -- any, leaves room for the setup.
 function M.vfork(c)
-  if c.user or #c.parent > 0 or #c.inside > 0 or c.init then return false end
+  if c.user or #c.parent > 0 or #c.inside > 0 or c.init or c.join then return false end
   local mem = c.cgroup and c.cgroup.memory
   if mem ~= nil then
     local ok, n = pcall(require("ns.cgroup.limits").parse_size, mem)
@@ -232,6 +232,17 @@ function M.ops(c)
     end
   end
   if c.capture then add("parent", { op = "capture", name = "capture pipes (stdout, stderr)" }) end
+  -- Namespaces to join: opened here (the child may not reach the paths);
+  -- pid and time are the namespaces of children, so luactr joins those
+  -- for the clone and goes back right after it.
+  local for_children = {}
+  if c.join then
+    add("parent", { op = "join_open", name = "open the namespaces to join", paths = c.join })
+    for _, ty in ipairs({ "pid", "time" }) do if c.join[ty] then for_children[#for_children + 1] = ty end end
+    if #for_children > 0 then
+      add("parent", { op = "join_children", name = "join " .. concat(for_children, ",") .. " for the clone", types = for_children })
+    end
+  end
   local types = clone_types(c)
   local vfork = M.vfork(c)
   add("parent", { op = "clone", name = "clone " .. concat(types, ","), types = types,
@@ -256,12 +267,20 @@ function M.ops(c)
       add("parent", { op = "uid_map", name = helpers and "uid_map (newuidmap)" or "uid_map", ranges = c.user.uid_map,
         helper = helpers and require("ns.recipe.user").MAP_HELPERS.uid })
     end
+    if #for_children > 0 then add("parent", { op = "join_restore", name = "luactr's own pid and time namespaces again" }) end
     if c.cgroup then add("parent", { op = "cgroup_join", name = "cgroup join" }) end
     for i, fn in ipairs(c.parent) do add("parent", { op = "hook", name = "parent hook " .. i, fn = fn, parent = true }) end
     add("child", { op = "wait_go", name = "wait for parent" })
   end
 
   -- the child
+  if c.join then
+    -- The user namespace first: the others are joined with its privilege.
+    local list = {}
+    if c.join.user then list[1] = "user" end
+    for _, ty in ipairs({ "ipc", "net", "uts", "cgroup" }) do if c.join[ty] then list[#list + 1] = ty end end
+    if #list > 0 then add("child", { op = "join", name = "join " .. concat(list, ","), types = list }) end
+  end
   add("child", { op = "keyring", name = "session keyring (new, empty)" })
   if c.nsset.cgroup then add("child", { op = "unshare", name = "cgroup namespace", types = { "cgroup" } }) end
   -- The offsets before the ids change: that makes the process not

@@ -36,6 +36,7 @@ local KEYS = {
   devices = "table", capture = "boolean", capture_limit = "number|string", timeout = "number",
   stop_timeout = "number", cgroupfs = "boolean", image = "string", entrypoint = "table|string",
   stop_signal = "string|number", labels = "table", upper_dir = "string", cgroup_path = "string",
+  join = "table",
 }
 
 -- The process's umask, OOM score and the sysctls of the container's own
@@ -295,6 +296,19 @@ function M.check(t)
   -- it the user key's default maps, by M.user above).
   if set.time and not c.time then c.time = {} end
   c.nsset = set
+  if c.join ~= nil then
+    -- Namespaces joined by path (an OCI config's linux.namespaces[].path:
+    -- a pod's sandbox): /proc/PID/ns/TYPE or a bind mount of one.
+    local n = 0
+    for ty, p in pairs(c.join) do
+      if not NAMESPACES[ty] then bad(what, "join: unknown namespace %s (%s)", quoted(tostring(ty)), choices(tostring(ty), NAMESPACES)) end
+      if type(p) ~= "string" or p:sub(1, 1) ~= "/" then bad(what, "join.%s must be an absolute path, not %s", ty, util.show(p)) end
+      if set[ty] then bad(what, "join.%s: the %s namespace is also a new one (namespaces, or a key that makes it): one or the other", ty, ty) end
+      if ty == "mnt" then bad(what, "join.mnt: joining a mount namespace is not supported (the root is set up in a new one)") end
+      n = n + 1
+    end
+    if n == 0 then c.join = nil end
+  end
   c.hostname = c.hostname or (set.uts and c.name or nil)
   for _, k in ipairs({ "hostname", "domainname" }) do
     if c[k] then

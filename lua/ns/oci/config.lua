@@ -457,8 +457,17 @@ local function namespaces(linux, t)
     if seen[name] then fail(path .. ".type", "namespace %s is given twice", show(ty)) end
     seen[name] = true
     local p = str(path .. ".path", get(n, "path"))
-    if p and p ~= "" then fail(path .. ".path", "joining an existing namespace is not supported yet") end
-    out[#out + 1] = name
+    if p and p ~= "" then
+      -- Joined, not new: the recipe's join key (a pod's sandbox).
+      if p:sub(1, 1) ~= "/" then fail(path .. ".path", "must be an absolute path, not %s", show(p)) end
+      if name == "mnt" then fail(path .. ".path", "joining a mount namespace is not supported (the root is set up in a new one)") end
+      local st, msg = ns.stat(p)
+      if not st then fail(path .. ".path", "%s: %s", p, reason(msg)) end
+      t.join = t.join or {}
+      t.join[name] = p
+    else
+      out[#out + 1] = name
+    end
   end
   if not seen.mnt then fail("linux.namespaces", "a mount namespace is needed for the root (add {\"type\": \"mount\"})") end
   t.namespaces = out
@@ -876,17 +885,18 @@ function M.table(cfg, bundle, o)
   process(cfg, t, x)
   maps(linux, t, seen)
   time_offsets(linux, t, seen)
+  local own_uts = seen.uts and not (t.join and t.join.uts)
   for _, k in ipairs({ "hostname", "domainname" }) do
     local v = str(k, get(cfg, k))
     if v and v ~= "" then
-      if not seen.uts then fail(k, "needs a uts namespace ({\"type\": \"uts\"} in linux.namespaces)") end
+      if not own_uts then fail(k, "needs a uts namespace of its own ({\"type\": \"uts\"} in linux.namespaces, no path)") end
       if #v > 64 then fail(k, "%s is longer than 64 bytes", show(v)) end
       t[k] = v
     end
   end
   -- Without one, a new uts namespace keeps the host's name (luactr's
   -- default would be the container's name).
-  if seen.uts and not t.hostname then t.hostname = ns.gethostname() end
+  if own_uts and not t.hostname then t.hostname = ns.gethostname() end
   local missing = {}
   for _, k in ipairs({ "PATH", "HOME", t.hostname and "HOSTNAME" or nil }) do
     local found = false
