@@ -201,12 +201,15 @@ function M.create(root, id, bundle, o)
     t.preserve_fds = keep
   end
 
-  ns.mkdir(root, "0700", true)
+  local rok, rmsg = ns.mkdir(root, "0700", true)
+  if not rok then
+    fail("the state root: %s%s", rmsg, select(2, ns.getuid()) ~= 0 and " (give --root, or set XDG_RUNTIME_DIR)" or "")
+  end
   local dir = dir_of(root, id)
   local made, msg, e = ns.mkdir(dir, "0700")
   if not made then
     if e == ns.E.EEXIST then fail("container with id exists: %s", id) end
-    fail("%s", msg)
+    fail("%s%s", msg, (e == ns.E.EACCES and select(2, ns.getuid()) ~= 0) and " (give --root, or set XDG_RUNTIME_DIR)" or "")
   end
   local lk
   local ok, err = pcall(function()
