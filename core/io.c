@@ -162,6 +162,42 @@ static int unix_addr(const char *path, struct sockaddr_un *sa, int *dirfd)
 	return 0;
 }
 
+/* A close-on-exec AF_UNIX stream socket bound (listen) or connected to
+ * path; -1 with errno set and *call the call that failed. */
+static int unix_socket(const char *path, int listen_backlog, const char **call)
+{
+	struct sockaddr_un sa;
+	int dirfd;
+	*call = listen_backlog >= 0 ? "bind" : "connect";
+	if (unix_addr(path, &sa, &dirfd) < 0)
+		return -1;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int rc = -1;
+	if (fd < 0) {
+		*call = "socket";
+	} else if (listen_backlog >= 0) {
+		rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+	} else {
+		while ((rc = connect(fd, (struct sockaddr *)&sa, sizeof sa)) < 0 && errno == EINTR)
+			;
+	}
+	int err = errno;
+	if (dirfd >= 0)
+		close(dirfd);
+	if (fd >= 0 && rc == 0 && listen_backlog >= 0 && listen(fd, listen_backlog) < 0) {
+		err = errno;
+		*call = "listen";
+		rc = -1;
+	}
+	if (rc < 0) {
+		if (fd >= 0)
+			close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
 /* unix_listen(path [, backlog]) -> a listening AF_UNIX stream socket bound
  * at path (close-on-exec; the file is made with the umask's mode, and is
  * the caller's to remove). unix(7), bind(2), listen(2) */
@@ -169,31 +205,12 @@ static int ns_io_unix_listen(lua_State *L)
 {
 	const char *path = ns_checkstring(L, 1);
 	int backlog = (int)luaL_optinteger(L, 2, 16);
+	luaL_argcheck(L, backlog >= 0, 2, "backlog must not be negative");
 	ns_fd *h = ns_pushfd(L, -1, "socket");
-	struct sockaddr_un sa;
-	int dirfd;
-	if (unix_addr(path, &sa, &dirfd) < 0)
-		return ns_fail(L, "bind", path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		int err = errno;
-		if (dirfd >= 0)
-			close(dirfd);
-		return ns_fail_errno(L, err, "socket", NULL);
-	}
-	int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
-	int err = errno;
-	if (dirfd >= 0)
-		close(dirfd);
-	if (rc < 0) {
-		close(fd);
-		return ns_fail_errno(L, err, "bind", path);
-	}
-	if (listen(fd, backlog) < 0) {
-		err = errno;
-		close(fd);
-		return ns_fail_errno(L, err, "listen", path);
-	}
+	const char *call;
+	int fd = unix_socket(path, backlog, &call);
+	if (fd < 0)
+		return ns_fail(L, call, path);
 	h->fd = fd;
 	return 1;
 }
@@ -204,27 +221,10 @@ static int ns_io_unix_connect(lua_State *L)
 {
 	const char *path = ns_checkstring(L, 1);
 	ns_fd *h = ns_pushfd(L, -1, "socket");
-	struct sockaddr_un sa;
-	int dirfd;
-	if (unix_addr(path, &sa, &dirfd) < 0)
-		return ns_fail(L, "connect", path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		int err = errno;
-		if (dirfd >= 0)
-			close(dirfd);
-		return ns_fail_errno(L, err, "socket", NULL);
-	}
-	int rc;
-	while ((rc = connect(fd, (struct sockaddr *)&sa, sizeof sa)) < 0 && errno == EINTR)
-		;
-	int err = errno;
-	if (dirfd >= 0)
-		close(dirfd);
-	if (rc < 0) {
-		close(fd);
-		return ns_fail_errno(L, err, "connect", path);
-	}
+	const char *call;
+	int fd = unix_socket(path, -1, &call);
+	if (fd < 0)
+		return ns_fail(L, call, path);
 	h->fd = fd;
 	return 1;
 }

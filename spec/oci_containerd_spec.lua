@@ -140,28 +140,12 @@ describe("containerd with luactr-oci", function()
   end)
 
   it("runs every scenario through the runc shim, as runc does (the counts side by side)", function()
-    local passed, failures = {}, {}
-    for _, rt in ipairs(RUNTIMES) do
-      passed[rt[1]] = 0
-      if ns.stat(rt[2]) then
-        for _, sc in ipairs(SCENARIOS) do
-          local ok, err = pcall(sc[2], rt[2])
-          for _, id in ipairs({ "c1", "c2", "c3", "c4" }) do
-            run_ctr("tasks kill -s KILL " .. id)
-            run_ctr("tasks delete -f " .. id)
-            run_ctr("containers delete " .. id)
-          end
-          if ok then
-            passed[rt[1]] = passed[rt[1]] + 1
-          else
-            failures[#failures + 1] = fmt("%s: %s: %s", rt[1], sc[1], tostring(err))
-          end
-        end
+    require("support.peers").compare("containerd", RUNTIMES, SCENARIOS, function(fn, bin) fn(bin) end, function()
+      for _, id in ipairs({ "c1", "c2", "c3", "c4" }) do
+        run_ctr("tasks kill -s KILL " .. id)
+        run_ctr("tasks delete -f " .. id)
+        run_ctr("containers delete " .. id)
       end
-    end
-    io.stdout:write(fmt("\ncontainerd scenarios: luactr-oci %d/%d passed, runc %d/%d passed\n", passed["luactr-oci"],
-      #SCENARIOS, passed.runc, #SCENARIOS))
-    assert.are.equal(#SCENARIOS, passed["luactr-oci"], table.concat(failures, "\n"))
-    assert.is_true(passed["luactr-oci"] >= passed.runc, table.concat(failures, "\n"))
+    end)
   end)
 end)

@@ -120,24 +120,8 @@ describe("podman with luactr-oci", function()
   end)
 
   it("passes every scenario, as runc does (the counts side by side)", function()
-    local passed, failures = {}, {}
-    for _, rt in ipairs(RUNTIMES) do
-      passed[rt[1]] = 0
-      if ns.stat(rt[2]) then
-        for _, sc in ipairs(SCENARIOS) do
-          local ok, err = pcall(sc[2], function(args) return env.run(rt[2], args) end)
-          env.run(rt[2], "rm -af -t 0")
-          if ok then
-            passed[rt[1]] = passed[rt[1]] + 1
-          else
-            failures[#failures + 1] = fmt("%s: %s: %s", rt[1], sc[1], tostring(err))
-          end
-        end
-      end
-    end
-    io.stdout:write(fmt("\npodman scenarios: luactr-oci %d/%d passed, runc %d/%d passed\n", passed["luactr-oci"],
-      #SCENARIOS, passed.runc, #SCENARIOS))
-    assert.are.equal(#SCENARIOS, passed["luactr-oci"], table.concat(failures, "\n"))
-    assert.is_true(passed["luactr-oci"] >= passed.runc, table.concat(failures, "\n"))
+    require("support.peers").compare("podman", RUNTIMES, SCENARIOS,
+      function(fn, bin) fn(function(args) return env.run(bin, args) end) end,
+      function(bin) env.run(bin, "rm -af -t 0") end)
   end)
 end)
