@@ -245,8 +245,15 @@ static int prologue(struct sock_filter *out, const struct sock_filter *prog, int
 		for (int e = 0; e < nextra; e++)
 			if ((!extras[e].arch || extras[e].arch == tok) && abi_base(tok) + extras[e].nr > top)
 				top = abi_base(tok) + extras[e].nr;
-		if (k + 4 + nextra + 4 >= PROG_MAX_INSNS)
+		uint32_t low = UINT32_MAX; /* the lowest extra of this arch */
+		for (int e = 0; e < nextra; e++)
+			if ((!extras[e].arch || extras[e].arch == tok) && abi_base(tok) + extras[e].nr < low)
+				low = abi_base(tok) + extras[e].nr;
+		if (k + 6 + nextra + 2 >= PROG_MAX_INSNS)
 			return -1;
+		/* Most calls pass four tests here (the kernel runs every number
+		 * through this to fill its action cache, at each filter's load):
+		 * past the last known, below the lowest extra, then the extras. */
 		block[nb++] = k;
 		code[k] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, tok, 0, 0);
 		jt[k] = 0, jf[k] = T_NEXT, k++;
@@ -256,14 +263,20 @@ static int prologue(struct sock_filter *out, const struct sock_filter *prog, int
 			code[k] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 0, 0);
 			jt[k] = T_OUT, jf[k] = 0, k++;
 		}
-		for (int e = 0; e < nextra; e++) {
-			if (extras[e].arch && extras[e].arch != tok)
-				continue;
-			code[k] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, abi_base(tok) + extras[e].nr, 0, 0);
-			jt[k] = T_ALLOW, jf[k] = 0, k++;
-		}
 		code[k] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, top, 0, 0);
-		jt[k] = enosys ? T_ENOSYS : T_OUT, jf[k] = T_OUT, k++;
+		jt[k] = enosys ? T_ENOSYS : T_OUT, jf[k] = 0, k++;
+		if (low != UINT32_MAX) {
+			code[k] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, low, 0, 0);
+			jt[k] = 0, jf[k] = T_OUT, k++;
+			for (int e = 0; e < nextra; e++) {
+				if (extras[e].arch && extras[e].arch != tok)
+					continue;
+				code[k] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, abi_base(tok) + extras[e].nr, 0, 0);
+				jt[k] = T_ALLOW, jf[k] = 0, k++;
+			}
+		}
+		code[k] = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, 0);
+		jt[k] = jf[k] = T_OUT, k++;
 	}
 	if (nb == 0)
 		return -2; /* nothing to add */
@@ -278,6 +291,12 @@ static int prologue(struct sock_filter *out, const struct sock_filter *prog, int
 		while (b < nb && block[b] <= i)
 			b++;
 		int next = b < nb ? block[b] : out_at;
+		if (code[i].code == (BPF_JMP | BPF_JA)) {
+			/* An unconditional jump's offset is its k (32 bits). */
+			code[i].k = (uint32_t)((jt[i] == T_OUT ? out_at : i + 1) - i - 1);
+			code[i].jt = code[i].jf = 0;
+			continue;
+		}
 		int *t[2] = {&jt[i], &jf[i]};
 		unsigned char *field[2] = {&code[i].jt, &code[i].jf};
 		for (int j = 0; j < 2; j++) {

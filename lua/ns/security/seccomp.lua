@@ -116,7 +116,7 @@ end
 -- notify (a sorted list, or nil); kernel says whether the profile has
 -- groups that depend on the kernel's release.
 function M.key(text_sha, kernel, caps, notify)
-  return ns.sha256(fmt("luactr seccomp 3\nabi %s %s\nkernel %s\ncaps %s\nnotify %s\nprofile %s\n", ARCH,
+  return ns.sha256(fmt("luactr seccomp 4\nabi %s %s\nkernel %s\ncaps %s\nnotify %s\nprofile %s\n", ARCH,
     LIBVERSION, kernel and RELEASE or "-", caps_word(caps), words(notify), text_sha))
 end
 
