@@ -277,6 +277,34 @@ describe("luactr-oci, the OCI runtime", function()
     assert.matches("mkdir /run/luactr%-oci[/r2]*: Permission denied %(EACCES%) %(give %-%-root, or set XDG_RUNTIME_DIR%)", out)
   end)
 
+  it("run --preserve-fds passes fd 3 on; kill --all signals every process of the cgroup", function()
+    local b = bundle(function(cfg) cfg.process.args = { "/bin/sh", "-c", "cat <&3" } end)
+    assert(ns.writefile(b .. "/fd3", "through fd 3\n", { create = true }))
+    local out, code = oci(fmt("run --preserve-fds 1 --bundle %s pf1 3<%s", q(b), q(b .. "/fd3")))
+    assert.are.equal(0, code, out)
+    assert.are.equal("through fd 3\n", out)
+    b = bundle(function(cfg) cfg.process.args = { "/bin/sh", "-c", "trap '' TERM; sleep 1000 & sleep 1000 & wait" } end)
+    ok(fmt("run -d --bundle %s ka1", q(b)))
+    local pids
+    for _ = 1, 100 do
+      pids = cjson.decode(ok("ps --format json ka1"))
+      if #pids >= 3 then break end
+      ns.sleep(0.02)
+    end
+    assert.are.equal(3, #pids)
+    ok("kill --all ka1 KILL")
+    for _ = 1, 200 do
+      if state("ka1").status == "stopped" then break end
+      ns.sleep(0.01)
+    end
+    assert.are.equal("stopped", state("ka1").status)
+    for _, pid in ipairs(pids) do
+      local st = ns.readfile(("/proc/%d/stat"):format(pid))
+      assert.is_true(st == nil or st:match("^%d+ %b() Z") ~= nil, "pid " .. pid .. " is gone")
+    end
+    ok("delete ka1")
+  end)
+
   it("features lists the spec's range and what it supports; --version the spec", function()
     local f = cjson.decode(ok("features"))
     assert.are.equal("1.0.0", f.ociVersionMin)
