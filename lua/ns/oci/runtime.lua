@@ -211,7 +211,7 @@ function M.create(root, id, bundle, o)
     if e == ns.E.EEXIST then fail("container with id exists: %s", id) end
     fail("%s%s", msg, (e == ns.E.EACCES and select(2, ns.getuid()) ~= 0) and " (give --root, or set XDG_RUNTIME_DIR)" or "")
   end
-  local lk
+  local lk, h
   local ok, err = pcall(function()
     lk = lock(root, id)
     local container = require "ns.container"
@@ -224,7 +224,7 @@ function M.create(root, id, bundle, o)
     for i, op in ipairs(list) do if op.op == "seccomp" and i >= #list - 1 then at = i break end end
     table.insert(list, at, { op = "hold", where = "child", name = "held until start (" .. fifo .. ")", fd = fd,
       close = { lk } })
-    local h = container.run_plan(list)
+    h = container.run_plan(list)
     fd:close()
     local st = {
       id = id, pid = h.pid, start_time = require("ns.state").process_start(h.pid), bundle = bundle,
@@ -257,7 +257,17 @@ function M.create(root, id, bundle, o)
   if not ok then
     -- Nothing half made is left: the held process, its cgroup, the dir.
     local st = ns.readfile(dir .. "/state.json") and read_state(root, id)
-    if st then M.remove(root, id, st, true) else require("ns.rootfs").remove_tree(dir) end
+    if st then
+      pcall(M.remove, root, id, st, true)
+    else
+      -- Held already but not yet recorded: ended here, with its group.
+      if h and h.pidfd then
+        ns.kill(h.pidfd, "KILL")
+        ns.wait(h.pidfd)
+      end
+      if h and h.cgroup then pcall(h.cgroup.remove, h.cgroup) end
+      require("ns.rootfs").remove_tree(dir)
+    end
     if lk then lk:close() end
     if type(err) == "table" and err.message then error(err, 0) end
     fail("%s", tostring(err))
