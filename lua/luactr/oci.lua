@@ -22,26 +22,15 @@ for i = 1, #arg do argv[i] = arg[i] end
 
 local log_path, log_format, debug = nil, "text", false
 
-local function now()
-  local t = ns.clock("realtime")
-  local s = math.floor(t)
-  return os.date("!%Y-%m-%dT%H:%M:%S", s) .. fmt(".%09dZ", math.floor((t - s) * 1e9))
-end
-
-local function json_string(s)
-  return '"' .. tostring(s):gsub('[%c"\\]', function(c)
-    return ({ ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\t"] = "\\t" })[c] or fmt("\\u%04x", c:byte())
-  end) .. '"'
-end
-
 -- One line of the log at level, in the format asked.
 local function log(level, msg)
   if not log_path then return end
+  local st = require "ns.state"
   local line
   if log_format == "json" then
-    line = fmt('{"level":%s,"msg":%s,"time":%s}\n', json_string(level), json_string(msg), json_string(now()))
+    line = st.encode({ level = level, msg = msg, time = st.now() }, "log") .. "\n"
   else
-    line = fmt('time=%s level=%s msg=%s\n', json_string(now()), level, json_string(msg))
+    line = fmt("time=%s level=%s msg=%s\n", st.encode(st.now(), "log"), level, st.encode(msg, "log"))
   end
   local f = ns.open(log_path, { "wronly", "creat", "append" }, "0644")
   if f then f:write(line) f:close() end

@@ -103,20 +103,16 @@ function M.run(o)
   -- Listeners of processes exec'd into the container, which luactr
   -- exec hands over on the server socket (o.server), answered as the
   -- container's own; each goes once its processes have.
+  -- (ns.supervise's take_listener, which a monitor with a server, the
+  -- full luactr, has loaded already.)
   local listeners = {}
-  local function take_listener(conn)
-    if #ns.poll({ conn }, 1000) > 0 then
-      local _, fd = ns.recvfd(conn)
-      if fd then listeners[#listeners + 1] = fd end
-    end
-    conn:close()
-  end
+  local served = { notify_server = o.server, listeners = listeners }
 
   while true do
     local list, act = { pidfd, sigfd }, {}
     local function add(fd, fn) list[#list + 1] = fd; act[#list] = fn end
     if o.listener then add(o.listener, function() o.on_notify(o.listener) end) end
-    if o.server then add(o.server, function() local conn = ns.accept(o.server); if conn then take_listener(conn) end end) end
+    if o.server then add(o.server, function() require("ns.supervise").take_listener(served) end) end
     for i, fd in ipairs(listeners) do
       add(fd, function(hup)
         if hup or o.on_notify(fd) == false then fd:close(); listeners[i] = false end

@@ -77,11 +77,15 @@ local function read_state(root, id)
   return ints(t)
 end
 
-local function write_state(root, id, t)
-  local path = dir_of(root, id) .. "/state.json"
+-- text at path, whole or not at all (a temporary name, renamed).
+local function write_file(what, path, text, mode)
   local tmp = path .. ".tmp"
-  check("write " .. tmp, ns.writefile(tmp, require("ns.state").encode(t, "state"), { create = true, mode = "0600" }))
-  check("rename " .. tmp, ns.rename(tmp, path))
+  check(what .. " " .. path, ns.writefile(tmp, text, { create = true, mode = mode }))
+  check(what .. " " .. path, ns.rename(tmp, path))
+end
+
+local function write_state(root, id, t)
+  write_file("state", dir_of(root, id) .. "/state.json", require("ns.state").encode(t, "state"), "0600")
 end
 
 -- Take the container's lock (every command holds it while it works).
@@ -123,10 +127,11 @@ function M.state(root, id)
 end
 
 -- The state the hooks get on stdin: the spec's fields only.
-local function hook_state(root, id)
-  local s = M.state(root, id)
-  return require("ns.state").encode({ ociVersion = s.ociVersion, id = s.id, status = s.status, pid = s.pid,
-    bundle = s.bundle, annotations = s.annotations }, "state")
+-- (status: what it is now, or the one given: poststop's "stopped".)
+local function hook_state(root, id, st, status_now)
+  st = st or read_state(root, id)
+  return require("ns.state").encode({ ociVersion = M.OCI_VERSION, id = id, status = status_now or status(root, id, st),
+    pid = st.pid, bundle = st.bundle, annotations = st.annotations or {} }, "state")
 end
 
 --- run_hooks(list, stdin, what): each hook {path, args, env, timeout}
@@ -241,9 +246,7 @@ function M.create(root, id, bundle, o)
     if h.sigfd then require("ns.supervise").forwarding_off(h.sigfd) end
     if h.cgroup then h.cgroup:detach() end
     if o.pid_file then
-      local tmp = o.pid_file .. ".tmp"
-      check("pid file " .. o.pid_file, ns.writefile(tmp, tostring(h.pid), { create = true, mode = "0644" }))
-      check("pid file " .. o.pid_file, ns.rename(tmp, o.pid_file))
+      write_file("pid file", o.pid_file, tostring(h.pid), "0644")
     end
     local hooks = x.hooks or {}
     if (hooks.prestart and #hooks.prestart > 0) or (hooks.createRuntime and #hooks.createRuntime > 0)
@@ -367,9 +370,7 @@ function M.exec(root, id, p, o)
       r.master:close()
     end
     if o.pid_file then
-      local tmp = o.pid_file .. ".tmp"
-      check("pid file " .. o.pid_file, ns.writefile(tmp, tostring(r.pid), { create = true, mode = "0644" }))
-      check("pid file " .. o.pid_file, ns.rename(tmp, o.pid_file))
+      write_file("pid file", o.pid_file, tostring(r.pid), "0644")
     end
   end
   return r
@@ -428,8 +429,7 @@ function M.delete(root, id, force)
   local hooks = st.hooks or {}
   -- The poststop hooks' state: the container's, stopped (it is gone
   -- when they run).
-  local s = require("ns.state").encode({ ociVersion = M.OCI_VERSION, id = id, status = "stopped", pid = st.pid,
-    bundle = st.bundle, annotations = st.annotations or {} }, "state")
+  local s = hook_state(root, id, st, "stopped")
   local ok, err = pcall(M.remove, root, id, st, force)
   lk:close()
   if not ok then error(err, 0) end
