@@ -207,6 +207,67 @@ describe("luactr-oci, the OCI runtime", function()
     assert.is_nil(ns.stat("/proc/" .. epid .. "/stat") and ns.readfile("/proc/" .. epid .. "/stat"):match("^%d+ %(sleep%)"))
   end)
 
+  it("createContainer hooks run in the container's mount namespace before pivot_root, startContainer in its root before the exec", function()
+    local hook_out = H.tmpdir("oci-hook")
+    H.defer(function() H.rmrf(hook_out) end)
+    local b = bundle(function(cfg)
+      -- The process says whether startContainer's file was there before it.
+      cfg.process.args = { "/bin/sh", "-c", "if test -e /sc.state; then echo before > /seen; fi; sleep 1000" }
+      cfg.hooks = {
+        -- Before pivot_root: the host's paths (hook_out), the container's mounts (its /proc on rootfs/proc).
+        createContainer = { { path = "/bin/sh", args = { "sh", "-c", fmt("cat > %s/cc.state; readlink /proc/self/ns/mnt > %s/cc.mnt; "
+          .. "cat /proc/self/mountinfo > %s/cc.mounts", hook_out, hook_out, hook_out) },
+          env = { "PATH=/bin" } } },
+        -- In the container's root: /sc.state is the rootfs's.
+        startContainer = { { path = "/bin/sh", args = { "sh", "-c", "cat > /sc.state; hostname > /sc.host" } } },
+      }
+      cfg.hostname = "inside"
+    end)
+    ok(fmt("create --bundle %s hk2", q(b)))
+    local pid = state("hk2").pid
+    local cc = cjson.decode((assert(ns.readfile(hook_out .. "/cc.state"))))
+    assert.are.same({ "hk2", "creating", pid, b }, { cc.id, cc.status, cc.pid, cc.bundle })
+    assert.are.equal(ns.readlink(("/proc/%d/ns/mnt"):format(pid)) .. "\n", ns.readfile(hook_out .. "/cc.mnt"))
+    assert.are_not.equal(ns.readlink("/proc/self/ns/mnt") .. "\n", ns.readfile(hook_out .. "/cc.mnt"))
+    -- The container's /proc is mounted (below the root to be), the host's still at /proc.
+    local procs = {}
+    for at in assert(ns.readfile(hook_out .. "/cc.mounts")):gmatch("%S+ %S+ %S+ %S+ (%S+) [^\n]- %- proc ") do procs[#procs + 1] = at end
+    assert.is_true(#procs >= 2 and procs[1] == "/proc" and procs[#procs]:match(".+/proc$") ~= nil, table.concat(procs, " "))
+    assert.is_nil(ns.stat(b .. "/rootfs/sc.state"), "startContainer ran before start")
+    ok("start hk2")
+    local seen
+    for _ = 1, 100 do
+      seen = ns.readfile(b .. "/rootfs/seen")
+      if seen then break end
+      ns.sleep(0.02)
+    end
+    assert.are.equal("before\n", seen)
+    local sc = cjson.decode((assert(ns.readfile(b .. "/rootfs/sc.state"))))
+    assert.are.same({ "hk2", "created", pid }, { sc.id, sc.status, sc.pid })
+    assert.are.equal("inside\n", ns.readfile(b .. "/rootfs/sc.host"))
+    ok("delete --force hk2")
+
+    -- A createContainer hook that fails fails create, naming it, and leaves nothing.
+    local bad = bundle(function(cfg)
+      cfg.hooks = { createContainer = { { path = "/bin/sh", args = { "sh", "-c", "exit 3" } } } }
+    end)
+    local out, code = oci(fmt("create --bundle %s hk3", q(bad)))
+    assert.are.equal(1, code, out)
+    assert.matches("createContainer hook 1 %(/bin/sh%): exit status 3", out)
+    assert.are.equal("", (oci("list -q")))
+
+    -- One of startContainer: the process never execs; its stderr says why.
+    bad = bundle(function(cfg)
+      cfg.process.args = { "/bin/echo", "never" }
+      cfg.hooks = { startContainer = { { path = "/bin/sh", args = { "sh", "-c", "exit 4" } } } }
+    end)
+    out, code = oci(fmt("run --bundle %s hk4", q(bad)))
+    assert.are_not.equal(0, code, out)
+    assert.matches("startContainer hook 1 %(/bin/sh%): exit status 4", out)
+    assert.is_nil(out:find("never", 1, true), out)
+    ok("delete --force hk4")
+  end)
+
   it("a pod: a container joins its sandbox's network, ipc and uts namespaces by path", function()
     local sb = bundle(function(cfg) cfg.process.args = { "/bin/sleep", "1000" } end)
     ok(fmt("run -d --bundle %s pod", q(sb)))

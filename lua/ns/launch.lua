@@ -95,6 +95,14 @@ local function child_entry(x, sock, list, first, go, shared)
   x.step = first
   x.report = { fmt("S%.9f\n", ns.clock()) }
   local _, err = pcall(child_main, x, list, first, go)
+  if x.held then
+    -- Held, then started: nobody reads the socket now. The container's
+    -- stderr is where its failure shows, as with runc's init.
+    local o = list[x.step]
+    pcall(io.stderr.write, io.stderr, fmt("luactr: step %d (%s): %s\n", x.step, o and o.name or "?",
+      oneline(errors.wrap(err, {}).message)))
+    ns._exit(127)
+  end
   x.report[#x.report + 1] = report_error(x.step, err)
   pcall(sock.write, sock, concat(x.report))
   ns._exit(127)
@@ -145,7 +153,7 @@ function M.start(c, list, h)
   for i = first_child, exec_i do
     local op = list[i].op
     if op == "wait_go" then go = true end
-    if op == "hook" or op == "init" or op == "hold" then fork = true end
+    if op == "hook" or op == "init" or op == "hold" or op == "oci_hooks" then fork = true end
   end
   local vfork = clone.vfork and first_child == clone_i + 1 and not go and not fork
   local opts

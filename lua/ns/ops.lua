@@ -36,6 +36,7 @@ local MODULE = {
   init = "reaper",
   landlock = "landlock",
   sysctl = "tunables", oom_score_adj = "tunables", umask = "tunables",
+  oci_hooks = "oci_hooks",
 }
 
 local function load_op(t, name)

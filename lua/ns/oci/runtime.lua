@@ -130,43 +130,44 @@ end
 -- (status: what it is now, or the one given: poststop's "stopped".)
 local function hook_state(root, id, st, status_now)
   st = st or read_state(root, id)
-  return require("ns.state").encode({ ociVersion = M.OCI_VERSION, id = id, status = status_now or status(root, id, st),
-    pid = st.pid, bundle = st.bundle, annotations = st.annotations or {} }, "state")
+  return require("ns.oci.hooks").state({ ociVersion = M.OCI_VERSION, id = id, bundle = st.bundle,
+    annotations = st.annotations }, status_now or status(root, id, st), st.pid)
+end
+
+-- The hooks that run in the container (the op oci_hooks): createContainer
+-- once the mounts are made, before what comes after them in runc's order
+-- (the tunables, the read-only and masked paths, the read-only root,
+-- pivot_root); startContainer after the hold. The first comes even
+-- with no createContainer hooks: it learns the pid the host sees.
+local AFTER_MOUNTS = { sysctl = true, oom_score_adj = true, readonly_paths = true, masked_paths = true,
+  readonly_root = true, chroot = true, pivot_root = true }
+
+local function inside_hooks(list, hooks, base)
+  local cc, sc = hooks.createContainer or {}, hooks.startContainer or {}
+  if #cc == 0 and #sc == 0 then return end
+  local at
+  for i, op in ipairs(list) do
+    if op.where == "child" and AFTER_MOUNTS[op.op] then at = i break end
+  end
+  if not at then fail("config.json: hooks: no pivot_root in the plan to run createContainer hooks before") end
+  table.insert(list, at, { op = "oci_hooks", where = "child", kind = "createContainer", hooks = cc, state = base,
+    status = "creating", name = "createContainer hooks (" .. #cc .. ")" })
+  if #sc > 0 then
+    for i, op in ipairs(list) do
+      if op.op == "hold" then
+        table.insert(list, i + 1, { op = "oci_hooks", where = "child", kind = "startContainer", hooks = sc, state = base,
+          status = "created", name = "startContainer hooks (" .. #sc .. ")" })
+        break
+      end
+    end
+  end
 end
 
 --- run_hooks(list, stdin, what): each hook {path, args, env, timeout}
 -- with stdin, in order; raises naming the first that failed.
 function M.run_hooks(list, stdin, what)
-  for i, hk in ipairs(list or {}) do
-    local r, w = check("pipe", ns.pipe())
-    local pid, pidfd = ns.clone({})
-    if pid == 0 then
-      w:close()
-      ns.dup2(r, 0)
-      local args = hk.args and #hk.args > 0 and hk.args or { hk.path }
-      local _, msg = ns.exec(hk.path, args, hk.env or {})
-      io.stderr:write(fmt("hook %s: %s\n", hk.path, tostring(msg)))
-      ns._exit(127)
-    end
-    r:close()
-    if not pid then w:close() fail("%s hook %d (%s): %s", what, i, hk.path, tostring(pidfd)) end
-    w:write(stdin)
-    w:close()
-    local deadline = hk.timeout and ns.clock() + hk.timeout
-    local ready = ns.poll({ pidfd }, deadline and math.ceil(hk.timeout * 1000) or -1)
-    if #ready == 0 then
-      ns.kill(pidfd, "KILL")
-      ns.wait(pidfd)
-      pidfd:close()
-      fail("%s hook %d (%s): timed out after %d s", what, i, hk.path, hk.timeout)
-    end
-    local st = ns.wait(pidfd)
-    pidfd:close()
-    if not (st and st.exited and st.code == 0) then
-      fail("%s hook %d (%s): %s", what, i, hk.path,
-        st and (st.exited and ("exit status " .. st.code) or ("killed by SIG" .. tostring(st.signal))) or "lost")
-    end
-  end
+  local ok, err = pcall(require("ns.oci.hooks").run, list, stdin, what)
+  if not ok then fail("%s", tostring(err)) end
 end
 
 -- Send the pty master to the console socket (SCM_RIGHTS), as conmon and
@@ -229,6 +230,7 @@ function M.create(root, id, bundle, o)
     for i, op in ipairs(list) do if op.op == "seccomp" and i >= #list - 1 then at = i break end end
     table.insert(list, at, { op = "hold", where = "child", name = "held until start (" .. fifo .. ")", fd = fd,
       close = { lk } })
+    inside_hooks(list, x.hooks or {}, { ociVersion = M.OCI_VERSION, id = id, bundle = bundle, annotations = x.annotations })
     h = container.run_plan(list)
     fd:close()
     local st = {
@@ -249,12 +251,10 @@ function M.create(root, id, bundle, o)
       write_file("pid file", o.pid_file, tostring(h.pid), "0644")
     end
     local hooks = x.hooks or {}
-    if (hooks.prestart and #hooks.prestart > 0) or (hooks.createRuntime and #hooks.createRuntime > 0)
-      or (hooks.createContainer and #hooks.createContainer > 0) then
+    if (hooks.prestart and #hooks.prestart > 0) or (hooks.createRuntime and #hooks.createRuntime > 0) then
       local s = hook_state(root, id)
       M.run_hooks(hooks.prestart, s, "prestart")
       M.run_hooks(hooks.createRuntime, s, "createRuntime")
-      M.run_hooks(hooks.createContainer, s, "createContainer")
     end
   end)
   if not ok then
@@ -302,11 +302,6 @@ function M.start(root, id)
   lk:close()
   if got ~= "0" then fail("container %s: its process ended before its start", id) end
   local hooks = st.hooks or {}
-  if hooks.startContainer and #hooks.startContainer > 0 then
-    -- runtime-spec: startContainer hooks run in the container, before the
-    -- user's process; luactr runs them from the host, after the start.
-    M.run_hooks(hooks.startContainer, hook_state(root, id), "startContainer")
-  end
   if hooks.poststart and #hooks.poststart > 0 then
     M.run_hooks(hooks.poststart, hook_state(root, id), "poststart")
   end
