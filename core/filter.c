@@ -70,16 +70,19 @@ typedef struct prog_map {
 #define PROG_MAX_BYTES (BPF_MAXINSNS * sizeof(struct sock_filter))
 
 static const ns_name load_flags[] = {
+	{"tsync", SECCOMP_FILTER_FLAG_TSYNC},
 	{"log", SECCOMP_FILTER_FLAG_LOG},
 	{"new_listener", SECCOMP_FILTER_FLAG_NEW_LISTENER},
 	{"spec_allow", SECCOMP_FILTER_FLAG_SPEC_ALLOW},
+	{"wait_killable_recv", SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV},
 	{NULL, 0}
 };
 
 /* seccomp_load(prog [, flags]) -> true, or with "new_listener" the
  * listener's fd handle (kind "seccomp"). prog: the raw program, 8 bytes an
  * instruction (struct sock_filter), 1 to BPF_MAXINSNS of them, as a string
- * or a handle of seccomp_prog. flags: log, new_listener, spec_allow. Without
+ * or a handle of seccomp_prog. flags: tsync, log, new_listener, spec_allow,
+ * wait_killable_recv (Linux 6.0; only with new_listener). Without
  * no_new_privs the caller needs CAP_SYS_ADMIN in its user namespace
  * (EACCES). SECCOMP_SET_MODE_FILTER, seccomp(2) */
 static int ns_filter_seccomp_load(lua_State *L)

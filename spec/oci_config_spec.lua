@@ -165,9 +165,12 @@ local BAD = {
   { function(c) c.linux.seccomp = { defaultAction = "SCMP_ACT_ERRNO", syscalls = { { names = { "read" }, action = "SCMP_ACT_ALLOW" },
       { names = { "write" }, action = "SCMP_ACT_FOO" } } } end,
     'config.json: linux.seccomp.syscalls[2].action: unknown action "SCMP_ACT_FOO" (valid: SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, '
-    .. "SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, SCMP_ACT_LOG, SCMP_ACT_TRAP)" },
-  { function(c) c.linux.seccomp = { defaultAction = "SCMP_ACT_ERRNO", listenerPath = "/run/agent.sock" } end,
-    "config.json: linux.seccomp.listenerPath: a seccomp agent is not supported: give a recipe's seccomp.notify handlers" },
+    .. "SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, SCMP_ACT_LOG, SCMP_ACT_NOTIFY, SCMP_ACT_TRAP)" },
+  { function(c) c.linux.seccomp = { defaultAction = "SCMP_ACT_ERRNO", listenerPath = "agent.sock" } end,
+    'config.json: linux.seccomp.listenerPath: must be an absolute path, not "agent.sock"' },
+  { function(c) c.linux.seccomp = { defaultAction = "SCMP_ACT_ERRNO", flags = { "SECCOMP_FILTER_FLAG_FAST" } } end,
+    'config.json: linux.seccomp.flags[1]: unknown flag "SECCOMP_FILTER_FLAG_FAST" (valid: SECCOMP_FILTER_FLAG_LOG, '
+    .. "SECCOMP_FILTER_FLAG_SPEC_ALLOW, SECCOMP_FILTER_FLAG_TSYNC, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)" },
   { function(c) c.linux.maskedPaths = { "proc/kcore" } end,
     'config.json: linux.maskedPaths[1]: "proc/kcore" must be an absolute path' },
   { function(c) c.linux.readonlyPaths = "/proc/sys" end, "config.json: linux.readonlyPaths: must be a list, not string" },

@@ -268,6 +268,75 @@ describe("luactr-oci, the OCI runtime", function()
     ok("delete --force hk4")
   end)
 
+  it("seccomp: SCMP_ACT_NOTIFY calls go to the agent at listenerPath, which gets the listener and the state", function()
+    local dir = H.tmpdir("oci-agent")
+    H.defer(function() H.rmrf(dir) end)
+    -- The agent: fails every notified call with EXDEV, so the container's
+    -- mkdir says "Invalid cross-device link"; writes what it got.
+    local function agent(sock)
+      local srv = assert(ns.unix_listen(sock))
+      local pid, pidfd = assert(ns.clone({}))
+      if pid == 0 then
+        local ok = pcall(function()
+          local conn = assert(ns.accept(srv))
+          local msg, fd = ns.recvfd(conn)
+          assert(ns.writefile(dir .. "/msg.json", msg, { create = true }))
+          local n = 0
+          while true do
+            local ready, hup = ns.poll({ fd }, 20000)
+            if #ready == 0 or hup[1] then break end
+            local req = ns.seccomp_notif_recv(fd)
+            if req then
+              ns.seccomp_notif_send(fd, req.id, { error = ns.E.EXDEV })
+              n = n + 1
+            end
+          end
+          assert(ns.writefile(dir .. "/count", tostring(n), { create = true }))
+        end)
+        ns._exit(ok and 0 or 1)
+      end
+      srv:close()
+      H.defer(function()
+        if #ns.poll({ pidfd }, 0) == 0 then ns.kill(pidfd, "KILL") end
+        ns.wait(pidfd)
+        pidfd:close()
+      end)
+      return pidfd
+    end
+    for _, nnp in ipairs({ true, false }) do
+      local sock = dir .. "/agent-" .. tostring(nnp) .. ".sock"
+      local pidfd = agent(sock)
+      local b = bundle(function(cfg)
+        cfg.process.noNewPrivileges = nnp
+        cfg.process.args = { "/bin/sh", "-c", "mkdir /tmp/x; echo rc=$?; ls -d /tmp/x" }
+        cfg.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", listenerPath = sock, listenerMetadata = "meta=1",
+          flags = { "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" },
+          syscalls = { { names = { "mkdir", "mkdirat" }, action = "SCMP_ACT_NOTIFY" } } }
+      end)
+      local out, code = oci(fmt("run --bundle %s ag", q(b)))
+      assert.are_not.equal(0, code, out)
+      assert.matches("Invalid cross%-device link\nrc=1\n", out)
+      assert.matches("No such file or directory", out)
+      assert(ns.poll({ pidfd }, 5000)[1], "the agent did not end with the container")
+      assert.are.same({ exited = true, code = 0 }, (function(st) return { exited = st.exited, code = st.code } end)(ns.wait(pidfd)))
+      local msg = cjson.decode((assert(ns.readfile(dir .. "/msg.json"))))
+      assert.are.same({ "seccompFd" }, msg.fds)
+      assert.are.equal("meta=1", msg.metadata)
+      assert.are.same({ "ag", "creating", b }, { msg.state.id, msg.state.status, msg.state.bundle })
+      assert.is_true(math.tointeger(msg.pid) ~= nil and msg.pid == msg.state.pid and msg.pid > 1, tostring(msg.pid))
+      assert.are.equal("1", ns.readfile(dir .. "/count"))
+    end
+    -- No agent there: create fails naming the socket, and leaves nothing.
+    local b = bundle(function(cfg)
+      cfg.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", listenerPath = dir .. "/none.sock",
+        syscalls = { { names = { "mkdir" }, action = "SCMP_ACT_NOTIFY" } } }
+    end)
+    local out, code = oci(fmt("create --bundle %s ag2", q(b)))
+    assert.are.equal(1, code, out)
+    assert.matches("seccomp agent: connect " .. dir:gsub("%p", "%%%0") .. "/none.sock: No such file or directory", out)
+    assert.are.equal("", (oci("list -q")))
+  end)
+
   it("a pod: a container joins its sandbox's network, ipc and uts namespaces by path", function()
     local sb = bundle(function(cfg) cfg.process.args = { "/bin/sleep", "1000" } end)
     ok(fmt("run -d --bundle %s pod", q(sb)))

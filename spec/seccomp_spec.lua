@@ -74,12 +74,15 @@ describe("seccomp", function()
     it("seccomp_load refuses what is not a program, and installs one that is", function()
       assert.has_error(function() ns.seccomp_load("1234567") end)
       assert.has_error(function() ns.seccomp_load(("x"):rep(8 * 4097)) end)
-      assert.has_error(function() ns.seccomp_load(("x"):rep(8), "tsync") end)
+      assert.has_error(function() ns.seccomp_load(("x"):rep(8), "tsunami") end)
       local prog = require("ns.seccomp").compile { default = "allow", arches = { (ns.seccomp_abi()) },
         rules = { { action = "errno", errno = ns.E.EXDEV, names = { "mkdir", "mkdirat" } } } }
       H.in_child(function()
         assert(ns.prctl("no_new_privs", true))
         assert(ns.seccomp_load(prog))
+        -- The flags reach the kernel: this one is only for a filter with a listener.
+        H.fails_with(ns.E.EINVAL, ns.seccomp_load(prog, "wait_killable_recv"))
+        assert(ns.seccomp_load(prog, { "log", "spec_allow", "tsync" }))
         local dir = "/tmp/luactr-spec-never"
         H.fails_with(ns.E.EXDEV, ns.mkdir(dir))
         -- A program the kernel's checker refuses: a jump out of it.
@@ -270,7 +273,19 @@ describe("seccomp", function()
         'container "bad": seccomp.syscalls[1].names[2]: unknown syscall "mountt" (did you mean "mount"?)' },
       { 'seccomp = { syscalls = { { names = { "read" }, action = "deny" } } }',
         "container \"bad\": seccomp.syscalls[1].action: unknown action 'deny' (valid: allow, errno, kill, kill_process, "
-          .. "kill_thread, log, trap)" },
+          .. "kill_thread, log, notify, trap)" },
+      { 'seccomp = { syscalls = { { names = { "mkdir" }, action = "notify" } } }',
+        'container "bad": seccomp: a group with action notify needs an agent (seccomp = {profile = ..., agent = {socket = PATH}})' },
+      { 'seccomp = { profile = { default = "notify" }, agent = { socket = "/run/a.sock" } }',
+        "container \"bad\": seccomp.profile.default: notify is for a group's calls, not the default (the agent would answer every call)" },
+      { 'seccomp = { profile = { syscalls = { { names = { "sendmsg" }, action = "notify" } } }, agent = { socket = "/run/a.sock" } }',
+        'container "bad": seccomp.profile: notify of sendmsg: the listener itself is sent to the agent with it' },
+      { 'seccomp = { profile = "default", agent = { socket = "run/a.sock" } }',
+        'container "bad": seccomp.agent.socket: must be the absolute path of the agent\'s unix socket, not "run/a.sock"' },
+      { 'seccomp = { profile = "default", flags = { "fast" } }',
+        "container \"bad\": seccomp.flags[1]: unknown flag 'fast' (valid: log, spec_allow, tsync, wait_killable_recv)" },
+      { 'seccomp = { profile = "default", flags = { "wait_killable_recv" } }',
+        'container "bad": seccomp.flags: wait_killable_recv is for a filter with a listener (notify)' },
       { 'seccomp = { syscalls = { { names = { "read" }, action = "allow", args = { { 0, "lq", 1 } } } } }',
         "container \"bad\": seccomp.syscalls[1].args[1]: unknown op 'lq' (did you mean 'eq'? valid: eq, ge, gt, le, lt, "
           .. "masked_eq, ne)" },
@@ -284,7 +299,7 @@ describe("seccomp", function()
           .. "default, errno, syscalls)" },
       { 'seccomp = { default = "deny" }',
         "container \"bad\": seccomp.default: unknown action 'deny' (valid: allow, errno, kill, kill_process, kill_thread, "
-          .. "log, trap)" },
+          .. "log, notify, trap)" },
       { 'seccomp = { errno = "EPRM" }',
         "container \"bad\": seccomp.errno: unknown errno 'EPRM' (did you mean 'EPERM'? 131 names: pairs(ns.E))" },
       { 'seccomp = { architectures = { "x86-64" } }',
@@ -527,18 +542,22 @@ os.exit(fin.status)
       assert.is_table(require("ns.recipe").check({ seccomp = t }))
     end)
 
-    it("refuses what luactr does not do, naming the key", function()
+    it("takes listenerPath, listenerMetadata and flags as the recipe's agent and flags; refuses what is wrong, naming the key", function()
       local function err(t)
         local ok, e = pcall(oci.profile, t)
         assert.is_false(ok)
         return e
       end
-      assert.matches("^seccomp%.defaultAction: SCMP_ACT_NOTIFY is not supported from JSON",
-        err({ defaultAction = "SCMP_ACT_NOTIFY" }))
-      assert.matches("^seccomp%.listenerPath: a seccomp agent is not supported",
-        err({ defaultAction = "SCMP_ACT_ALLOW", listenerPath = "/run/agent.sock" }))
-      assert.matches("^seccomp%.flags%[1%]: SECCOMP_FILTER_FLAG_LOG is not supported",
-        err({ defaultAction = "SCMP_ACT_ALLOW", flags = { "SECCOMP_FILTER_FLAG_LOG" } }))
+      local p, extra = oci.profile({ defaultAction = "SCMP_ACT_ALLOW", listenerPath = "/run/agent.sock", listenerMetadata = "m",
+        flags = { "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW" },
+        syscalls = { { names = { "mkdir" }, action = "SCMP_ACT_NOTIFY" } } })
+      assert.are.equal("notify", p.syscalls[1].action)
+      assert.are.same({ agent = { socket = "/run/agent.sock", metadata = "m" }, flags = { "log", "spec_allow" } }, extra)
+      assert.is_nil(select(2, oci.profile({ defaultAction = "SCMP_ACT_ALLOW" })))
+      assert.matches("^seccomp%.listenerPath: must be an absolute path",
+        err({ defaultAction = "SCMP_ACT_ALLOW", listenerPath = "agent.sock" }))
+      assert.matches("^seccomp%.flags%[1%]: unknown flag \"SECCOMP_FILTER_FLAG_FAST\"",
+        err({ defaultAction = "SCMP_ACT_ALLOW", flags = { "SECCOMP_FILTER_FLAG_FAST" } }))
       assert.matches('^seccomp%.syscalls%[1%]%.action: unknown action "SCMP_ACT_MAYBE" %(valid: SCMP_ACT_ALLOW, ',
         err({ syscalls = { { names = { "read" }, action = "SCMP_ACT_MAYBE" } } }))
       assert.matches('^seccomp%.syscalls%[1%]%.args%[1%]%.op: unknown op "SCMP_CMP_ABOUT"',

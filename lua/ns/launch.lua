@@ -223,12 +223,21 @@ function M.start(c, list, h)
   -- raise SIGPIPE): its report, or none, tells what happened.
   if go then psock:write("g") end
   -- Read the child's reports until exec closes the socket.
-  local buf, master = "", nil
+  local buf, master, agent_failed = "", nil, nil
   while true do
     local s, fd = ns.recvfd(psock)
     if s and fd then -- a failed recvfd gives nil, message
       local tag = s:sub(1, 2)
-      if tag == "I\n" then h.init_status = fd elseif tag == "N\n" then h.listener = fd else master = fd end
+      if tag == "I\n" then
+        h.init_status = fd
+      elseif tag == "N\n" and x.agent then
+        local ok, why = ops.to_agent(x, fd)
+        if not ok then agent_failed = why end
+      elseif tag == "N\n" then
+        h.listener = fd
+      else
+        master = fd
+      end
     end
     if not s or s == "" then break end
     buf = buf .. s
@@ -257,6 +266,12 @@ function M.start(c, list, h)
       elseif mark == "H" then h.held = tonumber(t) end
     end
   end
+  if agent_failed and not failed then
+    -- Its notified calls would wait for an agent that has no listener.
+    ns.kill(pidfd, "KILL")
+    failed = { find(list, "seccomp") or exec_i, agent_failed }
+  end
+  if x.agent then x.agent:close(); x.agent = nil end
   if not failed and not h.t_exec and not h.held then
     -- The socket closed with no report of exec: the child died in setup.
     failed = { math.min(last + 1, exec_i), "the container's process died during setup" }

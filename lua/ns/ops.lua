@@ -434,13 +434,54 @@ function RUN.seccomp(x, o)
     errors.raise({ call = "seccomp", message = "seccomp: no program compiled for key " .. tostring(o.key)
       .. " in this luactr (plan and run an op list in one process)" })
   end
+  local flags = o.flags or {}
   if o.listener then
-    local fd = must("seccomp", ns.seccomp_load(prog, "new_listener"))
+    local f = { "new_listener" }
+    for _, v in ipairs(flags) do f[#f + 1] = v end
+    local fd = must("seccomp", ns.seccomp_load(prog, f))
     must("sendfd", ns.sendfd(x.sock, fd, "N\n"))
     fd:close()
   else
-    must("seccomp", ns.seccomp_load(prog))
+    must("seccomp", ns.seccomp_load(prog, flags))
   end
+end
+
+-- A seccomp agent (runtime-spec's listenerPath): connected before the
+-- clone, from the host's paths; the listener goes to it as soon as the
+-- child sends it to luactr (to_agent), before the child's next call,
+-- which may be one of those the agent answers.
+function RUN.seccomp_agent(x, o)
+  local sock, msg, e = ns.unix_connect(o.socket)
+  if not sock then errors.raise({ call = "connect", errno = e, message = "seccomp agent: " .. tostring(msg) }) end
+  x.agent = sock
+  x.agent_op = o
+end
+
+function UNDO.seccomp_agent(x)
+  if x.agent then x.agent:close(); x.agent = nil end
+end
+
+--- to_agent(x, fd): the listener fd and runtime-spec's container process
+-- state ({ociVersion, fds = {"seccompFd"}, pid, metadata, state}) to the
+-- agent that the op seccomp_agent connected, in one message (SCM_RIGHTS);
+-- then luactr keeps neither. Returns true, or nil and why.
+function M.to_agent(x, fd)
+  local o, sock = x.agent_op, x.agent
+  x.agent = nil
+  local st = {}
+  for k, v in pairs(o.state or {}) do st[k] = v end
+  st.ociVersion = st.ociVersion or "1.1.0"
+  st.id = st.id or x.c.name or ""
+  st.status, st.pid = "creating", x.pid
+  st.bundle = st.bundle or (type(x.c.rootfs) == "string" and x.c.rootfs or "")
+  st.annotations = st.annotations or x.c.labels or {}
+  local msg = require("ns.state").encode({ ociVersion = st.ociVersion, fds = { "seccompFd" }, pid = x.pid,
+    metadata = o.metadata or "", state = st }, "the container process state")
+  local ok, why = ns.sendfd(sock, fd, msg)
+  sock:close()
+  fd:close()
+  if not ok then return nil, "seccomp agent " .. o.socket .. ": " .. tostring(why) end
+  return true
 end
 
 ---------------------------------------------------------------------------

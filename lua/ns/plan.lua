@@ -101,7 +101,8 @@ function M.identity(c, t, out)
   -- A profile with notify handlers gives the container's first process
   -- (t.notify) a listener, which goes to luactr; an exec'd one has none.
   local sc = c.seccomp and { op = "seccomp", name = "seccomp filter (" .. c.seccomp.label .. ", "
-    .. c.seccomp.insns .. " instructions)", key = c.seccomp.key, listener = (c.seccomp.notify and t.notify) or nil }
+    .. c.seccomp.insns .. " instructions" .. (c.seccomp.flags and ("; " .. concat(c.seccomp.flags, " ")) or "") .. ")",
+    key = c.seccomp.key, listener = (c.seccomp.notify and t.notify) or nil, flags = c.seccomp.flags }
   if sc and not c.no_new_privs then add(sc) end
   if caps then
     add { op = "bounding", name = "bounding set (" .. #c.capabilities .. " kept)", keep = c.capabilities }
@@ -146,6 +147,8 @@ M.VFORK_MIN_MEMORY = 16 * 1024 * 1024
 -- any, leaves room for the setup.
 function M.vfork(c)
   if c.user or #c.parent > 0 or #c.inside > 0 or c.init or c.join then return false end
+  -- A seccomp agent gets the listener from luactr while the child goes on.
+  if c.seccomp and c.seccomp.agent and c.seccomp.notify then return false end
   local mem = c.cgroup and c.cgroup.memory
   if mem ~= nil then
     local ok, n = pcall(require("ns.cgroup.limits").parse_size, mem)
@@ -242,6 +245,12 @@ function M.ops(c)
     if #for_children > 0 then
       add("parent", { op = "join_children", name = "join " .. concat(for_children, ",") .. " for the clone", types = for_children })
     end
+  end
+  if c.seccomp and c.seccomp.agent and c.seccomp.notify then
+    -- Connected here: the agent's path is the host's.
+    local a = c.seccomp.agent
+    add("parent", { op = "seccomp_agent", name = "connect to the seccomp agent at " .. a.socket, socket = a.socket,
+      metadata = a.metadata, state = a.state })
   end
   local types = clone_types(c)
   local vfork = M.vfork(c)

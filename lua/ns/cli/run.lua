@@ -543,9 +543,10 @@ function M.parse(argv)
     if k == "seccomp" and v == "unconfined" then
       t.seccomp = false
     elseif k == "seccomp" and v and v ~= "" then
-      local ok, prof = pcall(require("ns.security.seccomp_oci").read, v)
+      local ok, prof, extra = pcall(require("ns.security.seccomp_oci").read, v)
       if not ok then bad("--security-opt seccomp: %s", tostring(prof)) end
-      t.seccomp = prof
+      -- listenerPath and flags as the recipe's agent and flags.
+      t.seccomp = extra and { profile = prof, agent = extra.agent, flags = extra.flags } or prof
     elseif k == "no-new-privileges" and (v == nil or v == "true") then
       t.no_new_privs = true
     elseif k == "no-new-privileges" and v == "false" then

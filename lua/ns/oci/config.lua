@@ -788,7 +788,7 @@ local function seccomp(linux, t, x)
     t.seccomp = false -- none unless given
     return
   end
-  local p = require("ns.security.seccomp_oci").profile(s, "config.json: linux.seccomp")
+  local p, extra = require("ns.security.seccomp_oci").profile(s, "config.json: linux.seccomp")
   -- runc skips the names its libseccomp does not know; so does luactr,
   -- but in an allow group it keeps those the filter allows by number.
   local lib = require "ns.seccomp"
@@ -810,6 +810,11 @@ local function seccomp(linux, t, x)
   end
   p.syscalls = groups
   t.seccomp = p
+  if extra then
+    -- The agent's state is the container's (annotations: M.table, later).
+    if extra.agent then extra.agent.state = { ociVersion = x.oci_version, id = t.name or "", bundle = x.bundle } end
+    t.seccomp = { profile = p, agent = extra.agent, flags = extra.flags }
+  end
 end
 
 local function paths(linux, field)
@@ -876,7 +881,7 @@ function M.table(cfg, bundle, o)
   if type(bundle) ~= "string" or bundle:sub(1, 1) ~= "/" then
     error("ns.oci.config.table: bundle must be an absolute path, not " .. show(bundle), 2)
   end
-  local t, x = {}, { debug = {} }
+  local t, x = {}, { debug = {}, bundle = bundle }
   if o.id ~= nil then t.name = o.id end
   version(cfg, x)
   root(cfg, bundle, t)
@@ -926,6 +931,7 @@ function M.table(cfg, bundle, o)
   rest(linux, x)
   hooks(cfg, x)
   annotations(cfg, t, x)
+  if type(t.seccomp) == "table" and t.seccomp.agent then t.seccomp.agent.state.annotations = x.annotations end
   return t, x
 end
 
@@ -951,7 +957,19 @@ function M.features()
   mount_opts[#mount_opts + 1], mount_opts[#mount_opts + 2], mount_opts[#mount_opts + 3] = "bind", "rbind", "tmpcopyup"
   table.sort(mount_opts)
   local actions = { "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-    "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRAP" }
+    "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRAP" }
+  -- Each flag is the kernel's since: TSYNC 3.17, LOG 4.14, SPEC_ALLOW 4.17,
+  -- WAIT_KILLABLE_RECV 6.0 (seccomp(2)).
+  local known = { "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" }
+  local since = { { 3, 17 }, { 4, 14 }, { 4, 17 }, { 6, 0 } }
+  local ka, kb = (ns.readfile("/proc/sys/kernel/osrelease") or ""):match("^(%d+)%.(%d+)")
+  ka, kb = tonumber(ka) or 0, tonumber(kb) or 0
+  local supported = {}
+  for i, f in ipairs(known) do
+    local sa, sb = since[i][1], since[i][2]
+    if ka > sa or (ka == sa and kb >= sb) then supported[#supported + 1] = f end
+  end
   local ops = { "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ",
     "SCMP_CMP_NE" }
   local archs = { "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64" }
@@ -965,7 +983,7 @@ function M.features()
       capabilities = caps,
       cgroup = { v1 = true, v2 = true, systemd = false, systemdUser = false, rdma = false },
       seccomp = { enabled = true, actions = actions, operators = ops, archs = archs,
-        knownFlags = { "SECCOMP_FILTER_FLAG_TSYNC" }, supportedFlags = { "SECCOMP_FILTER_FLAG_TSYNC" } },
+        knownFlags = known, supportedFlags = supported },
       apparmor = { enabled = false },
       selinux = { enabled = false },
       intelRdt = { enabled = false },

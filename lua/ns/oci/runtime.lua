@@ -227,7 +227,10 @@ function M.create(root, id, bundle, o)
     check("chmod " .. fifo, ns.chmod(fifo, tonumber("622", 8)))
     local fd = check("open " .. fifo, ns.open(fifo, { "path" }))
     local at = #list
-    for i, op in ipairs(list) do if op.op == "seccomp" and i >= #list - 1 then at = i break end end
+    -- Before a filter that comes last, as runc's wait comes before it; but
+    -- one whose listener goes to a seccomp agent is loaded while luactr-oci
+    -- is there to hand it over, as runc loads it before its wait too.
+    for i, op in ipairs(list) do if op.op == "seccomp" and i >= #list - 1 and not op.listener then at = i break end end
     table.insert(list, at, { op = "hold", where = "child", name = "held until start (" .. fifo .. ")", fd = fd,
       close = { lk } })
     inside_hooks(list, x.hooks or {}, { ociVersion = M.OCI_VERSION, id = id, bundle = bundle, annotations = x.annotations })

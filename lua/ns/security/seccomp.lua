@@ -190,27 +190,32 @@ end
 -- function}}. Raises "<what>: seccomp...: why" for a bad value.
 function M.check(what, v, c)
   if v == false then return nil end
-  local p, label, notify, handlers, key
+  local p, label, notify, handlers, key, extra
   if v == nil or v == "default" then
     label = "default profile"
     key = M.key(M.DEFAULT_SHA256, true, c.capabilities)
   elseif type(v) == "table" then
-    p, label, notify, handlers = require("ns.security.seccomp_check").value(what, v, c)
-    key = p == DEFAULT and M.key(M.DEFAULT_SHA256, true, c.capabilities, notify)
-      or M.profile_key(p, c.capabilities, notify)
+    p, label, notify, handlers, extra = require("ns.security.seccomp_check").value(what, v, c)
+    extra = extra or {}
+    -- An agent's notify calls are the profile's own groups; handlers'
+    -- are added to it as one group.
+    local added = not extra.agent and notify or nil
+    key = p == DEFAULT and M.key(M.DEFAULT_SHA256, true, c.capabilities, added)
+      or M.profile_key(p, c.capabilities, added)
   else
     error(fmt("%s: seccomp must be \"default\", false or a profile table, not %s", what, util.show(v)), 0)
   end
   local prog = PROGRAMS[key] or read_cache(key)
   if not prog then
     p = p or M.default_profile()
-    prog = require("ns.security.seccomp_check").compile(what, p, c.capabilities, notify, p == DEFAULT)
+    prog = require("ns.security.seccomp_check").compile(what, p, c.capabilities, not (extra and extra.agent) and notify or nil,
+      p == DEFAULT)
     M.stats.compiles = M.stats.compiles + 1
     write_cache(key, prog)
   end
   PROGRAMS[key] = prog
   return { key = key, label = label, insns = type(prog) == "string" and #prog // 8 or #prog, notify = notify,
-    handlers = handlers }
+    handlers = handlers, agent = extra and extra.agent, flags = extra and extra.flags }
 end
 
 --- program(key) -> the compiled program kept under key, or nil.

@@ -12,8 +12,9 @@
 -- comment}; a group: {names = {...}, action = ..., errno = ..., args =
 -- {{index, op, value [, value2]}, ...}, includes = {caps, arches,
 -- min_kernel}, excludes = {...}, comment}. Actions: allow errno kill
--- (the process) kill_thread trap log; ops: eq ne lt le gt ge masked_eq
--- (value the mask, value2 what the masked argument equals, default 0).
+-- (the process) kill_thread trap log, and notify for a group (only with
+-- an agent, see value()); ops: eq ne lt le gt ge masked_eq (value the
+-- mask, value2 what the masked argument equals, default 0).
 local ns = require "ns.core"
 local seccomp = require "ns.security.seccomp"
 local util = require "ns.util"
@@ -29,7 +30,10 @@ local function set(list)
   return s
 end
 
-M.ACTIONS = set { "allow", "errno", "kill", "kill_process", "kill_thread", "log", "trap" }
+M.ACTIONS = set { "allow", "errno", "kill", "kill_process", "kill_thread", "log", "trap", "notify" }
+-- seccomp(2)'s SECCOMP_FILTER_FLAG_*, as ns.core's seccomp_load names them
+-- (new_listener is luactr's to give).
+M.FLAGS = set { "tsync", "log", "spec_allow", "wait_killable_recv" }
 M.OPS = set { "eq", "ne", "lt", "le", "gt", "ge", "masked_eq" }
 -- libseccomp's architecture names (core/seccomp.c's list).
 M.ARCHES = set { "aarch64", "arm", "loongarch64", "mips", "mips64", "mips64n32", "mipsel", "mipsel64",
@@ -41,7 +45,8 @@ M.ARCH_ALIAS = { amd64 = "x86_64", arm64 = "aarch64", ["386"] = "x86", i386 = "x
 local PROFILE_KEYS = set { "default", "errno", "syscalls", "architectures", "arch_map", "comment" }
 local GROUP_KEYS = set { "names", "action", "errno", "args", "includes", "excludes", "comment" }
 local COND_KEYS = set { "caps", "arches", "min_kernel" }
-local VALUE_KEYS = set { "profile", "notify" }
+local VALUE_KEYS = set { "profile", "notify", "agent", "flags" }
+local AGENT_KEYS = set { "socket", "metadata", "state" }
 
 local function bad(where, f, ...) error(where .. ": " .. fmt(f, ...), 0) end
 
@@ -140,6 +145,7 @@ function M.profile(where, t)
   check_keys(where, t, PROFILE_KEYS)
   local p = {}
   p.default = action(where .. ".default", t.default == nil and "errno" or t.default)
+  if p.default == "notify" then bad(where .. ".default", "notify is for a group's calls, not the default (the agent would answer every call)") end
   p.errno = M.errno(where .. ".errno", t.errno == nil and "EPERM" or t.errno)
   if t.architectures ~= nil and t.arch_map ~= nil then
     bad(where, "architectures and arch_map both say which architectures the filter covers: give one")
@@ -195,17 +201,39 @@ end
 M.SETUP_CALLS = set { "brk", "close", "execve", "exit", "exit_group", "madvise", "mmap", "mremap", "munmap",
   "sendmsg", "sendto", "write" }
 
+-- The sorted names of p's notify groups, or nil.
+local function notify_groups(p)
+  local names, seen = {}, {}
+  for _, g in ipairs(p.syscalls) do
+    if g.action == "notify" then
+      for _, n in ipairs(g.names) do
+        if not seen[n] then seen[n], names[#names + 1] = true, n end
+      end
+    end
+  end
+  table.sort(names)
+  return #names > 0 and names or nil
+end
+
 --- value(what, v [, c]) -> the profile, its label, the sorted notify names
--- (or nil) and the handlers, for the recipe's seccomp table v: a profile,
--- or {profile = "default" | a profile, notify = {name = function}}. With
--- handlers, the container c must have no_new_privs (else the filter
+-- (or nil), the handlers, and {agent, flags} (or nil), for the recipe's
+-- seccomp table v: a profile, or {profile = "default" | a profile, notify
+-- = {name = function}, agent = {socket, metadata, state}, flags = {...}}.
+-- With handlers, the container c must have no_new_privs (else the filter
 -- comes before the ids and capabilities, whose calls luactr could not
 -- answer then) and no terminal (its relay is C's, which answers none);
--- tty, when the recipe leaves it out, becomes false.
+-- tty, when the recipe leaves it out, becomes false. With an agent (a
+-- seccomp agent's unix socket: runtime-spec's listenerPath), the calls of
+-- the profile's notify groups go to it instead: the listener and the
+-- container process state are sent there as the filter is loaded.
 function M.value(what, v, c)
   local where = what .. ": seccomp"
-  local wrapped = v.profile ~= nil or v.notify ~= nil
-  if not wrapped then return M.profile(where, v), "the recipe's profile" end
+  local wrapped = v.profile ~= nil or v.notify ~= nil or v.agent ~= nil or v.flags ~= nil
+  if not wrapped then
+    local p = M.profile(where, v)
+    if notify_groups(p) then bad(where, "a group with action notify needs an agent (seccomp = {profile = ..., agent = {socket = PATH}})") end
+    return p, "the recipe's profile"
+  end
   check_keys(where, v, VALUE_KEYS)
   local p, label
   if v.profile == nil or v.profile == "default" then
@@ -215,7 +243,42 @@ function M.value(what, v, c)
   else
     bad(where .. ".profile", "must be \"default\" or a profile table, not %s", show(v.profile))
   end
+  local extra
+  if v.flags ~= nil then
+    local flags = {}
+    for i, f in ipairs(name_list(where .. ".flags", v.flags, "^[%l_]+$", "flag")) do
+      if not M.FLAGS[f] then bad(fmt("%s.flags[%d]", where, i), "unknown flag %s (%s)", quoted(f), choices(f, M.FLAGS)) end
+      flags[#flags + 1] = f
+    end
+    if #flags > 0 then extra = { flags = flags } end
+  end
   local names, handlers
+  local groups = notify_groups(p)
+  if v.agent ~= nil then
+    local a = v.agent
+    if type(a) ~= "table" then bad(where .. ".agent", "must be a table {socket = PATH, metadata = ...}, not a %s", type(a)) end
+    check_keys(where .. ".agent", a, AGENT_KEYS)
+    if type(a.socket) ~= "string" or a.socket:sub(1, 1) ~= "/" then
+      bad(where .. ".agent.socket", "must be the absolute path of the agent's unix socket, not %s", show(a.socket))
+    end
+    if a.metadata ~= nil and type(a.metadata) ~= "string" then bad(where .. ".agent.metadata", "must be a string, not a %s", type(a.metadata)) end
+    if a.state ~= nil and type(a.state) ~= "table" then bad(where .. ".agent.state", "must be a table, not a %s", type(a.state)) end
+    if v.notify ~= nil then bad(where .. ".agent", "give notify handlers or an agent, not both") end
+    if groups then
+      for _, n in ipairs(groups) do
+        if n == "sendmsg" then bad(where .. ".profile", "notify of sendmsg: the listener itself is sent to the agent with it") end
+      end
+      names = groups
+      extra = extra or {}
+      extra.agent = { socket = a.socket, metadata = a.metadata or "", state = a.state }
+      label = label .. ", notify " .. concat(names, " ") .. " to the agent at " .. a.socket
+    end
+  elseif groups then
+    bad(where .. ".profile", "a group with action notify needs an agent (agent = {socket = PATH})")
+  end
+  if extra and extra.flags and util.has(extra.flags, "wait_killable_recv") and not names then
+    bad(where .. ".flags", "wait_killable_recv is for a filter with a listener (notify)")
+  end
   if v.notify ~= nil then
     if type(v.notify) ~= "table" then bad(where .. ".notify", "must map syscall names to functions, not a %s", type(v.notify)) end
     names, handlers = {}, {}
@@ -230,16 +293,16 @@ function M.value(what, v, c)
     end
     table.sort(names)
     if #names == 0 then names, handlers = nil, nil end
-  end
-  if names then
-    label = label .. ", notify " .. concat(names, " ")
-    if c and c.no_new_privs == false then
-      bad(where .. ".notify", "needs no_new_privs: without it the filter comes before the setup's own calls")
+    if names then
+      label = label .. ", notify " .. concat(names, " ")
+      if c and c.no_new_privs == false then
+        bad(where .. ".notify", "needs no_new_privs: without it the filter comes before the setup's own calls")
+      end
+      if c and c.tty then bad(where .. ".notify", "needs tty = false: a terminal's relay answers no notification") end
+      if c and c.tty == nil then c.tty = false end
     end
-    if c and c.tty then bad(where .. ".notify", "needs tty = false: a terminal's relay answers no notification") end
-    if c and c.tty == nil then c.tty = false end
   end
-  return p, label, names, handlers
+  return p, label, names, handlers, extra
 end
 
 -- Resolution -----------------------------------------------------------------

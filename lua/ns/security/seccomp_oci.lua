@@ -10,11 +10,16 @@
 --   args [{index, value, valueTwo, op "SCMP_CMP_EQ"}]   args = {{index, "eq", value[, value2]}}
 --   includes/excludes {caps, arches, minKernel}          {caps, arches, min_kernel}
 --
--- The table is then checked as any recipe's profile. What luactr does not
--- do yet is refused, naming the key: SCMP_ACT_NOTIFY and listenerPath (a
--- notify handler is a Lua function, in a recipe), flags other than
--- SECCOMP_FILTER_FLAG_TSYNC (which a single-threaded child has no use
--- for). Unknown keys are ignored, as the OCI spec asks of a runtime.
+--   SCMP_ACT_NOTIFY                                      action = "notify"
+--   listenerPath, listenerMetadata, flags               the second value, extra:
+--                                                       {agent = {socket, metadata}, flags}
+--
+-- The table is then checked as any recipe's profile; the recipe gives
+-- extra as seccomp = {profile = p, agent = ..., flags = ...}: the
+-- listener of the notify groups goes to the agent at listenerPath (a
+-- profile with notify groups and no agent is refused there). Flags are
+-- seccomp(2)'s SECCOMP_FILTER_FLAG_TSYNC, LOG, SPEC_ALLOW and
+-- WAIT_KILLABLE_RECV. Unknown keys are ignored, as the OCI spec asks.
 local M = {}
 
 local fmt = string.format
@@ -24,13 +29,22 @@ local function bad(where, f, ...) error(where .. ": " .. fmt(f, ...), 0) end
 local ACTIONS = {
   SCMP_ACT_ALLOW = "allow", SCMP_ACT_ERRNO = "errno", SCMP_ACT_KILL = "kill_thread",
   SCMP_ACT_KILL_THREAD = "kill_thread", SCMP_ACT_KILL_PROCESS = "kill", SCMP_ACT_TRAP = "trap",
-  SCMP_ACT_LOG = "log",
+  SCMP_ACT_LOG = "log", SCMP_ACT_NOTIFY = "notify",
 }
 local OPS = {
   SCMP_CMP_EQ = "eq", SCMP_CMP_NE = "ne", SCMP_CMP_LT = "lt", SCMP_CMP_LE = "le", SCMP_CMP_GT = "gt",
   SCMP_CMP_GE = "ge", SCMP_CMP_MASKED_EQ = "masked_eq",
 }
-local FLAGS_IGNORED = { SECCOMP_FILTER_FLAG_TSYNC = true }
+local FLAGS = { SECCOMP_FILTER_FLAG_TSYNC = "tsync", SECCOMP_FILTER_FLAG_LOG = "log",
+  SECCOMP_FILTER_FLAG_SPEC_ALLOW = "spec_allow", SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = "wait_killable_recv" }
+M.FLAGS = FLAGS
+
+-- cjson's null, for "absent".
+local NULL
+do
+  local ok, cjson = pcall(require, "cjson")
+  if ok then NULL = cjson.null end
+end
 
 -- "SCMP_ARCH_X86_64" -> "x86_64".
 local function arch(where, v)
@@ -41,9 +55,6 @@ local function arch(where, v)
 end
 
 local function action(where, v)
-  if v == "SCMP_ACT_NOTIFY" then
-    bad(where, "SCMP_ACT_NOTIFY is not supported from JSON: give a recipe's seccomp.notify handlers (Lua functions)")
-  end
   local a = type(v) == "string" and ACTIONS[v]
   if not a then
     bad(where, "unknown action %s (valid: %s)", require("ns.util").show(v),
@@ -81,19 +92,34 @@ local function int(where, v)
   return n
 end
 
+local function opt_string(where, v)
+  if v == nil or v == NULL or v == "" then return nil end
+  if type(v) ~= "string" then bad(where, "must be a string") end
+  return v
+end
+
 --- profile(t [, where]) -> the profile table of the decoded JSON object
--- t (where names it in messages, default "seccomp"). Raises naming the
--- key and the reason.
+-- t (where names it in messages, default "seccomp"), and extra: nil, or
+-- {agent = {socket, metadata}, flags = {...}}. Raises naming the key and
+-- the reason.
 function M.profile(t, where)
   where = where or "seccomp"
   if type(t) ~= "table" then bad(where, "must be a JSON object") end
   local out = { default = action(where .. ".defaultAction", t.defaultAction or "SCMP_ACT_ALLOW") }
   if t.defaultErrnoRet ~= nil then out.errno = int(where .. ".defaultErrnoRet", t.defaultErrnoRet) end
-  if t.listenerPath ~= nil and t.listenerPath ~= "" then
-    bad(where .. ".listenerPath", "a seccomp agent is not supported: give a recipe's seccomp.notify handlers")
+  local extra = {}
+  local path = opt_string(where .. ".listenerPath", t.listenerPath)
+  if path then
+    if path:sub(1, 1) ~= "/" then bad(where .. ".listenerPath", "must be an absolute path, not %s", require("ns.util").show(path)) end
+    extra.agent = { socket = path, metadata = opt_string(where .. ".listenerMetadata", t.listenerMetadata) }
   end
-  for i, f in ipairs(strings(where .. ".flags", t.flags) or {}) do
-    if not FLAGS_IGNORED[f] then bad(fmt("%s.flags[%d]", where, i), "%s is not supported (only SECCOMP_FILTER_FLAG_TSYNC)", f) end
+  for i, f in ipairs(strings(where .. ".flags", t.flags ~= NULL and t.flags or nil) or {}) do
+    if not FLAGS[f] then
+      bad(fmt("%s.flags[%d]", where, i), "unknown flag %s (valid: %s)", require("ns.util").show(f),
+        table.concat(require("ns.util").sorted_keys(FLAGS), ", "))
+    end
+    extra.flags = extra.flags or {}
+    extra.flags[#extra.flags + 1] = FLAGS[f]
   end
   if t.architectures ~= nil then
     out.architectures = {}
@@ -145,7 +171,7 @@ function M.profile(t, where)
       out.syscalls[i] = grp
     end
   end
-  return out
+  return out, next(extra) and extra or nil
 end
 
 --- read(path) -> the profile table of a JSON file (docker's
