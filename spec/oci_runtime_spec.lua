@@ -219,9 +219,11 @@ describe("luactr-oci, the OCI runtime", function()
           .. "cat /proc/self/mountinfo > %s/cc.mounts", hook_out, hook_out, hook_out) },
           env = { "PATH=/bin" } } },
         -- In the container's root: /sc.state is the rootfs's.
-        startContainer = { { path = "/bin/sh", args = { "sh", "-c", "cat > /sc.state; hostname > /sc.host" } } },
+        -- (with no env of its own, the process's, as runc gives it)
+        startContainer = { { path = "/bin/sh", args = { "sh", "-c", "cat > /sc.state; hostname > /sc.host; echo $FROM > /sc.env" } } },
       }
       cfg.hostname = "inside"
+      cfg.process.env[#cfg.process.env + 1] = "FROM=process"
     end)
     ok(fmt("create --bundle %s hk2", q(b)))
     local pid = state("hk2").pid
@@ -245,6 +247,7 @@ describe("luactr-oci, the OCI runtime", function()
     local sc = cjson.decode((assert(ns.readfile(b .. "/rootfs/sc.state"))))
     assert.are.same({ "hk2", "created", pid }, { sc.id, sc.status, sc.pid })
     assert.are.equal("inside\n", ns.readfile(b .. "/rootfs/sc.host"))
+    assert.are.equal("process\n", ns.readfile(b .. "/rootfs/sc.env"))
     ok("delete --force hk2")
 
     -- A createContainer hook that fails fails create, naming it, and leaves nothing.

@@ -142,8 +142,13 @@ end
 local AFTER_MOUNTS = { sysctl = true, oom_score_adj = true, readonly_paths = true, masked_paths = true,
   readonly_root = true, chroot = true, pivot_root = true }
 
-local function inside_hooks(list, hooks, base)
-  local cc, sc = hooks.createContainer or {}, hooks.startContainer or {}
+local function inside_hooks(list, hooks, base, env)
+  local cc, sc = hooks.createContainer or {}, {}
+  -- As runc has it (not the spec's word): a startContainer hook with no
+  -- env of its own gets the container's process's.
+  for i, hk in ipairs(hooks.startContainer or {}) do
+    sc[i] = (hk.env and #hk.env > 0) and hk or { path = hk.path, args = hk.args, env = env, timeout = hk.timeout }
+  end
   if #cc == 0 and #sc == 0 then return end
   local at
   for i, op in ipairs(list) do
@@ -233,7 +238,8 @@ function M.create(root, id, bundle, o)
     for i, op in ipairs(list) do if op.op == "seccomp" and i >= #list - 1 and not op.listener then at = i break end end
     table.insert(list, at, { op = "hold", where = "child", name = "held until start (" .. fifo .. ")", fd = fd,
       close = { lk } })
-    inside_hooks(list, x.hooks or {}, { ociVersion = M.OCI_VERSION, id = id, bundle = bundle, annotations = x.annotations })
+    inside_hooks(list, x.hooks or {}, { ociVersion = M.OCI_VERSION, id = id, bundle = bundle, annotations = x.annotations },
+      t.env)
     h = container.run_plan(list)
     fd:close()
     local st = {
