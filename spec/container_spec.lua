@@ -993,6 +993,21 @@ describe("ns.container edge cases", function()
     assert.is_true(tonumber(st.stdout) >= 86400, st.stdout)
   end)
 
+  it("time offsets in nanoseconds: {seconds, nanoseconds}, as /proc/self/timens_offsets has them", function()
+    if not ns.stat("/proc/self/ns/time") then
+      pending("the kernel has no time namespaces (no /proc/self/ns/time)")
+      return
+    end
+    local st = container.run { time = { monotonic = { -1, 500000000 }, boottime = 7 }, capture = true,
+      args = { "/bin/cat", "/proc/self/timens_offsets" } }
+    assert.are.equal(0, st.code, st.stderr)
+    assert.matches("monotonic%s+%-1%s+500000000\n", st.stdout)
+    assert.matches("boottime%s+7%s+0\n", st.stdout)
+    local ok, err = pcall(require("ns.recipe").check, { time = { monotonic = { 1, 1000000000 } } })
+    assert.is_false(ok)
+    assert.matches("time.monotonic must be seconds or {seconds, nanoseconds} %(0 to 999999999%)", err)
+  end)
+
   it("h:exec joins the time namespace too", function()
     if not ns.stat("/proc/self/ns/time") then
       pending("the kernel has no time namespaces (no /proc/self/ns/time)")

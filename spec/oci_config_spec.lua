@@ -251,7 +251,7 @@ describe("ns.oci.config", function()
       c.linux.namespaces[7] = { type = "time" }
       c.linux.uidMappings = { { containerID = 0, hostID = 100000, size = 65536 } }
       c.linux.gidMappings = { { containerID = 0, hostID = 100000, size = 65536 } }
-      c.linux.timeOffsets = { boottime = { secs = 86400, nanosecs = 0 } }
+      c.linux.timeOffsets = { boottime = { secs = 86400, nanosecs = 0 }, monotonic = { secs = -2, nanosecs = 250 } }
       c.linux.sysctl = { ["net.ipv4.ip_forward"] = "1", ["kernel/shmmax"] = "1000000" }
       c.linux.resources = { memory = { limit = 67108864, swap = 134217728 }, cpu = { shares = 512, quota = 50000,
         period = 100000, cpus = "0" }, pids = { limit = 64 }, blockIO = { weight = 500 },
@@ -269,7 +269,7 @@ describe("ns.oci.config", function()
       assert.is_true(t.no_new_privs)
       assert.are.equal(100, t.oom_score_adj)
       assert.are.same({ "pid", "mnt", "uts", "ipc", "user", "net", "time" }, t.namespaces)
-      assert.are.same({ boottime = 86400 }, t.time)
+      assert.are.same({ boottime = 86400, monotonic = { -2, 250 } }, t.time)
       assert.are.same({ ["net.ipv4.ip_forward"] = "1", ["kernel.shmmax"] = "1000000" }, t.sysctl)
       assert.is_true(t.proc and t.dev)
       assert.is_false(t.sys)

@@ -101,7 +101,7 @@ function RUN.unshare(_, o) must("unshare", ns.unshare(o.types)) end
 function RUN.timens(_, o)
   must("unshare time", ns.unshare({ "time" }))
   must("timens_offsets", ns.writefile("/proc/self/timens_offsets",
-    fmt("monotonic %d 0\nboottime %d 0\n", o.monotonic, o.boottime)))
+    fmt("monotonic %d %d\nboottime %d %d\n", o.monotonic[1], o.monotonic[2], o.boottime[1], o.boottime[2])))
 end
 
 function RUN.mount(x, o)

@@ -295,7 +295,11 @@ function M.ops(c)
   -- The offsets before the ids change: that makes the process not
   -- dumpable, and its /proc/self files root's, which it then cannot write.
   if c.time then
-    add("child", { op = "timens", name = "time offsets", monotonic = c.time.monotonic or 0, boottime = c.time.boottime or 0 })
+    local function offset(v)
+      if type(v) == "table" then return { v[1], v[2] } end
+      return { v or 0, 0 }
+    end
+    add("child", { op = "timens", name = "time offsets", monotonic = offset(c.time.monotonic), boottime = offset(c.time.boottime) })
   end
   local become = M.become(c)
   if become then add("child", become) end

@@ -352,7 +352,17 @@ function M.check(t)
   if c.user then require("ns.recipe.user").maps(what, c) end
   if c.time then
     check_keys(what .. ": time", c.time, TIME_KEYS)
-    for k, v in pairs(c.time) do int(what, "time." .. k, v) end
+    -- Whole seconds, or {seconds, nanoseconds} (0 to 999999999, added
+    -- to the seconds, which may be negative), as timens_offsets takes them.
+    for k, v in pairs(c.time) do
+      if type(v) == "table" then
+        if #v ~= 2 or math.type(v[1]) ~= "integer" or math.type(v[2]) ~= "integer" or v[2] < 0 or v[2] > 999999999 then
+          bad(what, "time.%s must be seconds or {seconds, nanoseconds} (0 to 999999999), not %s", k, show(v))
+        end
+      else
+        int(what, "time." .. k, v)
+      end
+    end
   end
   if c.capture then
     if c.tty then bad(what, "capture needs tty = false (a terminal has no separate stdout and stderr)") end

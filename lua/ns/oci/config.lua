@@ -517,10 +517,9 @@ local function time_offsets(linux, t, seen)
     local path = "linux.timeOffsets." .. k
     local v = obj(path, get(o, k))
     if v then
-      t.time[k] = int(path .. ".secs", get(v, "secs")) or 0
-      if (int(path .. ".nanosecs", get(v, "nanosecs"), 0) or 0) ~= 0 then
-        fail(path .. ".nanosecs", "offsets of less than a second are not supported")
-      end
+      local secs = int(path .. ".secs", get(v, "secs")) or 0
+      local nsecs = int(path .. ".nanosecs", get(v, "nanosecs"), 0, 999999999) or 0
+      t.time[k] = nsecs == 0 and secs or { secs, nsecs }
     end
   end
 end
