@@ -403,6 +403,91 @@ describe("ns.cgroup", function()
       assert.are.same({ cpu = 0.2, memory = "64M", pids = 64, cpuset = "0", cpu_weight = 50, io_weight = 300 }, g.limits)
     end)
 
+    it("the other limits (runtime-spec's): soft limit, swappiness, OOM killer, idle, burst, mems, throttles, hugetlb, unified", function()
+      -- A block device of the host's for the throttles.
+      local dev
+      for name in H.sh("ls /sys/block"):gmatch("%S+") do
+        local mm = ns.readfile("/sys/block/" .. name .. "/dev")
+        if mm and not name:match("^loop") and not name:match("^zram") then dev = mm:match("^(%d+:%d+)") break end
+      end
+      local major, minor
+      if dev then major, minor = dev:match("^(%d+):(%d+)$") major, minor = tonumber(major), tonumber(minor) end
+      if not L.v1.cpu then
+        local limits = { cpu = 0.5, cpu_burst = 2000, cpu_idle = true, memory_reservation = "16M",
+          unified = { ["memory.high"] = "48M", ["pids.max"] = "33" } }
+        if dev and has(L.v2_controllers, "io") then
+          limits.io_max = { { major = major, minor = minor, rbps = 1048576, wiops = 100 } }
+        end
+        local g <close> = cgroup.create("lim2", limits, OPTS)
+        local dir = g:v2_path()
+        assert.are.equal("2000", read(dir .. "/cpu.max.burst"))
+        assert.are.equal("1", read(dir .. "/cpu.idle"))
+        assert.are.equal("16777216", read(dir .. "/memory.low"))
+        assert.are.equal("50331648", read(dir .. "/memory.high"))
+        assert.are.equal("33", read(dir .. "/pids.max"))
+        if limits.io_max then
+          assert.matches(dev .. " rbps=1048576 wbps=max riops=max wiops=100", read(dir .. "/io.max"), 1, true)
+        end
+        -- What v2 has no file for: named.
+        for k, v in pairs({ memory_swappiness = 10, oom_kill_disable = true, cpu_rt_runtime = 1000 }) do
+          local ok, err = pcall(g.set, g, { [k] = v })
+          assert.is_false(ok)
+          assert.matches("cgroup v2 has no", err)
+        end
+        return
+      end
+      local limits = { cpu = 0.5, cpu_burst = 2000, cpu_idle = true, memory = "64M", memory_reservation = "16M",
+        memory_swappiness = 10, oom_kill_disable = true, memory_tcp = "8M", cpuset = "0", cpuset_mems = "0" }
+      if dev then limits.io_max = { { major = major, minor = minor, rbps = 1048576, wiops = 100 } } end
+      local g <close> = cgroup.create("lim2", limits, OPTS)
+      assert.are.equal("2000", read(g.paths.cpu .. "/cpu.cfs_burst_us"))
+      assert.are.equal("1", read(g.paths.cpu .. "/cpu.idle"))
+      assert.are.equal("16777216", read(g.paths.memory .. "/memory.soft_limit_in_bytes"))
+      assert.are.equal("10", read(g.paths.memory .. "/memory.swappiness"))
+      assert.matches("oom_kill_disable 1", read(g.paths.memory .. "/memory.oom_control"))
+      assert.are.equal("8388608", read(g.paths.memory .. "/memory.kmem.tcp.limit_in_bytes"))
+      assert.are.equal("0", read(g.paths.cpuset .. "/cpuset.mems"))
+      if dev then
+        assert.are.equal(dev .. " 1048576", read(g.paths.blkio .. "/blkio.throttle.read_bps_device"))
+        assert.are.equal(dev .. " 100", read(g.paths.blkio .. "/blkio.throttle.write_iops_device"))
+      end
+      -- A realtime budget the parent (luactr's group, 0 µs) lacks: the kernel's EINVAL, and why.
+      local ok, err = pcall(g.set, g, { cpu_rt_runtime = 1000 })
+      assert.is_false(ok)
+      assert.matches("cpu.rt_runtime_us \"1000\": Invalid argument (EINVAL) (a realtime budget must fit in the parent group's cpu.rt_runtime_us)", err, 1, true)
+      -- On this hybrid layout: unified needs the v2 tree's controllers; hugetlb there is not luactr's to turn on.
+      if L.v2 and not has(L.v2_controllers, "memory") then
+        ok, err = pcall(g.set, g, { unified = { ["memory.high"] = "1G" } })
+        assert.is_false(ok)
+        assert.matches("unified.memory.high: the v2 tree has no memory controller here", err, 1, true)
+      end
+      if L.v2 and has(L.v2_controllers, "hugetlb") and not (read(L.v2 .. "/cgroup.subtree_control") or ""):find("hugetlb")
+        and ns.stat("/sys/kernel/mm/hugepages/hugepages-2048kB") then
+        ok, err = pcall(g.set, g, { hugetlb = { ["2MB"] = "4M" } })
+        assert.is_false(ok)
+        assert.matches("controller hugetlb is in the v2 tree but not on for its groups", err, 1, true)
+      end
+    end)
+
+    it("refuses bad values of the other limits, naming them", function()
+      for _, case in ipairs({
+        { { memory_swappiness = 101 }, "memory_swappiness must be an integer 0..100, got 101" },
+        { { cpu_idle = 1 }, "cpu_idle must be true or false, got 1" },
+        { { cpu_rt_runtime = 2000, cpu_rt_period = 1000 }, "cpu_rt_runtime 2000 is above cpu_rt_period 1000" },
+        { { cpuset_mems = "x" }, 'cpuset_mems must be a node list like "0" or "0-1", got x' },
+        { { io_max = { { major = 8, minor = 0 } } }, "io_max[1]: gives no rbps, riops, wbps, wiops" },
+        { { io_max = { { major = 8, minor = 0, fast = 1 } } }, "io_max[1]: unknown key 'fast'" },
+        { { io_weight_device = { { major = 8, minor = 0, weight = 0 } } }, "io_weight_device[1]: weight must be an integer >= 1, got 0" },
+        { { hugetlb = { ["2M"] = "4M" } }, 'hugetlb: 2M is not a page size like "2MB" or "1GB"' },
+        { { unified = { ["cgroup.kill"] = "1" } }, "unified: cgroup.kill is luactr's to write, not a limit" },
+        { { memory_reservation = 64 }, "memory_reservation 64 is 64 bytes" },
+      }) do
+        local why = require("ns.cgroup.limits").check(case[1])
+        assert.is_truthy(why, case[2])
+        assert.matches(case[2], why, 1, true)
+      end
+    end)
+
     it("takes a period, memory plus swap, and changes on a live group (set)", function()
       local g <close> = cgroup.create("set", { cpu = 0.5, cpu_period = 50000, memory = "64M" }, OPTS)
       if not L.v1.cpu then
@@ -497,7 +582,7 @@ describe("ns.cgroup", function()
     it("rejects an unknown key, listing the valid ones", function()
       local ok, err = pcall(cgroup.create, "bad", { cpus = 1 }, OPTS)
       assert.is_false(ok)
-      assert.matches("unknown limit 'cpus' %(did you mean 'cpu'%? valid: cpu, cpu_period, cpu_weight, cpuset, devices, io_weight, memory, memory_swap, pids%)", err)
+      assert.matches("unknown limit 'cpus' %(nearest: cpu, cpuset, pids, cpu_burst; 22 in all: ns.cgroup's header lists them%)", err)
       ok, err = pcall(cgroup.create, "bad", { memory = "1G" }, opts { layout = v2_lacking("memory") })
       assert.is_false(ok)
       local ok2, err2 = pcall(function()

@@ -387,6 +387,58 @@ describe("luactr-oci, the OCI runtime", function()
     end
   end)
 
+  it("linux.resources beyond docker's: reservation, swappiness, OOM killer, idle, burst, mems, throttles, in the group's files", function()
+    local dev
+    for name in H.sh("ls /sys/block"):gmatch("%S+") do
+      local mm = ns.readfile("/sys/block/" .. name .. "/dev")
+      if mm and not name:match("^loop") and not name:match("^zram") then dev = mm:match("^(%d+:%d+)") break end
+    end
+    local major, minor = (dev or "0:0"):match("^(%d+):(%d+)$")
+    local L = require("ns.cgroup").layout()
+    local v1 = L.v1 and L.v1.memory and L.v1.cpu
+    local b = bundle(function(cfg)
+      cfg.process.args = { "/bin/sleep", "1000" }
+      cfg.linux.cgroupsPath = "/luactr-oci-spec/res"
+      cfg.linux.resources = { memory = { limit = 67108864, reservation = 16777216 },
+        cpu = { quota = 50000, period = 100000, burst = 2000, idle = 1 } }
+      if v1 then
+        cfg.linux.resources.memory.swappiness = 10
+        cfg.linux.resources.memory.disableOOMKiller = true
+        cfg.linux.resources.cpu.mems = "0"
+        cfg.linux.resources.cpu.cpus = "0"
+        if dev then
+          cfg.linux.resources.blockIO = { throttleReadBpsDevice = { { major = tonumber(major), minor = tonumber(minor), rate = 1048576 } },
+            throttleWriteIOPSDevice = { { major = tonumber(major), minor = tonumber(minor), rate = 100 } } }
+        end
+      end
+    end)
+    ok(fmt("create --bundle %s res", q(b)))
+    local function file(ctrl, f)
+      if v1 then return ns.readfile(("%s/luactr-oci-spec/res/%s"):format(L.v1[ctrl], f)) end
+      return ns.readfile(("%s/luactr-oci-spec/res/%s"):format(L.v2, f))
+    end
+    if v1 then
+      assert.are.equal("16777216\n", file("memory", "memory.soft_limit_in_bytes"))
+      assert.are.equal("10\n", file("memory", "memory.swappiness"))
+      assert.matches("oom_kill_disable 1", file("memory", "memory.oom_control"))
+      assert.are.equal("2000\n", file("cpu", "cpu.cfs_burst_us"))
+      assert.are.equal("1\n", file("cpu", "cpu.idle"))
+      assert.are.equal("0\n", file("cpuset", "cpuset.mems"))
+      if dev then
+        assert.are.equal(dev .. " 1048576\n", file("blkio", "blkio.throttle.read_bps_device"))
+        assert.are.equal(dev .. " 100\n", file("blkio", "blkio.throttle.write_iops_device"))
+      end
+      ok("update --memory-reservation 33554432 res")
+      assert.are.equal("33554432\n", file("memory", "memory.soft_limit_in_bytes"))
+    else
+      assert.are.equal("16777216\n", file("memory", "memory.low"))
+      assert.are.equal("2000\n", file("cpu", "cpu.max.burst"))
+      assert.are.equal("1\n", file("cpu", "cpu.idle"))
+    end
+    ok("delete --force res")
+    assert.is_nil(ns.stat((v1 and L.v1.memory or L.v2) .. "/luactr-oci-spec"))
+  end)
+
   it("a pod: a container joins its sandbox's network, ipc and uts namespaces by path", function()
     local sb = bundle(function(cfg) cfg.process.args = { "/bin/sleep", "1000" } end)
     ok(fmt("run -d --bundle %s pod", q(sb)))

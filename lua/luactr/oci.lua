@@ -113,6 +113,11 @@ local function parser()
   u:option("--cpu-period", "CPU CFS period (microseconds).")
   u:option("--cpu-share", "CPU shares.")
   u:option("--cpuset-cpus", "CPUs to use.")
+  u:option("--cpuset-mems", "Memory nodes to use.")
+  u:option("--cpu-rt-period", "CPU realtime period (microseconds).")
+  u:option("--cpu-rt-runtime", "CPU realtime runtime a period (microseconds).")
+  u:option("--memory-reservation", "Memory soft limit in bytes.")
+  u:option("--kernel-memory-tcp", "TCP buffer limit in bytes (cgroup v1).")
   u:option("--pids-limit", "Most processes.")
   u:option("--blkio-weight", "Block IO weight (10-1000).")
   u:argument("id")
@@ -226,10 +231,14 @@ function COMMANDS.update()
       return x
     end
     r = {}
-    if a.memory or a.memory_swap then r.memory = { limit = n(a.memory, "memory"), swap = n(a.memory_swap, "memory-swap") } end
-    if a.cpu_quota or a.cpu_period or a.cpu_share or a.cpuset_cpus then
+    if a.memory or a.memory_swap or a.memory_reservation or a.kernel_memory_tcp then
+      r.memory = { limit = n(a.memory, "memory"), swap = n(a.memory_swap, "memory-swap"),
+        reservation = n(a.memory_reservation, "memory-reservation"), kernelTCP = n(a.kernel_memory_tcp, "kernel-memory-tcp") }
+    end
+    if a.cpu_quota or a.cpu_period or a.cpu_share or a.cpuset_cpus or a.cpuset_mems or a.cpu_rt_period or a.cpu_rt_runtime then
       r.cpu = { quota = n(a.cpu_quota, "cpu-quota"), period = n(a.cpu_period, "cpu-period"),
-        shares = n(a.cpu_share, "cpu-share"), cpus = a.cpuset_cpus }
+        shares = n(a.cpu_share, "cpu-share"), cpus = a.cpuset_cpus, mems = a.cpuset_mems,
+        realtimePeriod = n(a.cpu_rt_period, "cpu-rt-period"), realtimeRuntime = n(a.cpu_rt_runtime, "cpu-rt-runtime") }
     end
     if a.pids_limit then r.pids = { limit = n(a.pids_limit, "pids-limit") } end
     if a.blkio_weight then r.blockIO = { weight = n(a.blkio_weight, "blkio-weight") } end

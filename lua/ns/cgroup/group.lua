@@ -130,8 +130,16 @@ local function apply(g, writes)
           gfail(g, "%s: the host lacks %s (in %s)", w.what, concat(names, " and "), d.dir)
         end
       end
-      local ok, err = writefile(d.fd, file, value)
-      if not ok then gfail(g, "write %s %q: %s", file, value, reason(err)) end
+      local ok, err, errno = writefile(d.fd, file, value)
+      if not ok then
+        local hint = ""
+        if file == "cpu.rt_runtime_us" and errno == ns.E.EINVAL then
+          hint = " (a realtime budget must fit in the parent group's cpu.rt_runtime_us)"
+        elseif file:match("weight_device$") or file:match("bfq%.weight$") then
+          if errno == ns.E.EOPNOTSUPP then hint = " (the device's I/O scheduler is not bfq: /sys/block/*/queue/scheduler)" end
+        end
+        gfail(g, "write %s %q: %s%s", file, value, reason(err), hint)
+      end
     end
   end
 end

@@ -33,6 +33,26 @@
 --               denied. v1: devices.deny "a", then devices.allow/deny per
 --               rule; v2: a BPF_PROG_TYPE_CGROUP_DEVICE program from the
 --               rules, attached to the group's directory
+--   memory_reservation  a soft limit (a size or "max"): v1
+--               memory.soft_limit_in_bytes; v2 memory.low
+--   memory_tcp  a size or "max": v1 memory.kmem.tcp.limit_in_bytes (v2 has none)
+--   memory_swappiness  0..100: v1 memory.swappiness (v2 has none: refused)
+--   oom_kill_disable   true: v1 memory.oom_control 1 (v2 has none: refused)
+--   cpu_idle    true|false: cpu.idle (SCHED_IDLE for the group, 5.15)
+--   cpu_burst   µs a period may borrow: v1 cpu.cfs_burst_us; v2 cpu.max.burst
+--   cpu_rt_runtime, cpu_rt_period  µs: v1 cpu.rt_runtime_us and
+--               cpu.rt_period_us (within the parent's budget; v2 has none)
+--   cpuset_mems memory node list ("0"): cpuset.mems
+--   io_max      {{major, minor, rbps, wbps, riops, wiops}, ...}: v1
+--               blkio.throttle.{read,write}_{bps,iops}_device; v2 io.max
+--   io_weight_device  {{major, minor, weight = 1..10000}, ...}: as io_weight,
+--               per device (v1 blkio.weight_device or blkio.bfq.weight_device;
+--               v2 io.weight or io.bfq.weight "MAJ:MIN W")
+--   hugetlb     {["2MB"] = size or "max", ...}: v1 hugetlb.2MB.limit_in_bytes;
+--               v2 hugetlb.2MB.max (a page size the kernel has)
+--   unified     {["memory.high"] = "64M", ...}: files of the group's v2
+--               directory written as given, after the rest (not cgroup.procs,
+--               .threads, .subtree_control, .kill, .freeze, .type)
 --
 -- Creating a group and gc() exclude each other through a flock of the
 -- first hierarchy's root directory: create holds it shared from before it

@@ -205,6 +205,126 @@ function V.devices(m)
 end
 V.cpu_period, V.memory_swap = V.cpu, V.memory
 
+-- memory_reservation -> bytes or "max" (a soft limit: reclaimed down to
+-- it only under pressure).
+function V.memory_reservation(m) return bytes(m, "memory_reservation") end
+
+local function int_in(m, key, lo, hi, what)
+  local v = tointeger(m[key])
+  if not v or v < lo or v > hi then return nil, fmt("%s must be %s, got %s", key, what, shown(m[key])) end
+  return v
+end
+function V.memory_swappiness(m) return int_in(m, "memory_swappiness", 0, 100, "an integer 0..100") end
+function V.cpu_idle(m)
+  if m.cpu_idle == true or m.cpu_idle == false then return m.cpu_idle and 1 or 0 end
+  return nil, fmt("cpu_idle must be true or false, got %s", shown(m.cpu_idle))
+end
+function V.cpu_burst(m) return int_in(m, "cpu_burst", 0, 2 ^ 53, "a number of µs, 0 or more") end
+function V.oom_kill_disable(m)
+  if m.oom_kill_disable == true or m.oom_kill_disable == false then return m.oom_kill_disable end
+  return nil, fmt("oom_kill_disable must be true or false, got %s", shown(m.oom_kill_disable))
+end
+
+-- cpu_rt_runtime and cpu_rt_period (µs): {runtime, period}, either nil.
+function V.cpu_rt(m)
+  local out = {}
+  if m.cpu_rt_period ~= nil then
+    local v, why = int_in(m, "cpu_rt_period", 1, 1000000, "a number of µs 1..1000000")
+    if not v then return nil, why, "cpu_rt_period" end
+    out.period = v
+  end
+  if m.cpu_rt_runtime ~= nil then
+    local v, why = int_in(m, "cpu_rt_runtime", -1, 1000000, "a number of µs up to 1000000, or -1 for no limit")
+    if not v then return nil, why, "cpu_rt_runtime" end
+    if out.period and v > out.period then
+      return nil, fmt("cpu_rt_runtime %d is above cpu_rt_period %d", v, out.period), "cpu_rt_runtime"
+    end
+    out.runtime = v
+  end
+  return out
+end
+V.cpu_rt_runtime, V.cpu_rt_period = V.cpu_rt, V.cpu_rt
+
+-- cpuset_mems -> the memory nodes' list as given.
+function V.cpuset_mems(m)
+  if not cpulist(m.cpuset_mems) then
+    return nil, fmt("cpuset_mems must be a node list like \"0\" or \"0-1\", got %s", shown(m.cpuset_mems))
+  end
+  return m.cpuset_mems
+end
+
+-- A list of per-device entries {major, minor, ...} whose other keys are
+-- the names of keys (each a non-negative integer): checked.
+local function device_list(m, key, fields, min)
+  local l = m[key]
+  if type(l) ~= "table" then return nil, fmt("%s must be a list of {major =, minor =, ...}, got %s", key, shown(l)) end
+  for i, e in ipairs(l) do
+    local what = fmt("%s[%d]", key, i)
+    if type(e) ~= "table" then return nil, fmt("%s must be a table {major =, minor =, ...}", what) end
+    for k in pairs(e) do
+      if k ~= "major" and k ~= "minor" and not fields[k] then
+        return nil, fmt("%s: unknown key %s (valid: major, minor, %s)", what, util.quoted(k), concat(util.sorted_keys(fields), ", "))
+      end
+    end
+    for _, k in ipairs({ "major", "minor" }) do
+      if math.type(e[k]) ~= "integer" or e[k] < 0 then return nil, fmt("%s: %s must be a number >= 0", what, k) end
+    end
+    local any = false
+    for k in pairs(fields) do
+      if e[k] ~= nil then
+        any = true
+        if math.type(e[k]) ~= "integer" or e[k] < (min or 0) then
+          return nil, fmt("%s: %s must be an integer >= %d, got %s", what, k, min or 0, shown(e[k]))
+        end
+      end
+    end
+    if not any then return nil, fmt("%s: gives no %s", what, concat(util.sorted_keys(fields), ", ")) end
+  end
+  return l
+end
+local IO_MAX = { rbps = true, wbps = true, riops = true, wiops = true }
+function V.io_max(m) return device_list(m, "io_max", IO_MAX) end
+function V.io_weight_device(m)
+  local l, why = device_list(m, "io_weight_device", { weight = true }, 1)
+  if not l then return nil, why end
+  for i, e in ipairs(l) do
+    if e.weight > 10000 then return nil, fmt("io_weight_device[%d]: weight must be 1..10000, got %d", i, e.weight) end
+  end
+  return l
+end
+
+-- hugetlb -> {page size ("2MB") = bytes or "max"}.
+function V.hugetlb(m)
+  if type(m.hugetlb) ~= "table" then return nil, fmt("hugetlb must map page sizes (\"2MB\") to limits, got %s", shown(m.hugetlb)) end
+  local out = {}
+  for k, v in pairs(m.hugetlb) do
+    if type(k) ~= "string" or not k:match("^%d+[KMG]B$") then
+      return nil, fmt("hugetlb: %s is not a page size like \"2MB\" or \"1GB\"", shown(k))
+    end
+    local n, why = bytes({ [k] = v }, k)
+    if not n then return nil, "hugetlb." .. why end
+    out[k] = n
+  end
+  return out
+end
+
+-- unified -> {file = value}: v2 files of the group written as given.
+local UNIFIED_DENY = { ["cgroup.procs"] = true, ["cgroup.threads"] = true, ["cgroup.subtree_control"] = true,
+  ["cgroup.kill"] = true, ["cgroup.freeze"] = true, ["cgroup.type"] = true }
+function V.unified(m)
+  if type(m.unified) ~= "table" then return nil, fmt("unified must map v2 file names to values, got %s", shown(m.unified)) end
+  for k, v in pairs(m.unified) do
+    if type(k) ~= "string" or not k:match("^%l[%w_]*%.[%w_.]+$") or k:find("..", 1, true) then
+      return nil, fmt("unified: %s is not a cgroup v2 file name (controller.file)", util.show(k))
+    end
+    if UNIFIED_DENY[k] then return nil, fmt("unified: %s is luactr's to write, not a limit", k) end
+    if type(v) ~= "string" and math.type(v) ~= "integer" then
+      return nil, fmt("unified.%s must be a string or an integer, got %s", k, shown(v))
+    end
+  end
+  return m.unified
+end
+
 -- The plan under way: p.name, p.l (the layout), p.changes, p.merged (every
 -- limit in force), p.cur (reads a live group's file, or nil on create),
 -- p.v2ok (the v2 tree's controllers, or a delegated subtree's) and p.out
@@ -371,6 +491,183 @@ function T.devices(p)
   end
 end
 
+-- A soft limit: v1 memory.soft_limit_in_bytes, v2 memory.low.
+function T.memory_reservation(p)
+  local kind, file, why = where(p, "memory", "memory.soft_limit_in_bytes", "memory", "memory.low")
+  local n, bad = V.memory_reservation(p.merged)
+  if not n then fail(p, "%s: %s", file, bad) end
+  if kind == "v1" and n == "max" then n = -1 end
+  emit(p, kind, "memory", file, n, why)
+end
+
+-- v1 memory.kmem.tcp.limit_in_bytes (TCP buffers); v2 has no such limit.
+function V.memory_tcp(m) return bytes(m, "memory_tcp") end
+function T.memory_tcp(p)
+  local kind, file, why = where(p, "memory", "memory.kmem.tcp.limit_in_bytes", "memory", "memory.kmem.tcp.limit_in_bytes")
+  local n, bad = V.memory_tcp(p.merged)
+  if not n then fail(p, "%s: %s", file, bad) end
+  if kind == "v2" then fail(p, "memory_tcp: cgroup v2 has no limit of TCP buffers of its own (memory.kmem.tcp is v1's)") end
+  if kind == "v1" and n == "max" then n = -1 end
+  emit(p, kind, "memory", file, n, why)
+end
+
+-- v1 memory.swappiness; v2 has no such file (the host's vm.swappiness).
+function T.memory_swappiness(p)
+  local kind, file, why = where(p, "memory", "memory.swappiness", "memory", "memory.swappiness")
+  local n, bad = V.memory_swappiness(p.merged)
+  if not n then fail(p, "memory.swappiness: %s", bad) end
+  if kind == "v2" then fail(p, "memory.swappiness \"%d\": cgroup v2 has no swappiness of a group's own", n) end
+  emit(p, kind, "memory", file, n, why)
+end
+
+-- v1 memory.oom_control 1: the group's tasks wait on OOM instead of
+-- being killed; v2 has no such switch.
+function T.oom_kill_disable(p)
+  local kind, file, why = where(p, "memory", "memory.oom_control", "memory", "memory.oom_control")
+  local v, bad = V.oom_kill_disable(p.merged)
+  if v == nil then fail(p, "memory.oom_control: %s", bad) end
+  if kind == "v2" then fail(p, "oom_kill_disable: cgroup v2 has no switch for the OOM killer (memory.oom_control is v1's)") end
+  emit(p, kind, "memory", file, v and 1 or 0, why)
+end
+
+-- cpu.idle (v1 and v2, Linux 5.15): the group's tasks at SCHED_IDLE.
+function T.cpu_idle(p)
+  local kind, file, why = where(p, "cpu", "cpu.idle", "cpu", "cpu.idle")
+  local v, bad = V.cpu_idle(p.merged)
+  if not v then fail(p, "cpu.idle: %s", bad) end
+  emit(p, kind, "cpu", file, v, why)
+end
+
+-- v1 cpu.cfs_burst_us, v2 cpu.max.burst (Linux 5.14): at most the quota.
+function T.cpu_burst(p)
+  local kind, file, why = where(p, "cpu", "cpu.cfs_burst_us", "cpu", "cpu.max.burst")
+  local v, bad = V.cpu_burst(p.merged)
+  if not v then fail(p, "%s: %s", file, bad) end
+  emit(p, kind, "cpu", file, v, why)
+end
+
+-- v1 cpu.rt_period_us, then cpu.rt_runtime_us (v2 has no realtime
+-- budget). The kernel takes a budget only within the parent's.
+local function cpu_rt(p)
+  local kind, file, why = where(p, "cpu", "cpu.rt_runtime_us", "cpu", "cpu.rt_runtime_us")
+  local v, bad, key = V.cpu_rt(p.merged)
+  if not v then fail(p, "%s: %s", key == "cpu_rt_period" and "cpu.rt_period_us" or file, bad) end
+  if kind == "v2" or (not kind and p.l.v2 and not p.l.v1) then
+    fail(p, "cpu_rt_runtime and cpu_rt_period: cgroup v2 has no realtime budget of a group's own (cpu.rt_runtime_us is v1's)")
+  end
+  if v.period then emit(p, kind, "cpu", "cpu.rt_period_us", v.period, why) end
+  if v.runtime then emit(p, kind, "cpu", "cpu.rt_runtime_us", v.runtime, why) end
+end
+T.cpu_rt_runtime, T.cpu_rt_period = cpu_rt, cpu_rt
+
+-- cpuset.mems, v1 and v2.
+function T.cpuset_mems(p)
+  local kind, file, why = where(p, "cpuset", "cpuset.mems", "cpuset", "cpuset.mems")
+  local v, bad = V.cpuset_mems(p.merged)
+  if not v then fail(p, "%s: %s", file, bad) end
+  emit(p, kind, "cpuset", file, v, why)
+end
+
+-- Throttles per device: v1 blkio.throttle.{read,write}_{bps,iops}_device
+-- "MAJ:MIN N", one write each; v2 io.max "MAJ:MIN rbps=N ...", a line a
+-- device.
+local V1_THROTTLE = { rbps = "blkio.throttle.read_bps_device", wbps = "blkio.throttle.write_bps_device",
+  riops = "blkio.throttle.read_iops_device", wiops = "blkio.throttle.write_iops_device" }
+function T.io_max(p)
+  local kind, file, why = where(p, "blkio", "blkio.throttle.read_bps_device", "io", "io.max")
+  local l, bad = V.io_max(p.merged)
+  if not l then fail(p, "%s: %s", file, bad) end
+  for _, e in ipairs(l) do
+    local dev = fmt("%d:%d", e.major, e.minor)
+    if kind == "v1" then
+      for _, k in ipairs({ "rbps", "wbps", "riops", "wiops" }) do
+        if e[k] then emit(p, kind, "blkio", V1_THROTTLE[k], dev .. " " .. e[k]) end
+      end
+    else
+      local parts = { dev }
+      for _, k in ipairs({ "rbps", "wbps", "riops", "wiops" }) do
+        if e[k] then parts[#parts + 1] = k .. "=" .. e[k] end
+      end
+      emit(p, kind, "io", file, concat(parts, " "), why)
+    end
+  end
+end
+
+-- A weight per device, where the I/O scheduler has one (bfq): v1
+-- blkio.weight_device or blkio.bfq.weight_device, v2 io.weight or
+-- io.bfq.weight "MAJ:MIN W".
+function T.io_weight_device(p)
+  local kind, file, why = where(p, "blkio", "blkio.weight_device", "io", "io.weight")
+  local l, bad = V.io_weight_device(p.merged)
+  if not l then fail(p, "%s: %s", file, bad) end
+  if not kind then fail(p, "%s: %s", file, why) end
+  for _, e in ipairs(l) do
+    local dev, w = fmt("%d:%d", e.major, e.minor), e.weight
+    local bfq = math.max(1, math.min(1000, w))
+    local alts = kind == "v1"
+      and { { "blkio.weight_device", dev .. " " .. math.max(10, math.min(1000, 5 * w)) }, { "blkio.bfq.weight_device", dev .. " " .. bfq } }
+      or { { "io.weight", dev .. " " .. w }, { "io.bfq.weight", dev .. " " .. bfq } }
+    p.out[#p.out + 1] = { ctrl = kind == "v1" and "blkio" or "v2", alts = alts, what = fmt("io_weight_device %s %d", dev, w) }
+  end
+end
+
+-- On a hybrid host the v2 tree's root is the host's, with the controllers
+-- its owner turned on: luactr enables none there itself.
+local function hybrid_off(p, kind, ctrl, file, value)
+  local l = p.l
+  if kind == "v2" and l.mode == "hybrid" and not l.base then
+    local on = {}
+    for w in (readfile(l.v2 .. "/cgroup.subtree_control") or ""):gmatch("%S+") do on[#on + 1] = w end
+    if not has(on, ctrl) then
+      fail(p, "%s \"%s\": controller %s is in the v2 tree but not on for its groups (%s/cgroup.subtree_control: %s); "
+        .. "luactr does not change the host's root: echo +%s > %s/cgroup.subtree_control", file, tostring(value), ctrl, l.v2,
+        #on > 0 and concat(on, " ") or "empty", ctrl, l.v2)
+    end
+  end
+end
+
+-- Huge page limits: v1 hugetlb.SIZE.limit_in_bytes, v2 hugetlb.SIZE.max,
+-- for a size the kernel has (/sys/kernel/mm/hugepages).
+function T.hugetlb(p)
+  local v, bad = V.hugetlb(p.merged)
+  if not v then fail(p, "%s", bad) end
+  local sizes = {}
+  for k in pairs(v) do sizes[#sizes + 1] = k end
+  sort(sizes)
+  for _, k in ipairs(sizes) do
+    local kind, file, why = where(p, "hugetlb", "hugetlb." .. k .. ".limit_in_bytes", "hugetlb", "hugetlb." .. k .. ".max")
+    local kb = tointeger(tonumber(k:match("^(%d+)")) * ({ K = 1, M = 1024, G = 1024 * 1024 })[k:match("(%a)B$")])
+    if not stat(fmt("/sys/kernel/mm/hugepages/hugepages-%dkB", kb)) then
+      fail(p, "%s: this kernel has no %s huge pages (/sys/kernel/mm/hugepages)", file, k)
+    end
+    local n = v[k]
+    if kind == "v1" and n == "max" then n = -1 end
+    hybrid_off(p, kind, "hugetlb", file, n)
+    emit(p, kind, "hugetlb", file, n, why)
+  end
+end
+
+-- Files of the group's v2 directory, written as given (runtime-spec's
+-- linux.resources.unified), after the typed limits.
+function T.unified(p)
+  local l = p.l
+  local v, bad = V.unified(p.merged)
+  if not v then fail(p, "%s", bad) end
+  if not l.v2 then fail(p, "unified: the host has no cgroup v2 tree") end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = k end
+  sort(keys)
+  for _, k in ipairs(keys) do
+    local ctrl = k:match("^(%l[%w_]*)%.")
+    if ctrl ~= "cgroup" and not has(p.v2ok, ctrl) then
+      local have = #p.v2ok > 0 and concat(p.v2ok, " ") or "none"
+      fail(p, "unified.%s: the v2 tree has no %s controller here (cgroup.controllers: %s)", k, ctrl, have)
+    end
+    if ctrl ~= "cgroup" then hybrid_off(p, "v2", ctrl, k, v[k]) end
+    p.out[#p.out + 1] = { ctrl = "v2", file = k, value = tostring(v[k]), unified = ctrl == "cgroup" or nil }
+  end
+end
+
 -- The valid limits, sorted (for the message that lists them), and the
 -- order in which the translators run, which is the order of the writes.
 local KEYS = {}
@@ -379,8 +676,10 @@ sort(KEYS)
 M.names = KEYS
 
 -- "unknown limit 'x' (...)", with the limit x is a typo of.
-local function unknown(k) return fmt("unknown limit %s (%s)", util.quoted(k), util.choices(k, T)) end
-local ORDER = { "cpu", "cpu_weight", "cpuset", "memory", "pids", "io_weight", "devices" }
+local function unknown(k) return fmt("unknown limit %s (%s)", util.quoted(k), util.choices(k, T, "ns.cgroup's header lists them")) end
+local ORDER = { "cpu", "cpu_weight", "cpu_burst", "cpu_idle", "cpu_rt_runtime", "cpuset", "cpuset_mems", "memory",
+  "memory_reservation", "memory_tcp", "memory_swappiness", "oom_kill_disable", "pids", "io_weight", "io_weight_device", "io_max",
+  "hugetlb", "devices", "unified" }
 
 --- check(limits) -> nil when every limit and value is one that some
 -- layout can take; else why not, naming the limit first ("memory 64 is
@@ -391,7 +690,8 @@ function M.check(limits)
     if not T[k] then return unknown(k) end
   end
   for _, k in ipairs(ORDER) do
-    if limits[k] ~= nil or (k == "cpu" and limits.cpu_period ~= nil) or (k == "memory" and limits.memory_swap ~= nil) then
+    if limits[k] ~= nil or (k == "cpu" and limits.cpu_period ~= nil) or (k == "memory" and limits.memory_swap ~= nil)
+      or (k == "cpu_rt_runtime" and limits.cpu_rt_period ~= nil) then
       local ok, why = V[k](limits)
       if not ok then return why end
     end
@@ -423,7 +723,7 @@ function M.plan(name, l, changes, merged, cur)
   end
   local need = {}
   for _, w in ipairs(p.out) do
-    if w.ctrl == "v2" and not w.devices then
+    if w.ctrl == "v2" and not w.devices and not w.unified then
       local f = w.file or w.alts[1][1]
       need[f:match("^(%w+)%.")] = true
     end

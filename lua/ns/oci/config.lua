@@ -574,22 +574,13 @@ local function device_rules(path, l, defaults)
   return out
 end
 
--- The sub-objects of resources and their fields that luactr cannot set:
--- an error each (runc sets them).
-local REFUSED = {
-  memory = { reservation = true, kernelTCP = true, swappiness = true },
-  cpu = { realtimeRuntime = true, realtimePeriod = true, mems = true, idle = true, burst = true },
-  blockIO = { leafWeight = true, weightDevice = true, throttleReadBpsDevice = true, throttleWriteBpsDevice = true,
-    throttleReadIOPSDevice = true, throttleWriteIOPSDevice = true },
-}
-
-local function refuse_fields(path, o, which)
-  for k in pairs(REFUSED[which]) do
-    local v = get(o, k)
-    if v ~= nil and not (type(v) == "table" and next(v) == nil) then
-      fail(path .. "." .. k, "is not supported yet (ns.cgroup has no such limit)")
-    end
+-- A controller the kernel has (/proc/cgroups), for the reason of a field
+-- luactr cannot set without it.
+local function kernel_has(ctrl)
+  for line in (ns.readfile("/proc/cgroups") or ""):gmatch("[^\n]+") do
+    if line:match("^" .. ctrl .. "%s") then return true end
   end
+  return false
 end
 
 local function bytes(path, v)
@@ -619,22 +610,25 @@ local function resources(linux, t, x, o, devices)
   c.devices = device_rules("linux.resources.devices", get(r, "devices"), defaults)
   local m = obj("linux.resources.memory", get(r, "memory"))
   if m then
-    refuse_fields("linux.resources.memory", m, "memory")
     c.memory = bytes("linux.resources.memory.limit", get(m, "limit"))
+    c.memory_reservation = bytes("linux.resources.memory.reservation", get(m, "reservation"))
+    c.memory_tcp = bytes("linux.resources.memory.kernelTCP", get(m, "kernelTCP"))
+    local sw = get(m, "swappiness")
+    -- uint64: runc takes 2^64-1 (-1 as int64) for "not set".
+    if sw ~= nil and not (type(sw) == "number" and (sw == -1 or sw >= TWO63)) then
+      c.memory_swappiness = int("linux.resources.memory.swappiness", sw, 0, 100)
+    end
     c.memory_swap = bytes("linux.resources.memory.swap", get(m, "swap"))
     if c.memory_swap and not c.memory then
       fail("linux.resources.memory.swap", "needs a memory limit (swap is memory plus swap)")
     end
     if c.memory_swap == "max" and c.memory == "max" then c.memory_swap = nil end
-    if bool("linux.resources.memory.disableOOMKiller", get(m, "disableOOMKiller")) then
-      fail("linux.resources.memory.disableOOMKiller", "is not supported yet")
-    end
+    if bool("linux.resources.memory.disableOOMKiller", get(m, "disableOOMKiller")) then c.oom_kill_disable = true end
     if get(m, "kernel") ~= nil then note(x, "linux.resources.memory.kernel", "ignored: kernel memory limits are gone from the kernel (runc ignores them too)") end
     if get(m, "useHierarchy") ~= nil then note(x, "linux.resources.memory.useHierarchy", "ignored: v1 groups are hierarchical") end
   end
   local cpu = obj("linux.resources.cpu", get(r, "cpu"))
   if cpu then
-    refuse_fields("linux.resources.cpu", cpu, "cpu")
     local shares = int("linux.resources.cpu.shares", get(cpu, "shares"), 0)
     if shares and shares > 0 then
       -- luactr's weight is v2's scale, written to v1 as 1024 * weight / 100.
@@ -650,6 +644,16 @@ local function resources(linux, t, x, o, devices)
     if quota and quota > 0 then c.cpu = quota / (period and period > 0 and period or 100000) end
     local cpus = str("linux.resources.cpu.cpus", get(cpu, "cpus"))
     if cpus and cpus ~= "" then c.cpuset = cpus end
+    local mems = str("linux.resources.cpu.mems", get(cpu, "mems"))
+    if mems and mems ~= "" then c.cpuset_mems = mems end
+    local idle = int("linux.resources.cpu.idle", get(cpu, "idle"), 0, 1)
+    if idle ~= nil then c.cpu_idle = idle == 1 end
+    local burst = int("linux.resources.cpu.burst", get(cpu, "burst"), 0)
+    if burst ~= nil then c.cpu_burst = burst end
+    local rtr = int("linux.resources.cpu.realtimeRuntime", get(cpu, "realtimeRuntime"), -1)
+    local rtp = int("linux.resources.cpu.realtimePeriod", get(cpu, "realtimePeriod"), 0)
+    if rtr and rtr ~= 0 then c.cpu_rt_runtime = rtr end
+    if rtp and rtp > 0 then c.cpu_rt_period = rtp end
   end
   local pids = obj("linux.resources.pids", get(r, "pids"))
   if pids then
@@ -658,7 +662,43 @@ local function resources(linux, t, x, o, devices)
   end
   local bio = obj("linux.resources.blockIO", get(r, "blockIO"))
   if bio then
-    refuse_fields("linux.resources.blockIO", bio, "blockIO")
+    if get(bio, "leafWeight") ~= nil then
+      fail("linux.resources.blockIO.leafWeight", "the kernel has no leaf weights any more (blkio.leaf_weight went with CFQ in 5.0)")
+    end
+    local wd = {}
+    for i, d in ipairs(list("linux.resources.blockIO.weightDevice", get(bio, "weightDevice")) or {}) do
+      local p = fmt("linux.resources.blockIO.weightDevice[%d]", i)
+      obj(p, d)
+      if get(d, "leafWeight") ~= nil then fail(p .. ".leafWeight", "the kernel has no leaf weights any more (blkio.leaf_weight went with CFQ in 5.0)") end
+      local w = int(p .. ".weight", get(d, "weight"), 10, 1000)
+      if w then
+        wd[#wd + 1] = { major = need(p .. ".major", int(p .. ".major", get(d, "major"), 0), "a number"),
+          minor = need(p .. ".minor", int(p .. ".minor", get(d, "minor"), 0), "a number"), weight = math.max(1, (w + 2) // 5) }
+      end
+    end
+    if #wd > 0 then c.io_weight_device = wd end
+    local by = {}
+    local order = {}
+    for field, key in pairs({ throttleReadBpsDevice = "rbps", throttleWriteBpsDevice = "wbps",
+      throttleReadIOPSDevice = "riops", throttleWriteIOPSDevice = "wiops" }) do
+      for i, d in ipairs(list("linux.resources.blockIO." .. field, get(bio, field)) or {}) do
+        local p = fmt("linux.resources.blockIO.%s[%d]", field, i)
+        obj(p, d)
+        local major = need(p .. ".major", int(p .. ".major", get(d, "major"), 0), "a number")
+        local minor = need(p .. ".minor", int(p .. ".minor", get(d, "minor"), 0), "a number")
+        local dev = major .. ":" .. minor
+        if not by[dev] then
+          by[dev] = { major = major, minor = minor }
+          order[#order + 1] = dev
+        end
+        by[dev][key] = need(p .. ".rate", int(p .. ".rate", get(d, "rate"), 0), "a number")
+      end
+    end
+    if #order > 0 then
+      table.sort(order)
+      c.io_max = {}
+      for _, dev in ipairs(order) do c.io_max[#c.io_max + 1] = by[dev] end
+    end
     local w = int("linux.resources.blockIO.weight", get(bio, "weight"), 0, 1000)
     if w and w > 0 then
       if w < 10 then fail("linux.resources.blockIO.weight", "must be 10..1000, not %d", w) end
@@ -667,18 +707,45 @@ local function resources(linux, t, x, o, devices)
       if c.io_weight * 5 ~= w then note(x, "linux.resources.blockIO.weight", fmt("approximated: %d as %d", w, c.io_weight * 5)) end
     end
   end
-  for _, k in ipairs({ "hugepageLimits", "network", "rdma", "unified" }) do
-    local v = get(r, k)
-    if v ~= nil and not (type(v) == "table" and next(v) == nil) then
-      fail("linux.resources." .. k, "is not supported yet (ns.cgroup has no such limit)")
+  local hp = list("linux.resources.hugepageLimits", get(r, "hugepageLimits"))
+  if hp and #hp > 0 then
+    c.hugetlb = {}
+    for i, e in ipairs(hp) do
+      local p = fmt("linux.resources.hugepageLimits[%d]", i)
+      obj(p, e)
+      local size = need(p .. ".pageSize", str(p .. ".pageSize", get(e, "pageSize")), "\"2MB\", \"1GB\"")
+      if not size:match("^%d+[KMG]B$") then fail(p .. ".pageSize", "%s is not a page size (\"2MB\", \"1GB\")", show(size)) end
+      local lim = get(e, "limit")
+      c.hugetlb[size] = (type(lim) == "number" and lim >= TWO63) and "max"
+        or fmt("%dB", need(p .. ".limit", int(p .. ".limit", lim, 0), "a number of bytes"))
     end
+  end
+  local u = obj("linux.resources.unified", get(r, "unified"))
+  if u and next(u) then
+    c.unified = {}
+    for k, v in pairs(u) do c.unified[k] = str("linux.resources.unified." .. tostring(k), v) end
+  end
+  local rdma = obj("linux.resources.rdma", get(r, "rdma"))
+  if rdma and next(rdma) then
+    fail("linux.resources.rdma", kernel_has("rdma") and "is not supported (luactr sets no rdma.max)"
+      or "this kernel has no rdma controller (/proc/cgroups)")
+  end
+  local net = obj("linux.resources.network", get(r, "network"))
+  if net and (get(net, "classID") ~= nil or (get(net, "priorities") and next(get(net, "priorities")))) then
+    fail("linux.resources.network", "net_cls and net_prio are cgroup v1 controllers that luactr does not mount (runc sets them only where the host mounts them); "
+      .. "mark packets with nftables' socket cgroupv2 match instead")
   end
   local why = require("ns.cgroup.limits").check(c)
   if why then
-    local key = why:match("^(%w+)")
+    local key = why:match("^([%w_]+)")
     local field = ({ memory = "memory.limit", memory_swap = "memory.swap", cpu = "cpu.quota", cpu_period = "cpu.period",
-      cpuset = "cpu.cpus", pids = "pids.limit", cpu_weight = "cpu.shares", io_weight = "blockIO.weight" })[key] or key
-    fail("linux.resources." .. field, "%s", why)
+      cpuset = "cpu.cpus", pids = "pids.limit", cpu_weight = "cpu.shares", io_weight = "blockIO.weight",
+      memory_reservation = "memory.reservation", memory_tcp = "memory.kernelTCP", memory_swappiness = "memory.swappiness",
+      cpuset_mems = "cpu.mems", cpu_burst = "cpu.burst", cpu_rt_runtime = "cpu.realtimeRuntime",
+      cpu_rt_period = "cpu.realtimePeriod", hugetlb = "hugepageLimits", unified = "unified",
+      io_max = "blockIO", io_weight_device = "blockIO.weightDevice" })[key] or key
+    -- "unified: x is ..." names the field already.
+    fail("linux.resources." .. field, "%s", (why:gsub("^" .. key .. ": ", "")))
   end
   t.cgroup = c
 end
