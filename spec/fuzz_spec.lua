@@ -70,6 +70,8 @@ local NESTED = {
   { { user = { bogus = 1 } }, "unknown key 'bogus'" },
   { { time = { monotonic = 1.5 } }, "time.monotonic" },
   { { time = { bogus = 1 } }, "unknown key 'bogus'" },
+  { { root_propagation = "slaves" }, "root_propagation 'slaves' (did you mean 'slave'?" },
+  { { root_propagation = "rshared", chroot = true }, "a chroot container's root is the host's mount namespace's" },
   { { landlock = { read = { "relative" } } }, "landlock.read[1]" },
   { { landlock = { write = { "/tmp", [3] = "/x" } } }, "landlock.write must be a list" },
   { { landlock = { execute = { NUL } } }, "landlock.execute[1]" },

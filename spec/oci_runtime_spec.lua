@@ -439,6 +439,60 @@ describe("luactr-oci, the OCI runtime", function()
     assert.is_nil(ns.stat((v1 and L.v1.memory or L.v2) .. "/luactr-oci-spec"))
   end)
 
+  it("rootfsPropagation: rslave and rshared let the host's mounts below the rootfs in, the default does not", function()
+    -- The rootfs on a shared tmpfs of the spec's (the host's / here is private).
+    local top = H.tmpdir("oci-prop")
+    assert(H.sh(fmt("mount -t tmpfs -o size=64m none %s && mount --make-shared %s && echo ok", q(top), q(top))):match("ok"))
+    H.defer(function()
+      H.sh(fmt("umount -R %s 2>/dev/null", q(top)))
+      H.rmrf(top)
+    end)
+    local src = require("ns.rootfs").busybox()
+    local function run_with(prop, id)
+      local b = top .. "/" .. id
+      assert(H.sh(fmt("mkdir -p %s && cp -a \"$(readlink -f %s)\" %s/rootfs && mkdir -p %s/rootfs/mnt/in %s/rootfs/mnt/out && echo ok",
+        q(b), q(src), q(b), q(b), q(b))):match("ok"))
+      local cfg = require("ns.oci.spec").default(false)
+      cfg.process.terminal = false
+      cfg.root.readonly = false
+      cfg.process.args = { "/bin/sh", "-c", "mount -t tmpfs out /mnt/out && touch /mnt/out/made && sleep 1000" }
+      -- Every capability, to mount inside.
+      local all = {}
+      for j, n in ipairs(ns.cap_names()) do all[j] = "CAP_" .. n:upper() end
+      cfg.process.capabilities = { bounding = all, effective = all, permitted = all }
+      cfg.linux.seccomp = nil
+      cfg.linux.rootfsPropagation = prop
+      assert(ns.writefile(b .. "/config.json", require("ns.state").encode(cfg, "config"), { create = true }))
+      ok(fmt("run -d --bundle %s %s", q(b), id))
+      for _ = 1, 100 do
+        if (oci(fmt("exec %s ls /mnt/out", id))):match("made") then break end
+        ns.sleep(0.02)
+      end
+      -- The host mounts below the container's rootfs.
+      assert(H.sh(fmt("mount -t tmpfs in %s/rootfs/mnt/in && touch %s/rootfs/mnt/in/from-host && echo ok", q(b), q(b))):match("ok"))
+      local inside = oci(fmt("exec %s ls /mnt/in", id))
+      local outside = H.sh(fmt("ls %s/rootfs/mnt/out", q(b)))
+      local root_opt
+      for line in oci(fmt("exec %s cat /proc/self/mountinfo", id)):gmatch("[^\n]+") do
+        root_opt = root_opt or line:match("^%S+ %S+ %S+ %S+ / (%S+.-) %- ")
+      end
+      ok("delete --force " .. id)
+      H.sh(fmt("umount -R %s/rootfs/mnt/in %s/rootfs/mnt/out 2>/dev/null", q(b), q(b)))
+      return inside:match("from%-host") ~= nil, outside:match("made") ~= nil, root_opt
+    end
+    local i, o, r = run_with(nil, "p0")
+    assert.are.same({ false, false }, { i, o }, r)
+    assert.is_nil(r:match("shared:") or r:match("master:"), r)
+    i, o, r = run_with("rslave", "p1")
+    assert.are.same({ true, false }, { i, o }, r)
+    assert.matches("master:%d+", r)
+    -- rshared: a peer group of the container's own (pivot_root takes no
+    -- root in the host's), still the host's slave: in, not out.
+    i, o, r = run_with("rshared", "p2")
+    assert.are.same({ true, false }, { i, o }, r)
+    assert.matches("shared:%d+ master:%d+", r)
+  end)
+
   it("a pod: a container joins its sandbox's network, ipc and uts namespaces by path", function()
     local sb = bundle(function(cfg) cfg.process.args = { "/bin/sleep", "1000" } end)
     ok(fmt("run -d --bundle %s pod", q(sb)))

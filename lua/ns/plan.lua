@@ -304,7 +304,17 @@ function M.ops(c)
   local become = M.become(c)
   if become then add("child", become) end
   if c.nsset.mnt then
-    add("child", { op = "mount", name = "make / rprivate", target = "/", host = true, flags = { "rec", "private" } })
+    -- rslave and rshared start from a slave copy of the host's mounts (as
+    -- runc's do), so that what the host mounts below the rootfs comes in.
+    -- (shared: pivot_root(2) takes no root in a peer group, so the root
+    -- is made shared after it, a peer group of the container's own that
+    -- stays the host's slave.)
+    local rp = c.root_propagation or "rprivate"
+    if rp:match("slave$") or rp:match("shared$") then
+      add("child", { op = "mount", name = "make / rslave", target = "/", host = true, flags = { "rec", "slave" } })
+    else
+      add("child", { op = "mount", name = "make / rprivate", target = "/", host = true, flags = { "rec", "private" } })
+    end
   end
   if c.rootfs ~= false then
     -- Rootless, overlayfs reads and writes user.overlay.* xattrs, the
@@ -381,6 +391,14 @@ function M.ops(c)
       add("child", { op = "chroot", name = "chroot" })
     else
       add("child", { op = "pivot_root", name = "pivot_root" })
+    end
+    local rp = c.root_propagation
+    if rp and rp ~= "rprivate" and rp ~= "rslave" and rp ~= "slave" then
+      -- The root's own propagation once it is /: private, shared (a peer
+      -- group of its own, still the host's slave) or unbindable.
+      local mode = rp:match("^r(%l+)$")
+      add("child", { op = "mount", name = "make / " .. rp, target = "/", host = true,
+        flags = mode and { "rec", mode } or { rp } })
     end
   end
   if c.hostname then add("child", { op = "sethostname", name = "hostname " .. c.hostname, hostname = c.hostname }) end

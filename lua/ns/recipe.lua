@@ -43,6 +43,13 @@ local KEYS = {
 -- namespaces (ns.recipe.process).
 KEYS.umask, KEYS.oom_score_adj, KEYS.sysctl = "number", "number", "table"
 
+-- The propagation of the container's root (mount_namespaces(7)): rprivate
+-- unless given; rslave lets mounts the host makes below the rootfs in;
+-- rshared too, the root then a peer group of the container's own.
+KEYS.root_propagation = "string"
+local PROPAGATIONS = { private = true, rprivate = true, slave = true, rslave = true, shared = true, rshared = true,
+  unbindable = true, runbindable = true }
+
 -- Landlock's rules and whether they must be enforced (ns.recipe.landlock).
 KEYS.landlock, KEYS.landlock_required = "table|boolean", "boolean"
 
@@ -349,6 +356,17 @@ function M.check(t)
     bad(what, "a rootfs or mounts need the mnt namespace (add \"mnt\" to namespaces)")
   end
   if c.chroot and c.rootfs == false then bad(what, "chroot needs a rootfs") end
+  if c.root_propagation ~= nil then
+    if not PROPAGATIONS[c.root_propagation] then
+      bad(what, "root_propagation %s (%s)", util.quoted(c.root_propagation), util.choices(c.root_propagation, PROPAGATIONS))
+    end
+    if c.root_propagation ~= "rprivate" and not c.nsset.mnt then
+      bad(what, "root_propagation %s needs a mount namespace", util.quoted(c.root_propagation))
+    end
+    if c.root_propagation:match("shared$") and c.chroot then
+      bad(what, "root_propagation %s: a chroot container's root is the host's mount namespace's", util.quoted(c.root_propagation))
+    end
+  end
   if c.user then require("ns.recipe.user").maps(what, c) end
   if c.time then
     check_keys(what .. ": time", c.time, TIME_KEYS)

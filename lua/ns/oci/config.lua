@@ -889,11 +889,21 @@ local function paths(linux, field)
   return l
 end
 
-local function rest(linux, x)
+-- linux.rootfsPropagation: the recipe's root_propagation. Without one
+-- luactr's root stays rprivate (runc's default is rslave: a host's mounts
+-- below the rootfs then come in; ask for it).
+local PROPAGATIONS = { private = true, rprivate = true, slave = true, rslave = true, shared = true, rshared = true,
+  unbindable = true, runbindable = true }
+local function propagation(linux, t)
   local prop = str("linux.rootfsPropagation", get(linux, "rootfsPropagation"))
-  if prop and prop ~= "" and prop ~= "private" and prop ~= "rprivate" then
-    fail("linux.rootfsPropagation", "%s is not supported yet (luactr makes the root rprivate)", show(prop))
+  if not prop or prop == "" then return end
+  if not PROPAGATIONS[prop] then
+    fail("linux.rootfsPropagation", "%s is not a propagation (private, rprivate, slave, rslave, shared, rshared, unbindable, runbindable)", show(prop))
   end
+  if prop ~= "rprivate" then t.root_propagation = prop end
+end
+
+local function rest(linux, x)
   local pers = obj("linux.personality", get(linux, "personality"))
   if pers then
     local dom = str("linux.personality.domain", get(pers, "domain"))
@@ -994,6 +1004,7 @@ function M.table(cfg, bundle, o)
   seccomp(linux, t, x)
   t.masked_paths = paths(linux, "maskedPaths")
   t.readonly_paths = paths(linux, "readonlyPaths")
+  propagation(linux, t)
   rest(linux, x)
   hooks(cfg, x)
   annotations(cfg, t, x)
