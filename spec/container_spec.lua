@@ -993,6 +993,31 @@ describe("ns.container edge cases", function()
     assert.is_true(tonumber(st.stdout) >= 86400, st.stdout)
   end)
 
+  it("devices: a node made in /dev (type, major, minor, mode, owner), a fifo; the staging tmpfs is gone", function()
+    local st = container.run { capture = true, cgroup = {},
+      devices = { { path = "/dev/mynull", type = "c", major = 1, minor = 3, mode = "0620", uid = 5, gid = 6 },
+        { path = "/dev/sub/fifo", type = "p", mode = 384 } },
+      args = { "/bin/sh", "-c", "ls -ln /dev/mynull /dev/sub/fifo; echo hi > /dev/mynull && echo wrote; "
+        .. "wc -c < /dev/mynull; grep -c luactr-nodes /proc/self/mountinfo; ls -a /dev | grep -c nodes" } }
+    assert.matches("^crw%-%-w%-%-%-%-%s+1 5%s+6%s+1,%s+3 [^\n]* /dev/mynull\n", st.stdout)
+    assert.matches("\nprw%-%-%-%-%-%-%-%s+1 0%s+0%s+0 [^\n]* /dev/sub/fifo\nwrote\n%s*0\n0\n0\n$", st.stdout)
+    assert.is_truthy(st.stdout:find("wrote", 1, true), st.stderr)
+    for _, case in ipairs({
+      { { path = "/dev/x", type = "z" }, 'devices[1].type "z" must be "c", "b" or "p"' },
+      { { path = "/dev/x", type = "c", major = 1 }, "devices[1].minor must be the device's minor number, not nil" },
+      { { path = "/dev/x", type = "c", major = 1, minor = 3, mode = "999" }, 'devices[1].mode "999" must be permission bits' },
+      { { path = "/tmp/x", type = "c", major = 1, minor = 3 }, 'devices[1].path "/tmp/x" must be a path under /dev' },
+      { { source = "/dev/null", major = 1 }, "devices[1].major is for a node made here" },
+    }) do
+      local ok, err = pcall(require("ns.recipe").check, { devices = { case[1] } })
+      assert.is_false(ok)
+      assert.matches(case[2], err, 1, true)
+    end
+    local ok, err = pcall(require("ns.recipe").check, { user = true, devices = { { path = "/dev/x", type = "c", major = 1, minor = 3 } } })
+    assert.is_false(ok)
+    assert.matches("devices[1]: a device node cannot be made in a user namespace", err, 1, true)
+  end)
+
   it("time offsets in nanoseconds: {seconds, nanoseconds}, as /proc/self/timens_offsets has them", function()
     if not ns.stat("/proc/self/ns/time") then
       pending("the kernel has no time namespaces (no /proc/self/ns/time)")

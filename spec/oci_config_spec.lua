@@ -163,11 +163,15 @@ local BAD = {
     .. "(luactr's device rules are an allow-list)" },
   { function(c) c.linux.resources = { devices = { { access = "rwm" } } } end,
     "config.json: linux.resources.devices[1].allow: is required (true or false)" },
-  { function(c) c.linux.devices = { { path = "/dev/luactr-none", type = "c", major = 10, minor = 250 } } end,
-    "config.json: linux.devices[1]: no host device node c 10:250 at /dev/luactr-none to bind "
-    .. "(luactr binds the host's nodes, it makes none)" },
-  { function(c) c.linux.devices = { { path = "/dev/f", type = "p", major = 0, minor = 0 } } end,
-    "config.json: linux.devices[1].type: fifos are not supported (luactr binds the host's device nodes)" },
+  { function(c)
+      c.linux.namespaces[#c.linux.namespaces + 1] = { type = "user" }
+      c.linux.uidMappings = { { containerID = 0, hostID = 100000, size = 65536 } }
+      c.linux.gidMappings = { { containerID = 0, hostID = 100000, size = 65536 } }
+      c.linux.devices = { { path = "/dev/luactr-none", type = "c", major = 10, minor = 250 } }
+    end,
+    "config.json: linux.devices[1]: no host device node c 10:250 at /dev/luactr-none to bind, and a user namespace cannot make one" },
+  { function(c) c.linux.devices = { { path = "/dev/big", type = "c", major = 4096, minor = 0 } } end,
+    "config.json: linux.devices[1].major: must be at most 4095, not 4096" },
   { function(c) c.linux.sysctl = { ["kernel.core_pattern"] = "x" } end,
     "config.json: linux.sysctl.kernel.core_pattern: is not a sysctl of the container's namespaces (kernel.shm*, "
     .. "kernel.msg*, kernel.sem, fs.mqueue.*, net.*, kernel.hostname, kernel.domainname)" },

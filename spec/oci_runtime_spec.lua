@@ -493,6 +493,17 @@ describe("luactr-oci, the OCI runtime", function()
     assert.matches("shared:%d+ master:%d+", r)
   end)
 
+  it("linux.devices: a node the host lacks is made (mknod) with its mode and owner, a fifo too; the cgroup allows it", function()
+    local b = bundle(function(cfg)
+      cfg.process.args = { "/bin/sh", "-c", "ls -ln /dev/luactr-null /dev/luactr-fifo; echo x > /dev/luactr-null && echo ok" }
+      cfg.linux.devices = { { path = "/dev/luactr-null", type = "c", major = 1, minor = 3, fileMode = 438, uid = 7, gid = 8 },
+        { path = "/dev/luactr-fifo", type = "p", fileMode = 384 } }
+    end)
+    local out = ok(fmt("run --bundle %s dv", q(b)))
+    assert.matches("^prw%-%-%-%-%-%-%-%s+1 0%s+0%s+0 [^\n]*/dev/luactr%-fifo\n", out)
+    assert.matches("\ncrw%-rw%-rw%-%s+1 7%s+8%s+1,%s+3 [^\n]*/dev/luactr%-null\nok\n$", out)
+  end)
+
   it("a pod: a container joins its sandbox's network, ipc and uts namespaces by path", function()
     local sb = bundle(function(cfg) cfg.process.args = { "/bin/sleep", "1000" } end)
     ok(fmt("run -d --bundle %s pod", q(sb)))

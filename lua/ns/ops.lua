@@ -204,11 +204,44 @@ function RUN.dev(x, o)
     must("mount", ok, msg and in_msg(msg, "/dev/" .. name), e)
   end
   for _, d in ipairs(o.nodes) do bind_node("/dev/" .. d[1], d[1]) end
+  -- Nodes made here (mknod) go on a staging tmpfs without nodev, each
+  -- bound into the nodev /dev, and the staging tmpfs is then detached:
+  -- the container sees the nodes only, and the cgroup's device rules
+  -- still decide what opens.
+  local stage
   for _, d in ipairs(o.devices) do
     local rel = d.path:sub(6) -- below /dev/
     local parent = rel:match("^(.*)/[^/]+$")
     if parent then must("mkdir", ns.mkdir(dev .. "/" .. parent, "0755", true)) end
-    bind_node(d.source, rel)
+    if d.node and d.node.type == "fifo" then
+      -- A fifo is no device: made in /dev itself.
+      local n, p = d.node, dev .. "/" .. rel
+      local ok, msg, e = ns.mknod(p, "fifo", n.mode)
+      must("mknod", ok, msg and in_msg(msg, d.path), e)
+      must("chmod", ns.chmod(p, n.mode))
+      if n.uid ~= 0 or n.gid ~= 0 then must("chown", ns.chown(p, n.uid, n.gid)) end
+    elseif d.node then
+      if not stage then
+        stage = dev .. "/.luactr-nodes"
+        must("mkdir", ns.mkdir(stage, "0700"))
+        must("mount", ns.mount("nodes", stage, "tmpfs", { "nosuid", "noexec" }, "mode=700,size=4k"))
+      end
+      local n, tmp = d.node, stage .. "/node"
+      local ok, msg, e = ns.mknod(tmp, n.type, n.mode, n.major, n.minor)
+      must("mknod", ok, msg and in_msg(msg, d.path), e)
+      must("chmod", ns.chmod(tmp, n.mode))
+      if n.uid ~= 0 or n.gid ~= 0 then must("chown", ns.chown(tmp, n.uid, n.gid)) end
+      bind_node(tmp, rel)
+      -- A name of its own on the staging tmpfs, unreachable once it is
+      -- detached; the node keeps its link.
+      must("rename", ns.rename(tmp, stage .. "/" .. rel:gsub("/", "_")))
+    else
+      bind_node(d.source, rel)
+    end
+  end
+  if stage then
+    must("umount", ns.umount(stage, "detach"))
+    must("rmdir", ns.rmdir(stage))
   end
   for _, d in ipairs({ "pts", "shm", "mqueue" }) do must("mkdir", ns.mkdir(dev .. "/" .. d, "0755")) end
   must("mount", ns.mount("devpts", dev .. "/pts", "devpts", { "nosuid", "noexec" }, "newinstance,ptmxmode=0666,mode=0620"))

@@ -42,7 +42,9 @@ local function device_rules(c)
   local rules = {}
   for i, r in ipairs(security.device_rules) do rules[i] = r end
   for _, d in ipairs(c.devices) do
-    rules[#rules + 1] = { type = d.type, major = d.major, minor = d.minor, access = d.access, allow = true }
+    if not d.fifo then
+      rules[#rules + 1] = { type = d.type, major = d.major, minor = d.minor, access = d.access, allow = true }
+    end
   end
   return rules
 end

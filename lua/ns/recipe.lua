@@ -351,6 +351,12 @@ function M.check(t)
   c.devices = {}
   for i, d in ipairs(devices) do c.devices[i] = check_device(what, i, d) end
   if #c.devices > 0 and not c.dev then bad(what, "devices need the container's /dev (dev = true)") end
+  for i, d in ipairs(c.devices) do
+    if d.node and not d.fifo and c.nsset.user then
+      bad(what, "devices[%d]: a device node cannot be made in a user namespace (mknod needs the host's CAP_MKNOD); "
+        .. "give source = the host's node to bind", i)
+    end
+  end
   local mounting = c.rootfs ~= false or c.proc or c.sys or c.dev or #c.mounts > 0
   if mounting and not set.mnt then
     bad(what, "a rootfs or mounts need the mnt namespace (add \"mnt\" to namespaces)")

@@ -789,7 +789,7 @@ end
 -- linux.devices, sysctl, seccomp, the rest -----------------------------------
 
 local DEV_NODES -- luactr's own nodes in /dev, by path
-local function devices(linux, t, x)
+local function devices(linux, t, x, seen)
   local out = {}
   if not DEV_NODES then
     DEV_NODES = {}
@@ -800,30 +800,32 @@ local function devices(linux, t, x)
     obj(p, d)
     local path = clean(abs(p .. ".path", need(p .. ".path", str(p .. ".path", get(d, "path")), "a path under /dev")))
     local ty = need(p .. ".type", str(p .. ".type", get(d, "type")), "\"c\", \"b\", \"u\" or \"p\"")
-    if ty == "p" then fail(p .. ".type", "fifos are not supported (luactr binds the host's device nodes)") end
-    if ty ~= "c" and ty ~= "b" and ty ~= "u" then fail(p .. ".type", "must be \"c\", \"b\", \"u\" or \"p\", not %s", show(ty)) end
+    if ty ~= "c" and ty ~= "b" and ty ~= "u" and ty ~= "p" then fail(p .. ".type", "must be \"c\", \"b\", \"u\" or \"p\", not %s", show(ty)) end
     if ty == "u" then ty = "c" end
-    local major = need(p .. ".major", int(p .. ".major", get(d, "major"), 0), "a number")
-    local minor = need(p .. ".minor", int(p .. ".minor", get(d, "minor"), 0), "a number")
-    int(p .. ".fileMode", get(d, "fileMode"), 0, 4095)
-    int(p .. ".uid", get(d, "uid"), 0)
-    int(p .. ".gid", get(d, "gid"), 0)
+    local major = ty == "p" and (int(p .. ".major", get(d, "major"), 0) or 0)
+      or need(p .. ".major", int(p .. ".major", get(d, "major"), 0, 4095), "a number")
+    local minor = ty == "p" and (int(p .. ".minor", get(d, "minor"), 0) or 0)
+      or need(p .. ".minor", int(p .. ".minor", get(d, "minor"), 0, 1048575), "a number")
+    local mode = int(p .. ".fileMode", get(d, "fileMode"), 0, 4095)
+    local uid = int(p .. ".uid", get(d, "uid"), 0)
+    local gid = int(p .. ".gid", get(d, "gid"), 0)
     local own = DEV_NODES[path]
+    t.devices = t.devices or {}
     if own and own[2] == ty and own[3] == major and own[4] == minor then
       -- luactr's /dev has it already
-    else
-      -- luactr binds the host's node, which must be the one asked for.
+    elseif ty ~= "p" and seen.user then
+      -- As runc: no mknod of a device in a user namespace, the host's node bound instead.
       local st = ns.stat(path)
       if not st or st.type ~= (ty == "c" and "chr" or "blk") or st.rdev_major ~= major or st.rdev_minor ~= minor then
-        fail(p, "no host device node %s %d:%d at %s to bind (luactr binds the host's nodes, it makes none)", ty, major, minor, path)
+        fail(p, "no host device node %s %d:%d at %s to bind, and a user namespace cannot make one", ty, major, minor, path)
       end
-      if get(d, "fileMode") ~= nil or get(d, "uid") ~= nil or get(d, "gid") ~= nil then
-        note(x, p, "approximated: the host's node keeps its own mode and owner")
-      end
-      t.devices = t.devices or {}
+      if mode ~= nil or uid ~= nil or gid ~= nil then note(x, p, "approximated: the host's node keeps its own mode and owner") end
       t.devices[#t.devices + 1] = { source = path, path = path, access = "rwm" }
+    else
+      t.devices[#t.devices + 1] = { path = path, type = ty, major = ty ~= "p" and major or nil,
+        minor = ty ~= "p" and minor or nil, mode = (mode or 438) & 511, uid = uid, gid = gid, access = "rwm" }
     end
-    out[#out + 1] = { type = ty, major = major, minor = minor }
+    if ty ~= "p" then out[#out + 1] = { type = ty, major = major, minor = minor } end
   end
   return out
 end
@@ -986,7 +988,7 @@ function M.table(cfg, bundle, o)
   end
   if #missing > 0 then note(x, "process.env", "luactr adds " .. concat(missing, ", ") .. ", which the list lacks") end
   local cgroupfs_at = mounts(cfg, bundle, t, x)
-  local devs = devices(linux, t, x)
+  local devs = devices(linux, t, x, seen)
   if t.devices and not t.dev then fail("linux.devices", "need luactr's /dev: a tmpfs mount on /dev in mounts") end
   resources(linux, t, x, o, devs)
   if cgroupfs_at then

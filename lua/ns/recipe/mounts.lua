@@ -12,7 +12,9 @@ local M = {}
 
 local MOUNT_KEYS = { source = true, target = true, type = true, flags = true, data = true, mkdir = true, dev = true,
   copy_up = true }
-local DEVICE_KEYS = { path = true, source = true, access = true }
+local DEVICE_KEYS = { path = true, source = true, access = true, type = true, major = true, minor = true, mode = true,
+  uid = true, gid = true }
+local NODE_TYPES = { c = "chr", b = "blk", p = "fifo" }
 
 local MS_NAMES -- made on first use
 
@@ -60,6 +62,39 @@ local function check_device(what, i, d)
   if type(d) == "string" then d = { source = d } end
   if type(d) ~= "table" then bad(what, "%s must be a host device path or a table", key) end
   check_keys(what .. ": " .. key, d, DEVICE_KEYS)
+  if d.source == nil and d.type ~= nil then
+    -- A node made in the container's /dev (mknod(2)), not the host's bound.
+    if not NODE_TYPES[d.type] then bad(what, "%s.type %s must be \"c\", \"b\" or \"p\"", key, show(d.type)) end
+    local path = abs_path(what, key .. ".path", d.path)
+    if not path:match("^/dev/[^/]") or path:find("/%.%.?/") or path:find("/%.%.?$") then
+      bad(what, "%s.path %s must be a path under /dev", key, show(path))
+    end
+    local node = { type = NODE_TYPES[d.type], major = 0, minor = 0 }
+    if d.type ~= "p" then
+      for _, k in ipairs({ "major", "minor" }) do
+        if math.type(d[k]) ~= "integer" or d[k] < 0 or d[k] >= (k == "major" and 4096 or 1048576) then
+          bad(what, "%s.%s must be the device's %s number, not %s", key, k, k, show(d[k]))
+        end
+        node[k] = d[k]
+      end
+    end
+    local mode = d.mode == nil and 438 or (type(d.mode) == "string" and tonumber(d.mode, 8)) or d.mode
+    if math.type(mode) ~= "integer" or mode < 0 or mode > 511 then
+      bad(what, "%s.mode %s must be permission bits (0666, \"0620\")", key, show(d.mode))
+    end
+    node.mode = mode
+    for _, k in ipairs({ "uid", "gid" }) do
+      if d[k] ~= nil and (math.type(d[k]) ~= "integer" or d[k] < 0) then bad(what, "%s.%s must be an id, not %s", key, k, show(d[k])) end
+      node[k] = d[k] or 0
+    end
+    local access = d.access == nil and "rwm" or str(what, key .. ".access", d.access)
+    if access == "" or access:find("[^rwm]") then bad(what, "%s.access %s must be letters of \"rwm\"", key, show(access)) end
+    return { path = path, node = node, access = access, type = d.type == "b" and "b" or "c", major = node.major,
+      minor = node.minor, fifo = d.type == "p" or nil }
+  end
+  for _, k in ipairs({ "major", "minor", "mode", "uid", "gid" }) do
+    if d[k] ~= nil then bad(what, "%s.%s is for a node made here (type = \"c\", no source)", key, k) end
+  end
   local src = abs_path(what, key .. ".source", d.source)
   local st, msg = ns.stat(src)
   if not st then bad(what, "%s: %s", key, msg) end
