@@ -121,11 +121,14 @@ static int ns_mounts_chdir(lua_State *L)
 	return 1;
 }
 
-/* mount_setattr(target, set [, clear [, "recursive"]]) -> true.
- * target: a path, or an fd (a handle) of the mount itself (AT_EMPTY_PATH).
- * Unlike a remount, attributes not named stay as they are, so a mount's
- * locked flags (inherited from a more privileged namespace) never need
- * restating; "recursive" applies them to every mount below too. */
+/* mount_setattr(target, set [, clear [, "recursive" [, {atime, userns}]]])
+ * -> true. target: a path, or an fd (a handle) of the mount itself
+ * (AT_EMPTY_PATH: open_tree's or fsmount's). Unlike a remount, attributes
+ * not named stay as they are, so a mount's locked flags (inherited from a
+ * more privileged namespace) never need restating; "recursive" applies
+ * them to every mount below too. atime: "relatime", "noatime" or
+ * "strictatime"; userns: a user namespace's fd, whose maps the mount then
+ * applies to its ids (MOUNT_ATTR_IDMAP, for a detached mount only). */
 static int ns_mounts_mount_setattr(lua_State *L)
 {
 	static const char *const modes[] = {"single", "recursive", NULL};
@@ -144,6 +147,25 @@ static int ns_mounts_mount_setattr(lua_State *L)
 	attr.attr_clr = (unsigned long long)ns_checkflags(L, 3, mount_attrs, "mount attribute");
 	if (ns_checkoption(L, 4, "single", modes) == 1)
 		flags |= AT_RECURSIVE;
+	if (!lua_isnoneornil(L, 5)) {
+		static const char *const atimes[] = {"relatime", "noatime", "strictatime", NULL};
+		static const unsigned long long atime_attr[] = {MOUNT_ATTR_RELATIME, MOUNT_ATTR_NOATIME,
+								MOUNT_ATTR_STRICTATIME};
+		luaL_checktype(L, 5, LUA_TTABLE);
+		if (lua_getfield(L, 5, "atime") != LUA_TNIL) {
+			/* The atime mode is one field: cleared, then set. */
+			int a = luaL_checkoption(L, -1, NULL, atimes);
+			attr.attr_clr |= MOUNT_ATTR__ATIME;
+			attr.attr_set |= atime_attr[a];
+		}
+		lua_pop(L, 1);
+		if (lua_getfield(L, 5, "userns") != LUA_TNIL) {
+			/* An idmapped mount: ids mapped through that user namespace. */
+			attr.attr_set |= MOUNT_ATTR_IDMAP;
+			attr.userns_fd = (unsigned long long)ns_checkfd(L, -1);
+		}
+		lua_pop(L, 1);
+	}
 	if (syscall(SYS_mount_setattr, dfd, path, flags, &attr, sizeof attr) < 0)
 		return ns_fail(L, "mount_setattr", dfd == AT_FDCWD ? path : arg);
 	lua_pushboolean(L, 1);
@@ -243,9 +265,28 @@ static int ns_mounts_move_mount(lua_State *L)
 {
 	int mfd = ns_checkfd(L, 1);
 	const char *target = ns_checkstring(L, 2);
-	if (syscall(SYS_move_mount, mfd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+	/* T_SYMLINKS: a target such as /proc/self/fd/N (a handle resolved in
+	 * the container's root) is followed, as mount(2) follows it. */
+	if (syscall(SYS_move_mount, mfd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS) < 0)
 		return ns_fail(L, "move_mount", target);
 	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* open_tree(path [, "recursive"]) -> a detached copy of the mount at path
+ * (handle "mount", for mount_setattr and move_mount): OPEN_TREE_CLONE,
+ * with its submounts when recursive. open_tree(2) */
+static int ns_mounts_open_tree(lua_State *L)
+{
+	static const char *const modes[] = {"single", "recursive", NULL};
+	const char *path = ns_checkstring(L, 1);
+	unsigned int flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC;
+	if (ns_checkoption(L, 2, "single", modes) == 1)
+		flags |= AT_RECURSIVE;
+	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, path, flags);
+	if (fd < 0)
+		return ns_fail(L, "open_tree", path);
+	ns_pushfd(L, fd, "mount");
 	return 1;
 }
 
@@ -268,6 +309,7 @@ static const luaL_Reg mounts_funcs[] = {
 	{"getcwd", ns_mounts_getcwd},
 	{"mount", ns_mounts_mount},
 	{"mount_setattr", ns_mounts_mount_setattr},
+	{"open_tree", ns_mounts_open_tree},
 	{"move_mount", ns_mounts_move_mount},
 	{"pivot_root", ns_mounts_pivot_root},
 	{"umount", ns_mounts_umount},

@@ -993,6 +993,74 @@ describe("ns.container edge cases", function()
     assert.is_true(tonumber(st.stdout) >= 86400, st.stdout)
   end)
 
+  it("idmap: a bind's ids seen through the maps, with and without a user namespace; a write lands unmapped", function()
+    local src = H.tmpdir("idmap")
+    H.defer(function() H.rmrf(src) end)
+    assert(ns.chmod(src, tonumber("755", 8)))
+    assert(ns.mkdir(src .. "/sub", "0777"))
+    assert(ns.writefile(src .. "/f", "x", { create = true }))
+    assert(ns.chown(src .. "/f", 0, 0))
+    -- Without one: on-disk 0 is seen as 1234:4321.
+    local st = container.run { capture = true,
+      mounts = { { source = src, target = "/mnt/idm", flags = { "bind" }, mkdir = true,
+        idmap = { uid_map = { { 0, 1234, 1 } }, gid_map = { { 0, 4321, 1 } } } } },
+      args = { "/bin/sh", "-c", "stat -c %u:%g /mnt/idm/f" } }
+    assert.are.equal(0, st.code, st.stderr)
+    assert.are.equal("1234:4321\n", st.stdout)
+    -- In a user namespace whose root is host 200000: the same map makes
+    -- the files the container root's, and what it writes is uid 0 on disk.
+    local map = { { 0, 200000, 65536 } }
+    st = container.run { capture = true, user = { uid_map = map, gid_map = map },
+      mounts = { { source = src, target = "/mnt/idm", flags = { "bind" }, mkdir = true,
+        idmap = { uid_map = map, gid_map = map } } },
+      args = { "/bin/sh", "-c", "stat -c %u:%g /mnt/idm/f; touch /mnt/idm/sub/new && stat -c %u:%g /mnt/idm/sub/new" } }
+    assert.are.equal(0, st.code, st.stderr)
+    assert.are.equal("0:0\n0:0\n", st.stdout)
+    local made = assert(ns.stat(src .. "/sub/new"))
+    assert.are.same({ 0, 0 }, { made.uid, made.gid })
+    -- Without the idmap the same container sees the files as nobody's.
+    st = container.run { capture = true, user = { uid_map = map, gid_map = map },
+      mounts = { { source = src, target = "/mnt/idm", flags = { "bind" }, mkdir = true } },
+      args = { "/bin/sh", "-c", "stat -c %u:%g /mnt/idm/f" } }
+    assert.are.equal("65534:65534\n", st.stdout)
+    -- Refused: not a bind; a bad map.
+    for _, case in ipairs({
+      { { target = "/mnt", type = "tmpfs", idmap = { uid_map = map, gid_map = map } }, "idmap is for a bind mount" },
+      { { source = src, target = "/mnt", flags = { "bind" }, idmap = { uid_map = { { 0, 1 } }, gid_map = map } },
+        "idmap.uid_map[1] must be {inside, outside, count}" },
+    }) do
+      local ok, err = pcall(require("ns.recipe").check, { mounts = { case[1] } })
+      assert.is_false(ok)
+      assert.matches(case[2], err, 1, true)
+    end
+  end)
+
+  it("recursive mount attributes: set on the mount and every mount below it", function()
+    local src = H.tmpdir("rattr")
+    H.defer(function()
+      H.sh("umount " .. src .. "/inner 2>/dev/null")
+      H.rmrf(src)
+    end)
+    assert(ns.mkdir(src .. "/inner", "0755"))
+    assert(H.sh("mount -t tmpfs rattr " .. src .. "/inner && echo ok"):match("ok"))
+    for _, rec in ipairs({ false, true }) do
+      local st = container.run { capture = true,
+        mounts = { { source = src, target = "/mnt/r", flags = { "rbind" }, mkdir = true,
+          recursive = rec and { set = { "rdonly" }, atime = "noatime" } or nil } },
+        args = { "/bin/sh", "-c", "touch /mnt/r/inner/x 2>/dev/null && echo writable || echo read-only; grep ' /mnt/r/inner ' /proc/self/mountinfo" } }
+      if rec then
+        assert.matches("^read%-only\n", st.stdout)
+        assert.matches("ro,[^ ]*noatime", st.stdout)
+      else
+        assert.matches("^writable\n", st.stdout)
+      end
+    end
+    local ok, err = pcall(require("ns.recipe").check, { mounts = { { source = src, target = "/m", flags = { "bind" },
+      recursive = { set = { "readonly" } } } } })
+    assert.is_false(ok)
+    assert.matches("recursive.set: unknown attribute 'readonly'", err, 1, true)
+  end)
+
   it("devices: a node made in /dev (type, major, minor, mode, owner), a fifo; the staging tmpfs is gone", function()
     local st = container.run { capture = true, cgroup = {},
       devices = { { path = "/dev/mynull", type = "c", major = 1, minor = 3, mode = "0620", uid = 5, gid = 6 },

@@ -114,10 +114,13 @@ local BAD = {
   { function(c) c.mounts[2] = { destination = "/data", type = "bind", source = "data", options = { "rbind", "tmpcopyup" } } end,
     "config.json: mounts[2].options: tmpcopyup is for a tmpfs, not a bind mount" },
   { function(c) c.mounts[2] = { destination = "/data", type = "none", source = "/tmp", options = { "rbind", "idmap" } } end,
-    "config.json: mounts[2].options[2]: idmap: idmapped mounts are not supported yet" },
+    "config.json: mounts[2].uidMappings: an idmapped mount without mappings needs the container's (linux.uidMappings)" },
   { function(c) c.mounts[2] = { destination = "/data", type = "bind", source = "/tmp", options = { "rbind" },
       uidMappings = { { containerID = 0, hostID = 1, size = 1 } } } end,
-    "config.json: mounts[2].uidMappings: idmapped mounts are not supported yet" },
+    "config.json: mounts[2].gidMappings: an idmapped mount needs uidMappings and gidMappings" },
+  { function(c) c.mounts[2] = { destination = "/data", type = "tmpfs", source = "tmpfs", options = { "idmap" },
+      uidMappings = { { containerID = 0, hostID = 1, size = 1 } }, gidMappings = { { containerID = 0, hostID = 1, size = 1 } } } end,
+    'config.json: mounts[2].options: an idmapped mount is a bind mount ("bind" or "rbind")' },
   { function(c) c.mounts[2] = { destination = "/data", source = "x" } end,
     'config.json: mounts[2].type: is required for a mount that is not a bind ("tmpfs", ...)' },
   { function(c) c.mounts[2] = { destination = "/data", type = "bind", source = "nonexistent", options = { "bind" } } end,
@@ -379,11 +382,12 @@ describe("ns.oci.config", function()
       assert.are.same(oci.HOOKS, f.hooks)
       assert.is_false(f.linux.cgroup.systemd)
       assert.is_false(f.linux.apparmor.enabled)
-      assert.is_false(f.linux.mountExtensions.idmap.enabled)
+      assert.is_true(f.linux.mountExtensions.idmap.enabled)
       assert.is_true(#f.linux.capabilities == #ns.cap_names())
       local opts = {}
       for _, o in ipairs(f.mountOptions) do opts[o] = true end
-      assert.is_true(opts.rbind and opts.ro and opts.nosuid and opts.rprivate and opts.tmpcopyup and not opts.idmap)
+      assert.is_true(opts.rbind and opts.ro and opts.nosuid and opts.rprivate and opts.tmpcopyup and opts.idmap and opts.ridmap
+        and opts.rro and opts.rnoatime and not opts.remount)
       -- every listed action is one the translation takes
       for _, a in ipairs(f.linux.seccomp.actions) do
         local c = base()

@@ -504,6 +504,20 @@ describe("luactr-oci, the OCI runtime", function()
     assert.matches("\ncrw%-rw%-rw%-%s+1 7%s+8%s+1,%s+3 [^\n]*/dev/luactr%-null\nok\n$", out)
   end)
 
+  it("mounts: idmap with the mount's uidMappings, rro on the whole tree", function()
+    local src = H.tmpdir("oci-idmap")
+    H.defer(function() H.rmrf(src) end)
+    assert(ns.chmod(src, tonumber("755", 8)))
+    assert(ns.writefile(src .. "/f", "x", { create = true }))
+    local b = bundle(function(cfg)
+      cfg.process.args = { "/bin/sh", "-c", "stat -c %u:%g /mnt/idm/f; touch /mnt/idm/new 2>/dev/null || echo read-only" }
+      cfg.mounts[#cfg.mounts + 1] = { destination = "/mnt/idm", type = "bind", source = src, options = { "rbind", "idmap", "rro" },
+        uidMappings = { { containerID = 0, hostID = 1234, size = 1 } }, gidMappings = { { containerID = 0, hostID = 4321, size = 1 } } }
+    end)
+    assert.are.equal("1234:4321\nread-only\n", ok(fmt("run --bundle %s idm", q(b))))
+    assert.is_nil(ns.stat(src .. "/new"))
+  end)
+
   it("a pod: a container joins its sandbox's network, ipc and uts namespaces by path", function()
     local sb = bundle(function(cfg) cfg.process.args = { "/bin/sleep", "1000" } end)
     ok(fmt("run -d --bundle %s pod", q(sb)))

@@ -98,6 +98,31 @@ end
 
 function RUN.unshare(_, o) must("unshare", ns.unshare(o.types)) end
 
+-- Each idmapped bind's tree, detached (open_tree), its ids mapped through
+-- a user namespace with its maps: fds the child inherits and moves in.
+function RUN.idmap_mounts(x, o)
+  x.idmapped = {}
+  local userns = require "ns.util.userns"
+  for i, m in ipairs(o.mounts) do
+    local t, msg, e = ns.open_tree(m.source, m.recursive and "recursive" or nil)
+    must("open_tree", t, msg, e)
+    x.idmapped[i] = t
+    local uns = userns.fd(m.uid_map, m.gid_map)
+    local ok
+    ok, msg, e = ns.mount_setattr(t, {}, nil, m.recursive and "recursive" or nil, { userns = uns })
+    uns:close()
+    if not ok then
+      errors.raise({ call = "mount_setattr", errno = e, message = fmt("idmap %s: %s", m.source, tostring(msg)) ..
+        (e == ns.E.EINVAL and " (its filesystem cannot be idmapped)" or "") })
+    end
+  end
+end
+
+function UNDO.idmap_mounts(x)
+  for _, t in ipairs(x.idmapped or {}) do t:close() end
+  x.idmapped = nil
+end
+
 function RUN.timens(_, o)
   must("unshare time", ns.unshare({ "time" }))
   must("timens_offsets", ns.writefile("/proc/self/timens_offsets",
@@ -115,11 +140,24 @@ function RUN.mount(x, o)
     -- taken before the mount covers them, are copied into it.
     local below <close> = o.copy_up and paths.inroot(x, o.target, o.mkdir, true)
     local old <close> = below and must("open " .. o.target, ns.open(paths.fdpath(below), { "rdonly", "directory" }))
-    local at, h <close> = mount_in(x, o.target, o.source, o.fstype, o.flags, o.data, false, o.mkdir)
+    local at, h
+    if o.idmap then
+      -- The detached, idmapped tree that idmap_mounts made, moved in.
+      at, h = paths.move_in(x, o.target, x.idmapped[o.idmap], o.source, o.mkdir)
+    else
+      at, h = mount_in(x, o.target, o.source, o.fstype, o.flags, o.data, false, o.mkdir)
+    end
+    local _ <close> = h
     if old then paths.copy_tree(paths.fdpath(old), at, o.target) end
     if o.attrs then
-      local at, t <close> = where(x, o.target)
-      local ok, msg, e = ns.mount_setattr(at, o.attrs, nil, o.recursive and "recursive" or nil)
+      local at2, t <close> = where(x, o.target)
+      local ok, msg, e = ns.mount_setattr(at2, o.attrs, nil, o.recursive and "recursive" or nil)
+      must("mount_setattr", ok, msg and in_msg(msg, o.target), e)
+    end
+    if o.recursive_attrs then
+      local r = o.recursive_attrs
+      local at2, t <close> = where(x, o.target)
+      local ok, msg, e = ns.mount_setattr(at2, r.set or {}, r.clear, "recursive", r.atime and { atime = r.atime } or nil)
       must("mount_setattr", ok, msg and in_msg(msg, o.target), e)
     end
   end

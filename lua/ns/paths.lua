@@ -225,6 +225,28 @@ function M.mount_in(x, p, source, fstype, flags, data, soft, mkdir)
   return at, h
 end
 
+--- move_in(x, p, mnt, source, mkdir) -> the path and handle as mount_in:
+-- the detached mount mnt (open_tree's) attached at p inside the root
+-- (move_mount(2)), p made as mount_in makes a bind's target.
+function M.move_in(x, p, mnt, source, mkdir)
+  if mkdir then
+    local st = ns.stat(source)
+    if st and st.type ~= "dir" then M.touch_in(x, p) end
+  end
+  local at, h = M.where(x, p, mkdir, true)
+  if not at then
+    local msg = fmt("%s: No such file or directory (ENOENT) in the container", p)
+    if mkdir == false then msg = msg .. "; add mkdir = true to the mount to make it" end
+    errors.raise({ call = "openat2", errno = ENOENT, message = msg })
+  end
+  local ok, msg, e = ns.move_mount(mnt, at)
+  if not ok then
+    if h then h:close() end
+    errors.raise({ call = "move_mount", errno = e, message = as_inside(msg, at, p) })
+  end
+  return at, h
+end
+
 -- Mount a kernel filesystem (proc, sysfs, /dev's tmpfs) on /name and note
 -- where, so that the KNOWN paths below it need no resolving (where).
 -- Returns the path of the new mount's root.

@@ -248,6 +248,20 @@ function M.ops(c)
       add("parent", { op = "join_children", name = "join " .. concat(for_children, ",") .. " for the clone", types = for_children })
     end
   end
+  local idmapped = {}
+  for _, m in ipairs(c.mounts) do
+    if m.idmap then
+      local rec = false
+      for _, f in ipairs(m.flags) do if f == "rbind" or f == "rec" then rec = true end end
+      idmapped[#idmapped + 1] = { source = m.source, recursive = rec, uid_map = m.idmap.uid_map, gid_map = m.idmap.gid_map }
+      m.idmap_index = #idmapped
+    end
+  end
+  if #idmapped > 0 then
+    -- Made here, by root of the host's user namespace, which owns the
+    -- sources' filesystems; the child moves them into its root.
+    add("parent", { op = "idmap_mounts", name = fmt("idmapped mounts (%d)", #idmapped), mounts = idmapped })
+  end
   if c.seccomp and c.seccomp.agent and c.seccomp.notify then
     -- Connected here: the agent's path is the host's.
     local a = c.seccomp.agent
@@ -350,9 +364,10 @@ function M.ops(c)
       devices = c.devices, mqueue = c.nsset.ipc or nil })
   end
   for _, m in ipairs(c.mounts) do
-    local o = { op = "mount", name = fmt("mount %s on %s", m.source or m.type or "none", m.target),
+    local o = { op = "mount", name = fmt("mount %s on %s%s", m.source or m.type or "none", m.target,
+      m.idmap_index and " (idmapped)" or ""),
       source = m.source or m.type or "none", target = m.target, fstype = m.type, flags = m.flags, data = m.data,
-      mkdir = m.mkdir, copy_up = m.copy_up or nil }
+      mkdir = m.mkdir, copy_up = m.copy_up or nil, idmap = m.idmap_index, recursive_attrs = m.recursive }
     local bind, rec, attrs = false, false, {}
     for _, f in ipairs(m.flags) do
       if f == "bind" or f == "rbind" then bind = true end

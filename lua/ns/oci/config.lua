@@ -298,10 +298,18 @@ local CLEAR_OPTS = {
 }
 local PROPAGATION = { private = true, rprivate = true, shared = true, rshared = true, slave = true, rslave = true,
   unbindable = true, runbindable = true }
-local REFUSED_OPTS = {
-  idmap = "idmapped mounts are not supported yet", ridmap = "idmapped mounts are not supported yet",
-  ["X-mount.idmap"] = "idmapped mounts are not supported yet",
+-- runc's recursive options (mount_setattr(2) AT_RECURSIVE): an attribute
+-- set or cleared, or the atime mode, on the mount and all below it.
+local RECURSIVE_OPTS = {
+  rro = { "set", "rdonly" }, rrw = { "clear", "rdonly" }, rnosuid = { "set", "nosuid" }, rsuid = { "clear", "nosuid" },
+  rnodev = { "set", "nodev" }, rdev = { "clear", "nodev" }, rnoexec = { "set", "noexec" }, rexec = { "clear", "noexec" },
+  rnodiratime = { "set", "nodiratime" }, rdiratime = { "clear", "nodiratime" },
+  rnosymfollow = { "set", "nosymfollow" }, rsymfollow = { "clear", "nosymfollow" },
+  rrelatime = { "atime", "relatime" }, rnoatime = { "atime", "noatime" }, rstrictatime = { "atime", "strictatime" },
+  -- the default atime mode is relatime: its opposite is that
+  rnorelatime = { "atime", "strictatime" }, ratime = { "atime", "relatime" }, rnostrictatime = { "atime", "relatime" },
 }
+local REFUSED_OPTS = {}
 
 -- Mount options -> {flags = {...}, data = {...}, bind, rbind, ro,
 -- propagation, nodev}.
@@ -312,6 +320,17 @@ local function options(path, m)
     if REFUSED_OPTS[opt] then fail(p, "%s: %s", opt, REFUSED_OPTS[opt]) end
     if opt == "tmpcopyup" then
       o.copy_up = true
+    elseif opt == "idmap" or opt == "ridmap" then
+      o.idmap = opt
+    elseif RECURSIVE_OPTS[opt] then
+      local r = RECURSIVE_OPTS[opt]
+      o.rec = o.rec or {}
+      if r[1] == "atime" then
+        o.rec.atime = r[2]
+      else
+        o.rec[r[1]] = o.rec[r[1]] or {}
+        table.insert(o.rec[r[1]], r[2])
+      end
     elseif opt == "bind" or opt == "rbind" then
       o.bind = opt
     elseif PROPAGATION[opt] then
@@ -349,6 +368,8 @@ local function clean(p)
   return p
 end
 
+local idmap -- an id mapping list's reader, with linux.uidMappings' below
+
 local function mounts(cfg, bundle, t, x)
   local l = list("mounts", get(cfg, "mounts")) or {}
   t.proc, t.sys, t.dev, t.mounts = false, false, false, {}
@@ -365,10 +386,15 @@ local function mounts(cfg, bundle, t, x)
     dest = clean(dest)
     local ty = str(path .. ".type", get(m, "type"))
     local src = str(path .. ".source", get(m, "source"))
-    if get(m, "uidMappings") ~= nil or get(m, "gidMappings") ~= nil then
-      fail(path .. (get(m, "uidMappings") ~= nil and ".uidMappings" or ".gidMappings"), "idmapped mounts are not supported yet")
-    end
     local o = options(path, m)
+    local mu = idmap(path .. ".uidMappings", get(m, "uidMappings"))
+    local mg = idmap(path .. ".gidMappings", get(m, "gidMappings"))
+    if (mu or mg) and not (mu and mg) then
+      fail(path .. (mu and ".gidMappings" or ".uidMappings"), "an idmapped mount needs uidMappings and gidMappings")
+    end
+    if (mu or o.idmap) and not (o.bind or ty == "bind") then
+      fail(path .. ".options", "an idmapped mount is a bind mount (\"bind\" or \"rbind\")")
+    end
     local bind = o.bind or ty == "bind"
     if dest == "/proc" and ty == "proc" then
       t.proc = true
@@ -412,6 +438,13 @@ local function mounts(cfg, bundle, t, x)
       end
       for _, f in ipairs(o.flags) do if f ~= "nodev" or not bind then flags[#flags + 1] = f end end
       e.flags = flags
+      if mu or o.idmap then
+        -- Without mappings of its own: the container's (runtime-spec).
+        mu, mg = mu or (t.user and t.user.uid_map), mg or (t.user and t.user.gid_map)
+        if not mu then fail(path .. ".uidMappings", "an idmapped mount without mappings needs the container's (linux.uidMappings)") end
+        e.idmap = { uid_map = mu, gid_map = mg }
+      end
+      if o.rec then e.recursive = o.rec end
       t.mounts[#t.mounts + 1] = e
       if o.propagation then
         -- mount(2) ignores propagation given with a new mount: a second call.
@@ -474,7 +507,7 @@ local function namespaces(linux, t)
   return seen
 end
 
-local function idmap(path, l)
+function idmap(path, l)
   l = list(path, l)
   if not l or #l == 0 then return nil end
   local out = {}
@@ -1033,7 +1066,8 @@ function M.features()
   for k in pairs(FLAG_OPTS) do mount_opts[#mount_opts + 1] = k end
   for k in pairs(CLEAR_OPTS) do mount_opts[#mount_opts + 1] = k end
   for k in pairs(PROPAGATION) do mount_opts[#mount_opts + 1] = k end
-  mount_opts[#mount_opts + 1], mount_opts[#mount_opts + 2], mount_opts[#mount_opts + 3] = "bind", "rbind", "tmpcopyup"
+  for k in pairs(RECURSIVE_OPTS) do mount_opts[#mount_opts + 1] = k end
+  for _, k in ipairs({ "bind", "rbind", "tmpcopyup", "idmap", "ridmap" }) do mount_opts[#mount_opts + 1] = k end
   table.sort(mount_opts)
   local actions = { "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
     "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRAP" }
@@ -1066,7 +1100,7 @@ function M.features()
       apparmor = { enabled = false },
       selinux = { enabled = false },
       intelRdt = { enabled = false },
-      mountExtensions = { idmap = { enabled = false } },
+      mountExtensions = { idmap = { enabled = true } },
     },
     annotations = { ["org.opencontainers.runtime-spec.features.runtime"] = "luactr",
       -- --systemd-cgroup takes "slice:prefix:name" and puts the group

@@ -11,7 +11,25 @@ local bad, str, str_list, abs_path = recipe.bad, recipe.str, recipe.str_list, re
 local M = {}
 
 local MOUNT_KEYS = { source = true, target = true, type = true, flags = true, data = true, mkdir = true, dev = true,
-  copy_up = true }
+  copy_up = true, idmap = true, recursive = true }
+local IDMAP_KEYS = { uid_map = true, gid_map = true }
+local RECURSIVE_KEYS = { set = true, clear = true, atime = true }
+local ATTRS = { rdonly = true, nosuid = true, nodev = true, noexec = true, nodiratime = true, nosymfollow = true }
+local ATIMES = { relatime = true, noatime = true, strictatime = true }
+
+-- {{inside, outside, count}, ...}: an id map as user namespaces take it.
+local function id_map(w, k, m)
+  if type(m) ~= "table" or #m == 0 then bad(w, "%s must be a list of {inside, outside, count}", k) end
+  for i, e in ipairs(m) do
+    if type(e) ~= "table" or #e ~= 3 then bad(w, "%s[%d] must be {inside, outside, count}", k, i) end
+    for j = 1, 3 do
+      if math.type(e[j]) ~= "integer" or e[j] < 0 or e[j] > 0xffffffff or (j == 3 and e[j] == 0) then
+        bad(w, "%s[%d][%d] must be an id (a count above 0), not %s", k, i, j, show(e[j]))
+      end
+    end
+  end
+  return m
+end
 local DEVICE_KEYS = { path = true, source = true, access = true, type = true, major = true, minor = true, mode = true,
   uid = true, gid = true }
 local NODE_TYPES = { c = "chr", b = "blk", p = "fifo" }
@@ -54,6 +72,39 @@ local function check_mount(what, i, m)
     bad(w, "a mount on %s needs a type (type = \"tmpfs\"), or a source and flags = {\"bind\"}", show(out.target))
   end
   if bind and not out.source then bad(w, "a bind mount on %s needs a source (a path on the host)", show(out.target)) end
+  if m.idmap ~= nil then
+    -- An idmapped bind (mount_setattr(2) MOUNT_ATTR_IDMAP): the source's
+    -- ids seen through the maps, "inside" being the ids on disk.
+    if not bind then bad(w, "idmap is for a bind mount (flags = {\"bind\"} or {\"rbind\"})") end
+    if type(m.idmap) ~= "table" then bad(w, "idmap must be {uid_map = ..., gid_map = ...}, not a %s", type(m.idmap)) end
+    check_keys(w .. ".idmap", m.idmap, IDMAP_KEYS)
+    out.idmap = { uid_map = id_map(w, "idmap.uid_map", m.idmap.uid_map), gid_map = id_map(w, "idmap.gid_map", m.idmap.gid_map) }
+    if select(2, ns.getuid()) ~= 0 then
+      bad(w, "idmap needs root: the source's filesystem is the host's user namespace's, where only root may idmap it")
+    end
+  end
+  if m.recursive ~= nil then
+    -- Attributes for the mount and every mount below it (mount_setattr(2)
+    -- AT_RECURSIVE): runc's rro, rnosuid, rnoatime and the like.
+    if type(m.recursive) ~= "table" then bad(w, "recursive must be {set = {...}, clear = {...}, atime = ...}") end
+    check_keys(w .. ".recursive", m.recursive, RECURSIVE_KEYS)
+    local r = {}
+    for _, k in ipairs({ "set", "clear" }) do
+      if m.recursive[k] ~= nil then
+        r[k] = str_list(w, "recursive." .. k, m.recursive[k])
+        for _, a in ipairs(r[k]) do
+          if not ATTRS[a] then bad(w, "recursive.%s: unknown attribute %s (%s)", k, quoted(a), choices(a, ATTRS)) end
+        end
+      end
+    end
+    if m.recursive.atime ~= nil then
+      if not ATIMES[m.recursive.atime] then
+        bad(w, "recursive.atime %s (%s)", quoted(m.recursive.atime), choices(m.recursive.atime, ATIMES))
+      end
+      r.atime = m.recursive.atime
+    end
+    out.recursive = r
+  end
   return out
 end
 

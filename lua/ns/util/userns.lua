@@ -14,6 +14,41 @@ local fmt, concat = string.format, table.concat
 
 local function fail(msg) error(msg, 0) end
 
+--- fd(uid_map, gid_map) -> an fd of a new user namespace with these maps
+-- ({{inside, outside, count}, ...}), as an idmapped mount takes it
+-- (mount_setattr(2) MOUNT_ATTR_IDMAP): made by a child that only waits,
+-- its maps written from here (which takes root, or the ids' owner), then
+-- ended. Raises naming the step.
+function M.fd(uid_map, gid_map)
+  local r, w = ns.pipe()
+  if not r then fail("idmap: pipe: " .. tostring(w)) end
+  local pid, pidfd = ns.clone({ "user" })
+  if pid == 0 then
+    w:close()
+    r:read(1)
+    ns._exit(0)
+  end
+  r:close()
+  if not pid then
+    w:close()
+    fail("idmap: a user namespace for the mapping: " .. tostring(pidfd))
+  end
+  local function text(m)
+    local lines = {}
+    for i, e in ipairs(m) do lines[i] = fmt("%d %d %d", e[1], e[2], e[3]) end
+    return concat(lines, "\n") .. "\n"
+  end
+  local ok, err = ns.writefile(fmt("/proc/%d/uid_map", pid), text(uid_map))
+  if ok then ok, err = ns.writefile(fmt("/proc/%d/gid_map", pid), text(gid_map)) end
+  local fd
+  if ok then fd, err = ns.open(fmt("/proc/%d/ns/user", pid), { "rdonly" }) end
+  w:close()
+  ns.wait(pidfd)
+  pidfd:close()
+  if not fd then fail("idmap: the mapping's user namespace: " .. tostring(err)) end
+  return fd
+end
+
 --- OPAQUE_XATTR: the opaque marker of a rootless store's layers. An
 -- unprivileged user may set no trusted.* xattr, and its overlay, mounted
 -- with userxattr, reads user.overlay.* instead (Linux 5.11).
