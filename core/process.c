@@ -1,8 +1,10 @@
 /*
  * process.c - exec, wait, kill, pids, prctl bits, rlimits, host and domain
- * names, the umask, clocks, sleep, _exit.
+ * names, the umask, the execution domain, the I/O priority, clocks, sleep,
+ * _exit.
  * See execve(2), waitid(2), pidfd_send_signal(2), prctl(2), getrlimit(2),
- * sethostname(2), setdomainname(2), umask(2), clock_gettime(2), nanosleep(2).
+ * sethostname(2), setdomainname(2), umask(2), personality(2),
+ * ioprio_set(2), clock_gettime(2), nanosleep(2).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -405,6 +408,68 @@ static int ns_process_umask(lua_State *L)
 	return 1;
 }
 
+/* The execution domains personality(2) takes by name; any other persona
+ * is given as a number. */
+static const ns_name personas[] = {{"linux", PER_LINUX}, {"linux32", PER_LINUX32}, {NULL, 0}};
+
+/* personality([persona]) -> the persona before the call (a number).
+ * persona: "linux", "linux32" or a number; without one, only reads it. */
+static int ns_process_personality(lua_State *L)
+{
+	unsigned long persona = 0xffffffffUL; /* reads, changes nothing */
+	if (!lua_isnoneornil(L, 1)) {
+		long long v = ns_checkname(L, 1, personas, "persona");
+		luaL_argcheck(L, v >= 0 && v < 0xffffffffLL, 1, "persona out of range");
+		persona = (unsigned long)v;
+	}
+	int r = personality(persona);
+	if (r < 0)
+		return ns_fail(L, "personality", lua_isnoneornil(L, 1) ? NULL : lua_tostring(L, 1));
+	lua_pushinteger(L, r);
+	return 1;
+}
+
+/* The I/O scheduling classes (linux/ioprio.h: IOPRIO_CLASS_*), by name. */
+static const char *const ioprio_classes[] = {"none", "rt", "be", "idle", NULL};
+#define NS_IOPRIO_CLASS_SHIFT 13
+#define NS_IOPRIO_WHO_PROCESS 1
+
+/* ioprio_set(class, level [, pid]) -> true: the I/O priority of the thread
+ * pid (default 0, the calling one). class: "none", "rt", "be" or "idle";
+ * level 0 (highest) to 7 (none takes 0). */
+static int ns_process_ioprio_set(lua_State *L)
+{
+	int class = ns_checkoption(L, 1, NULL, ioprio_classes);
+	lua_Integer level = luaL_checkinteger(L, 2);
+	lua_Integer pid = luaL_optinteger(L, 3, 0);
+	luaL_argcheck(L, level >= 0 && level <= 7, 2, "level must be 0..7");
+	luaL_argcheck(L, pid >= 0 && pid <= INT_MAX, 3, "pid out of range");
+	long prio = ((long)class << NS_IOPRIO_CLASS_SHIFT) | (long)level;
+	if (syscall(SYS_ioprio_set, NS_IOPRIO_WHO_PROCESS, (int)pid, (int)prio) < 0)
+		return ns_fail(L, "ioprio_set", ioprio_classes[class]);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* ioprio_get([pid]) -> class, level of the thread pid (default 0, the
+ * calling one); a thread never given one is "none", 0 (the kernel then
+ * derives its priority from its nice value). */
+static int ns_process_ioprio_get(lua_State *L)
+{
+	lua_Integer pid = luaL_optinteger(L, 1, 0);
+	luaL_argcheck(L, pid >= 0 && pid <= INT_MAX, 1, "pid out of range");
+	long r = syscall(SYS_ioprio_get, NS_IOPRIO_WHO_PROCESS, (int)pid);
+	if (r < 0)
+		return ns_fail(L, "ioprio_get", NULL);
+	int class = (int)((r >> NS_IOPRIO_CLASS_SHIFT) & 0x07);
+	if (class <= 3)
+		lua_pushstring(L, ioprio_classes[class]);
+	else
+		lua_pushinteger(L, class);
+	lua_pushinteger(L, r & ((1 << NS_IOPRIO_CLASS_SHIFT) - 1));
+	return 2;
+}
+
 static int ns_process_getdomainname(lua_State *L)
 {
 	char buf[256];
@@ -471,7 +536,10 @@ static const luaL_Reg process_funcs[] = {
 	{"getpid", ns_process_getpid},
 	{"getppid", ns_process_getppid},
 	{"getrlimit", ns_process_getrlimit},
+	{"ioprio_get", ns_process_ioprio_get},
+	{"ioprio_set", ns_process_ioprio_set},
 	{"kill", ns_process_kill},
+	{"personality", ns_process_personality},
 	{"prctl", ns_process_prctl},
 	{"setdomainname", ns_process_setdomainname},
 	{"sethostname", ns_process_sethostname},

@@ -323,6 +323,145 @@ describe("ns.container", function()
     end)
   end)
 
+  describe("the process", function()
+    -- The mask of /proc/self/status for a list of capability names.
+    local function mask(list)
+      local bit = {}
+      for i, n in ipairs(ns.cap_names()) do bit[n] = i - 1 end
+      local m = 0
+      for _, n in ipairs(list) do m = m | (1 << bit[n]) end
+      return m
+    end
+    -- The Cap* masks that the container's /proc/self/status shows.
+    local function caps_of(out)
+      local t = {}
+      for set, hex in out:gmatch("Cap(%a+):%s*(%x+)") do t[set] = tonumber(hex, 16) end
+      return t
+    end
+
+    it("keeps no inheritable or ambient capability by default (the list form)", function()
+      local out, code = H.recipe([[os.exit(require("ns.container").run{ user = { uid = 1000, gid = 1000 },
+        args = {"/bin/sh", "-c", "grep ^Cap /proc/self/status"} }.status)]])
+      assert.are.equal(0, code, out)
+      local c = caps_of(out)
+      assert.are.same({ Inh = 0, Prm = 0, Eff = 0, Amb = 0, Bnd = mask(container.default_capabilities) }, c)
+    end)
+
+    it("gives uid 1000 the ambient capabilities asked: net_bind_service binds port 80 after exec", function()
+      local out, code = H.recipe([[os.exit(require("ns.container").run{ user = { uid = 1000, gid = 1000 },
+        capabilities = { bounding = { "net_bind_service", "kill", "chown" }, permitted = { "net_bind_service", "kill" },
+          effective = { "net_bind_service" }, inheritable = { "net_bind_service", "chown" }, ambient = { "net_bind_service" } },
+        args = {"/bin/sh", "-c", "id -u; grep ^Cap /proc/self/status; nc -l -p 80 & sleep 0.3; "
+          .. "kill -0 $! && echo bound; kill $!"} }.status)]])
+      assert.are.equal(0, code, out)
+      assert.matches("^1000\n", out)
+      local c = caps_of(out)
+      -- capabilities(7): without file capabilities, a non-root exec's
+      -- permitted and effective sets are its ambient set.
+      assert.are.same({ Inh = mask({ "net_bind_service", "chown" }), Prm = mask({ "net_bind_service" }),
+        Eff = mask({ "net_bind_service" }), Amb = mask({ "net_bind_service" }),
+        Bnd = mask({ "net_bind_service", "kill", "chown" }) }, c)
+      assert.matches("\nbound\n", out)
+      -- Without the ambient set the same user cannot.
+      out, code = H.recipe([[os.exit(require("ns.container").run{ user = { uid = 1000, gid = 1000 },
+        capabilities = { bounding = { "net_bind_service" }, permitted = { "net_bind_service" },
+          effective = { "net_bind_service" }, inheritable = { "net_bind_service" } },
+        args = {"/bin/sh", "-c", "grep ^CapEff /proc/self/status; nc -l -p 80 & sleep 0.3; kill -0 $! && echo bound; true"} }.status)]])
+      assert.are.equal(0, code, out)
+      assert.are.equal(0, caps_of(out).Eff)
+      assert.not_matches("bound", out, 1, true)
+    end)
+
+    it("gives root its bounding set when permitted is larger, and the inheritable set asked", function()
+      local out, code = H.recipe([[os.exit(require("ns.container").run{
+        capabilities = { bounding = { "kill", "chown" }, permitted = { "kill", "chown", "sys_admin", "net_admin" },
+          effective = { "kill", "sys_admin" }, inheritable = { "chown" } },
+        args = {"/bin/sh", "-c", "id -u; grep ^Cap /proc/self/status"} }.status)]])
+      assert.are.equal(0, code, out)
+      assert.matches("^0\n", out)
+      -- Root's exec: permitted = inheritable | bounding, effective the same.
+      assert.are.same({ Inh = mask({ "chown" }), Prm = mask({ "kill", "chown" }), Eff = mask({ "kill", "chown" }),
+        Amb = 0, Bnd = mask({ "kill", "chown" }) }, caps_of(out))
+    end)
+
+    it("plans the five sets as given, each in the kernel's order", function()
+      local ops = container.plan{ name = "c5", capabilities = { bounding = { "CAP_KILL", "chown", "kill" },
+        permitted = { "kill" }, effective = {}, inheritable = { "kill" }, ambient = { "kill" } } }
+      local by = {}
+      for _, o in ipairs(ops) do by[o.op] = o end
+      assert.are.same({ "chown", "kill" }, by.bounding.keep)
+      assert.are.same({ {}, { "kill" }, { "kill" }, { "kill" } },
+        { by.caps.effective, by.caps.permitted, by.caps.inheritable, by.caps.ambient })
+      assert.are.equal("capabilities (effective 0, permitted 1, inheritable 1, ambient 1)", by.caps.name)
+    end)
+
+    it("refuses sets the kernel would refuse, naming the set and the capability", function()
+      local cases = {
+        { { bounding = { "kill" }, effective = { "kill" } },
+          'container "c5": capabilities.effective: kill is not in permitted (capset(2) refuses an effective capability that is not permitted)' },
+        { { bounding = { "kill" }, inheritable = { "chown" } },
+          'container "c5": capabilities.inheritable: chown is not in bounding (capset(2) takes an inheritable capability only from the bounding set)' },
+        { { bounding = { "kill" }, permitted = { "kill" }, ambient = { "kill" } },
+          'container "c5": capabilities.ambient: kill is not in inheritable (PR_CAP_AMBIENT_RAISE raises only a capability both permitted and inheritable: EPERM)' },
+        { { bounding = { "kill" }, inheritable = { "kill" }, ambient = { "kill" } },
+          'container "c5": capabilities.ambient: kill is not in permitted (PR_CAP_AMBIENT_RAISE raises only a capability both permitted and inheritable: EPERM)' },
+        { { bounding = { "kill" }, ambient = { "nope" } }, 'container "c5": capabilities.ambient: unknown capability' },
+        { { bounding = { "kill" }, permited = { "kill" } }, 'container "c5": capabilities: unknown key \'permited\'' },
+      }
+      for _, case in ipairs(cases) do
+        local ok, err = pcall(container.plan, { name = "c5", capabilities = case[1] })
+        assert.is_false(ok, case[2])
+        assert.are.equal(case[2], err:sub(1, #case[2]))
+      end
+    end)
+
+    it("runs in the linux32 execution domain and the I/O priority asked", function()
+      local out, code = H.recipe([[os.exit(require("ns.container").run{ personality = "linux32",
+        io_priority = { class = "idle", level = 5 }, args = {"/bin/sh", "-c", "uname -m; ionice -p $$; ionice -p 1"} }.status)]])
+      assert.are.equal(0, code, out)
+      local want = H.sh("uname -m"):match("^x86_64") and "i686" or H.sh("setarch --list >/dev/null 2>&1; linux32 uname -m")
+      -- busybox's ionice says "idle: prio 5", util-linux's "idle".
+      assert.matches("^" .. H.esc(want:gsub("%s+$", "")) .. "\nidle[^\n]*\nidle", out)
+      out, code = H.recipe([[os.exit(require("ns.container").run{ io_priority = { class = "be", level = 2 },
+        args = {"/bin/sh", "-c", "uname -m; ionice -p $$"} }.status)]])
+      assert.are.equal(0, code, out)
+      assert.matches("^" .. H.esc((H.sh("uname -m"):gsub("%s+$", ""))) .. "\nbest%-effort: prio 2\n", out)
+      local ok, err = pcall(container.plan, { name = "p", personality = "bsd" })
+      assert.is_false(ok)
+      assert.matches('personality "bsd" is not an execution domain', err, 1, true)
+      ok, err = pcall(container.plan, { name = "p", io_priority = { class = "be", level = 8 } })
+      assert.are.equal('container "p": io_priority.level must be 0..7, not 8', err)
+      ok, err = pcall(container.plan, { name = "p", io_priority = { class = "fast" } })
+      assert.matches('io_priority.class "fast" is not an I/O scheduling class', err, 1, true)
+    end)
+
+    it("without env_defaults, has the env as given and HOME from /etc/passwd, else /", function()
+      local out, code = H.recipe([[
+        local c = require "ns.container"
+        local function run(t)
+          t.args, t.env_defaults = { "/usr/bin/env" }, false
+          io.write("--\n")
+          io.stdout:flush()
+          assert(c.run(t).status == 0)
+        end
+        run{ env = { "A=1", "HOME=", "A=2" }, hostname = "h", tty = false }
+        run{ env = { "HOME=/x" }, user = { uid = 1000, gid = 1000 } }
+        run{ env = {}, user = { uid = 1000, gid = 1000 } }
+        run{ env = {}, user = "nobody" }]])
+      assert.are.equal(0, code, out)
+      local runs = {}
+      for block in (out .. "--\n"):gmatch("%-%-\n(.-)%f[-]") do
+        local l = {}
+        for line in block:gmatch("[^\n]+") do l[#l + 1] = line end
+        table.sort(l)
+        runs[#runs + 1] = table.concat(l, " ")
+      end
+      local home = ns.readfile(require("ns.rootfs").busybox() .. "/etc/passwd"):match("\nnobody:[^:]*:[^:]*:[^:]*:[^:]*:([^:]*):")
+      assert.is_string(home)
+      assert.are.same({ "A=2 HOME=/root", "HOME=/x", "HOME=/", "HOME=" .. home }, runs)
+    end)
+  end)
+
   describe("failures", function()
     it("names the step of a missing rootfs and leaves nothing", function()
       local out, code = H.recipe([[require("ns.container").run{ rootfs = "/nonexistent/rootfs", args = {"/bin/true"} }]])

@@ -76,7 +76,17 @@ local BAD = {
     "config.json: process.rlimits[1]: soft limit 10 is above the hard limit 5" },
   { function(c) c.process.oomScoreAdj = 2000 end, "config.json: process.oomScoreAdj: must be at most 1000, not 2000" },
   { function(c) c.process.ioPriority = { class = "IOPRIO_CLASS_IDLE" } end,
-    "config.json: process.ioPriority: is not supported yet" },
+    "config.json: process.ioPriority.priority: is required (0 (highest) to 7)" },
+  { function(c) c.process.ioPriority = { class = "IOPRIO_CLASS_NONE", priority = 0 } end,
+    'config.json: process.ioPriority.class: "IOPRIO_CLASS_NONE" is not IOPRIO_CLASS_RT, IOPRIO_CLASS_BE or IOPRIO_CLASS_IDLE' },
+  { function(c) c.process.ioPriority = { class = "IOPRIO_CLASS_BE", priority = 8 } end,
+    "config.json: process.ioPriority.priority: must be at most 7, not 8" },
+  { function(c) c.process.capabilities = { bounding = { "CAP_KILL" }, effective = { "CAP_KILL" } } end,
+    "config.json: process.capabilities.effective: CAP_KILL is not in process.capabilities.permitted "
+      .. "(capset(2) refuses an effective capability that is not permitted)" },
+  { function(c) c.process.capabilities = { bounding = { "CAP_KILL" }, inheritable = { "CAP_CHOWN" } } end,
+    "config.json: process.capabilities.inheritable: CAP_CHOWN is not in process.capabilities.bounding "
+      .. "(capset(2) takes an inheritable capability only from the bounding set)" },
   { function(c) c.root.path = "nonexistent" end, "config.json: root.path: %s/nonexistent: No such file or directory" },
   { function(c) c.root = nil end, "config.json: root: is required ({path = the rootfs})" },
   { function(c) c.ociVersion = "2.0.0" end,
@@ -196,8 +206,12 @@ local BAD = {
   { function(c) c.linux.readonlyPaths = "/proc/sys" end, "config.json: linux.readonlyPaths: must be a list, not string" },
   { function(c) c.linux.rootfsPropagation = "rslaves" end,
     'config.json: linux.rootfsPropagation: "rslaves" is not a propagation (private, rprivate, slave, rslave, shared, rshared, unbindable, runbindable)' },
-  { function(c) c.linux.personality = { domain = "LINUX32" } end,
-    'config.json: linux.personality.domain: "LINUX32" is not supported yet (only LINUX)' },
+  { function(c) c.linux.personality = { domain = "PER_BSD" } end,
+    'config.json: linux.personality.domain: "PER_BSD" is not LINUX or LINUX32' },
+  { function(c) c.linux.personality = { flags = {} } end,
+    "config.json: linux.personality.domain: is required (LINUX or LINUX32)" },
+  { function(c) c.linux.personality = { domain = "LINUX", flags = { "ADDR_NO_RANDOMIZE" } } end,
+    'config.json: linux.personality.flags: "ADDR_NO_RANDOMIZE": the runtime-spec defines no personality flags yet' },
   { function(c) c.linux.intelRdt = { closID = "x" } end, "config.json: linux.intelRdt: Intel RDT is not supported" },
   { function(c) c.hooks = { prestart = { { path = "bin/true" } } } end,
     'config.json: hooks.prestart[1].path: "bin/true" must be an absolute path' },
@@ -253,8 +267,10 @@ describe("ns.oci.config", function()
     it("maps the process, ids, namespaces and limits onto the recipe's keys", function()
       local c = base()
       c.process.user = { uid = 1000, gid = 1000, additionalGids = { 5, 6 }, umask = 18 }
-      c.process.capabilities = { bounding = { "CAP_KILL", "CAP_CHOWN" }, effective = { "CAP_KILL", "CAP_CHOWN" },
-        permitted = { "CAP_KILL" }, ambient = { "CAP_KILL" } }
+      c.process.capabilities = { bounding = { "CAP_KILL", "CAP_CHOWN" }, effective = { "CAP_KILL" },
+        permitted = { "CAP_KILL", "CAP_CHOWN", "CAP_NOPE" }, inheritable = { "CAP_KILL" }, ambient = { "CAP_KILL", "CAP_CHOWN" } }
+      c.process.ioPriority = { class = "IOPRIO_CLASS_IDLE", priority = 7 }
+      c.linux.personality = { domain = "LINUX32", flags = {} }
       c.process.rlimits = { { type = "RLIMIT_CORE", soft = 0, hard = 18446744073709551615 } }
       c.process.noNewPrivileges = true
       c.process.oomScoreAdj = 100
@@ -284,7 +300,13 @@ describe("ns.oci.config", function()
       assert.are.same({ uid = 1000, gid = 1000, groups = { 5, 6 }, uid_map = { { 0, 100000, 65536 } },
         gid_map = { { 0, 100000, 65536 } } }, t.user)
       assert.are.equal(18, t.umask)
-      assert.are.same({ "kill" }, t.capabilities)
+      -- The five sets straight; an unknown name and an ambient capability
+      -- that is not inheritable skipped, as runc skips them.
+      assert.are.same({ bounding = { "kill", "chown" }, effective = { "kill" }, permitted = { "kill", "chown" },
+        inheritable = { "kill" }, ambient = { "kill" } }, t.capabilities)
+      assert.are.same({ class = "idle", level = 7 }, t.io_priority)
+      assert.are.equal("linux32", t.personality)
+      assert.is_false(t.env_defaults)
       assert.are.same({ core = { 0, "unlimited" } }, t.rlimits)
       assert.is_true(t.no_new_privs)
       assert.are.equal(100, t.oom_score_adj)
@@ -316,8 +338,10 @@ describe("ns.oci.config", function()
       assert.are.same({ { path = "/bin/echo", args = { "echo", "bye" }, timeout = 5 } }, x.hooks.poststop)
       assert.are.same({}, x.hooks.createRuntime)
       local debug = table.concat(x.debug, "\n")
-      assert.matches("process.capabilities.bounding: approximated", debug, 1, true)
-      assert.matches("process.capabilities.ambient: ignored", debug, 1, true)
+      assert.matches('process.capabilities.permitted[3]: unknown capability "CAP_NOPE" skipped', debug, 1, true)
+      assert.matches("process.capabilities.ambient: CAP_CHOWN skipped: not in inheritable", debug, 1, true)
+      assert.not_matches("process.capabilities[.%w]*: approximated", debug)
+      assert.not_matches("process.env", debug, 1, true)
       assert.matches("/dev/shm is 64 MiB, not 1m", debug, 1, true)
       assert.is_table(recipe.check(t))
     end)
@@ -414,7 +438,11 @@ describe("ns.oci.config", function()
         local cfg = readjson(dir .. "/config.json")
         local t, x = oci.table(cfg, dir, { id = "spec", rootless = rootless })
         assert.is_true(t.proc and t.sys and t.dev and t.readonly)
-        assert.are.same({ "kill", "net_bind_service", "audit_write" }, t.capabilities)
+        -- runc spec's ambient set, not inheritable, cannot be raised: skipped.
+        local three = { "audit_write", "kill", "net_bind_service" }
+        assert.are.same({ bounding = three, effective = three, permitted = three, inheritable = {}, ambient = {} },
+          t.capabilities)
+        assert.matches("process.capabilities.ambient: CAP_AUDIT_WRITE skipped", table.concat(x.debug, "\n"), 1, true)
         assert.are.equal("runc", t.hostname)
         assert.are.equal(rootless, t.cgroup == nil)
         assert.are.equal(not rootless, t.cgroupfs)

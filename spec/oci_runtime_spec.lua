@@ -60,6 +60,12 @@ end
 
 local function state(id, bin) return cjson.decode(ok("state " .. id, bin)) end
 
+local function lines(s)
+  local t = {}
+  for l in s:gmatch("[^\n]+") do t[#t + 1] = l end
+  return t
+end
+
 local function have_runc() return H.sh("command -v runc >/dev/null && echo yes"):match("yes") ~= nil end
 
 describe("luactr-oci, the OCI runtime", function()
@@ -559,6 +565,117 @@ describe("luactr-oci, the OCI runtime", function()
     master:close()
     assert.matches("/dev/pts/%d+", got)
     ok("delete --force tt1")
+  end)
+
+  it("process.consoleSize is the size of the pty that --console-socket gets", function()
+    local b = bundle(function(cfg)
+      cfg.process.terminal = true
+      cfg.process.consoleSize = { height = 33, width = 101 }
+      cfg.process.args = { "/bin/sh", "-c", "stty size; sleep 1000" }
+    end)
+    local sock = b .. "/console.sock"
+    local srv = assert(ns.unix_listen(sock))
+    ok(fmt("create --bundle %s cs1", q(b), q(sock)) .. " --console-socket " .. q(sock))
+    local conn = assert(ns.accept(srv))
+    local _, master = ns.recvfd(conn)
+    conn:close()
+    srv:close()
+    assert.is_truthy(master, "a master fd came")
+    assert.are.same({ 33, 101 }, { ns.winsize(master) })
+    ok("start cs1")
+    local got = ""
+    for _ = 1, 100 do
+      if #ns.poll({ master }, 50) > 0 then got = got .. (master:read(4096) or "") end
+      if got:find("\n") then break end
+    end
+    master:close()
+    assert.matches("^33 101\r?\n", got)
+    ok("delete --force cs1")
+  end)
+
+  it("uid 1000 with ambient capabilities (podman's --cap-add with --user) keeps them after exec", function()
+    local probe = "id -u; grep ^Cap /proc/self/status; nc -l -p 80 & sleep 0.3; kill -0 $! && echo bound; kill $!"
+    local b = bundle(function(cfg)
+      cfg.process.args = { "/bin/sh", "-c", probe }
+      cfg.process.user = { uid = 1000, gid = 1000 }
+      local added = { "CAP_NET_BIND_SERVICE" }
+      local c = cfg.process.capabilities
+      c.bounding[#c.bounding + 1] = "CAP_NET_BIND_SERVICE"
+      c.effective, c.permitted, c.inheritable, c.ambient = added, added, added, added
+    end)
+    local mine = ok(fmt("run --bundle %s amb1", q(b)))
+    local bit
+    for i, n in ipairs(ns.cap_names()) do if n == "net_bind_service" then bit = i - 1 end end
+    local want = fmt("%016x", 1 << bit)
+    for _, set in ipairs({ "Inh", "Prm", "Eff", "Amb" }) do assert.matches("Cap" .. set .. ":%s*" .. want .. "\n", mine) end
+    assert.matches("^1000\n.*\nbound\n$", mine)
+    if not have_runc() then pending("runc is not installed: no comparison") return end
+    assert.are.equal(ok(fmt("run --bundle %s amb1", q(b)), "runc"), mine)
+  end)
+
+  it("process.env as runc has it: the list as given, HOME added when it lacks one", function()
+    if not have_runc() then pending("runc is not installed") return end
+    local cases = {
+      { user = { uid = 0, gid = 0 }, env = { "FOO=1", "HOME=", "FOO=2", "TERM=dumb" } },
+      { user = { uid = 1000, gid = 1000 }, env = { "PATH=/bin" } },
+      { user = { uid = 65534, gid = 65534 } }, -- no env at all
+      { user = { uid = 1000, gid = 1000 }, env = { "HOME=/mine", "X=a=b" } },
+    }
+    for i, case in ipairs(cases) do
+      local b = bundle(function(cfg)
+        cfg.process.args = { "/usr/bin/env" }
+        cfg.process.user, cfg.process.env = case.user, case.env
+        cfg.hostname = "envs"
+      end)
+      local id = "env" .. i
+      local mine = ok(fmt("run --bundle %s %s", q(b), id))
+      local theirs = ok(fmt("run --bundle %s %s", q(b), id), "runc")
+      assert.are.same(H.sorted(lines(theirs)), H.sorted(lines(mine)), "case " .. i)
+      assert.not_matches("HOSTNAME=", mine, 1, true)
+    end
+  end)
+
+  it("linux.personality LINUX32 and process.ioPriority reach the process; exec --process takes its own", function()
+    local b = bundle(function(cfg)
+      cfg.process.args = { "/bin/sh", "-c", "uname -m; ionice -p $$" }
+      cfg.process.ioPriority = { class = "IOPRIO_CLASS_IDLE", priority = 7 }
+      cfg.linux.personality = { domain = "LINUX32" }
+    end)
+    local machine = H.sh("uname -m"):gsub("%s+$", "")
+    if machine == "x86_64" then machine = "i686" end
+    -- busybox's ionice: "idle: prio 7"
+    assert.matches("^" .. H.esc(machine) .. "\nidle[^\n]*\n$", ok(fmt("run --bundle %s ps1", q(b))))
+    b = bundle(function(cfg)
+      cfg.process.args = { "/bin/sleep", "1000" }
+      cfg.process.env = { "PATH=/bin", "FROM=config" }
+    end)
+    ok(fmt("run -d --bundle %s ps2", q(b)))
+    local proc = b .. "/process.json"
+    assert(ns.writefile(proc, [[{"args": ["/bin/sh", "-c", "ionice -p $$; env"], "env": ["X=from-process"], "cwd": "/",
+      "user": {"uid": 1000, "gid": 1000, "additionalGids": [5]}, "ioPriority": {"class": "IOPRIO_CLASS_BE", "priority": 3},
+      "capabilities": {"bounding": ["CAP_KILL"], "permitted": ["CAP_KILL"], "inheritable": ["CAP_KILL"], "ambient": ["CAP_KILL"]}}]],
+      { create = true }))
+    local out = ok(fmt("exec --process %s ps2", q(proc)))
+    assert.matches("^best%-effort: prio 3\n", out)
+    -- The process's env whole, HOME added (uid 1000 is not in the tree's
+    -- /etc/passwd): none of the container's.
+    local env = {}
+    -- (busybox's sh puts its own PATH there when the env has none.)
+    for line in out:gmatch("[^\n]+") do
+      if line:find("=", 1, true) and not line:find("^PATH=") then env[#env + 1] = line end
+    end
+    assert.are.same({ "HOME=/", "PWD=/", "SHLVL=1", "X=from-process" }, H.sorted(env))
+    -- Its five sets and its groups, not the container's.
+    local text = assert(ns.readfile(proc)):gsub("ionice %-p %$%$; env", "grep -E '^(CapAmb|CapBnd|Groups)' /proc/self/status")
+    assert(ns.writefile(proc, text))
+    out = ok(fmt("exec --process %s ps2", q(proc)))
+    local kill
+    for i, n in ipairs(ns.cap_names()) do if n == "kill" then kill = i - 1 end end
+    local want = fmt("%016x", 1 << kill)
+    assert.matches("Groups:%s*5%s*\n", out)
+    assert.matches("CapBnd:%s*" .. want .. "\n", out)
+    assert.matches("CapAmb:%s*" .. want .. "\n", out)
+    ok("delete --force ps2")
   end)
 
   it("--log-format text writes logrus's line", function()

@@ -711,6 +711,86 @@ describe("ns.core", function()
     end)
   end)
 
+  describe("personality()", function()
+    it("reads the persona without an argument, sets linux32 (uname -m then i686), returns the one before", function()
+      local before, prev, now, machine, back = select(2, H.lua_child [[
+        local before = ns.personality()
+        local prev = ns.personality("linux32")
+        local now = ns.personality()
+        local p = io.popen("uname -m")
+        local machine = p:read("l")
+        p:close()
+        return before, prev, now, machine, ns.personality(0)
+      ]])
+      assert.are.equal(0, before)
+      assert.are.equal(0, prev)
+      assert.are.equal(8, now) -- PER_LINUX32
+      if H.sh("uname -m"):match("^x86_64") then assert.are.equal("i686", machine) end
+      assert.are.equal(8, back)
+      assert.are.equal(0, ns.personality())
+    end)
+
+    it("raises on an unknown name or a number out of range", function()
+      assert.has_error(function() ns.personality("bsd") end)
+      assert.has_error(function() ns.personality(-1) end)
+      assert.has_error(function() ns.personality(0xffffffff) end)
+    end)
+  end)
+
+  describe("ioprio_set() and ioprio_get()", function()
+    it("set the calling thread's class and level, which a child inherits", function()
+      local class, level, ok, out = select(2, H.lua_child [[
+        local ok = ns.ioprio_set("idle", 3)
+        local class, level = ns.ioprio_get()
+        local p = io.popen("cat /proc/self/stat >/dev/null; ionice -p $$ 2>&1 || busybox ionice -p $$")
+        local out = p:read("a")
+        p:close()
+        return class, level, ok, out
+      ]])
+      assert.is_true(ok)
+      assert.are.equal("idle", class)
+      assert.are.equal(3, level)
+      assert.matches("^idle", out)
+    end)
+
+    it("reads another process's by pid; fails with ESRCH for one that is gone", function()
+      local pid, pidfd = assert(ns.clone({}))
+      if pid == 0 then
+        ns.ioprio_set("be", 6)
+        ns.sleep(10)
+        ns._exit(0)
+      end
+      local class, level
+      for _ = 1, 100 do
+        class, level = ns.ioprio_get(pid)
+        if class == "be" then break end
+        ns.sleep(0.01)
+      end
+      assert.are.same({ "be", 6 }, { class, level })
+      ns.kill(pidfd, "KILL")
+      ns.wait(pidfd)
+      pidfd:close()
+      H.fails_with(ns.E.ESRCH, ns.ioprio_get(pid))
+      H.fails_with(ns.E.ESRCH, ns.ioprio_set("be", 0, pid))
+    end)
+
+    it("fails with EPERM for the real-time class without CAP_SYS_ADMIN", function()
+      local ok, msg, errno = select(2, H.lua_child [[
+        assert(ns.cap_set { effective = { "kill" }, permitted = { "kill" } })
+        return ns.ioprio_set("rt", 0)
+      ]])
+      msg = H.fails_with(ns.E.EPERM, ok, msg, errno)
+      assert.are.equal("ioprio_set rt: Operation not permitted (EPERM)", msg)
+    end)
+
+    it("raises on an unknown class or a level out of 0..7", function()
+      assert.has_error(function() ns.ioprio_set("fast", 0) end)
+      assert.has_error(function() ns.ioprio_set("be", 8) end)
+      assert.has_error(function() ns.ioprio_set("be", -1) end)
+      assert.has_error(function() ns.ioprio_set("be") end)
+    end)
+  end)
+
   describe("setdomainname() and getdomainname()", function()
     it("set the NIS domain in a new uts namespace, not the host's", function()
       local host = assert(ns.getdomainname())

@@ -212,7 +212,7 @@ function COMMANDS.exec()
     if a.no_new_privs then proc.noNewPrivileges = true end
   end
   local r = rt.exec(root, a.id, proc, { detach = a.detach, pid_file = a.pid_file, console_socket = a.console_socket,
-    add_caps = a.cap })
+    add_caps = a.cap, add_env = not a.process or nil })
   if not a.detach then os.exit(r.status or 255) end
 end
 function COMMANDS.update()

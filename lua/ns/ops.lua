@@ -31,11 +31,11 @@ local MODULE = {
   readonly_root = "rootfs", chroot = "rootfs",
   capture = "capture",
   cgroup_create = "cgroup", cgroup_join = "cgroup", cgroupfs = "cgroup",
-  setgroups_deny = "ids", gid_map = "ids", uid_map = "ids", become = "ids", setids = "ids",
+  setgroups_deny = "ids", gid_map = "ids", uid_map = "ids", become = "ids", setids = "ids", home = "ids",
   tty = "tty",
   init = "reaper",
   landlock = "landlock",
-  sysctl = "tunables", oom_score_adj = "tunables", umask = "tunables",
+  sysctl = "tunables", oom_score_adj = "tunables", umask = "tunables", personality = "tunables", ioprio = "tunables",
   oci_hooks = "oci_hooks",
 }
 
@@ -411,17 +411,33 @@ function RUN.bounding(_, o)
   must("cap_drop_bound", ns.cap_drop_bound(drop))
 end
 
--- The effective, permitted and inheritable sets: the kept capabilities.
+-- The effective, permitted and inheritable sets: the kept capabilities
+-- (o.keep, the list form), or each set as given and then the ambient set.
 function RUN.caps(_, o)
-  local keep = set_of(o.keep)
+  local sets = o.keep and { effective = o.keep, permitted = o.keep, inheritable = {} }
+    or { effective = o.effective, permitted = o.permitted, inheritable = o.inheritable }
   -- Root holds every capability, so the kept ones are all permitted; only
   -- when that fails (a kept one we do not hold) read the permitted set,
-  -- which costs a prctl a capability.
-  local ok = ns.cap_set({ effective = o.keep, permitted = o.keep, inheritable = {} })
+  -- which costs a prctl a capability, and keep no more than it holds.
+  local ok = ns.cap_set(sets)
   if not ok then
-    local have = {}
-    for _, n in ipairs(ns.cap_get().permitted) do if keep[n] then have[#have + 1] = n end end
-    must("cap_set", ns.cap_set({ effective = have, permitted = have, inheritable = {} }))
+    local have = set_of(ns.cap_get().permitted)
+    local function held(list)
+      local out = {}
+      for _, n in ipairs(list) do if have[n] then out[#out + 1] = n end end
+      return out
+    end
+    sets = { effective = held(sets.effective), permitted = held(sets.permitted), inheritable = held(sets.inheritable) }
+    must("cap_set", ns.cap_set(sets))
+  end
+  if o.ambient then
+    -- Cleared, then each raised: it must be permitted and inheritable now
+    -- (the recipe check saw to it, unless the fallback above left one
+    -- out: then it stays out). Cleared even when none is asked for: what
+    -- luactr's caller had is none of the container's.
+    local p, i, up = set_of(sets.permitted), set_of(sets.inheritable), {}
+    for _, n in ipairs(o.ambient) do if p[n] and i[n] then up[#up + 1] = n end end
+    must("cap_ambient", ns.cap_ambient(up))
   end
 end
 

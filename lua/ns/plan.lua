@@ -91,6 +91,14 @@ function M.identity(c, t, out)
   add { op = "chdir", name = "cwd " .. t.cwd, path = t.cwd }
   if c.umask then add { op = "umask", name = fmt("umask %04o", c.umask), mask = c.umask } end
   for i, fn in ipairs(t.hooks or {}) do add { op = "hook", name = "inside hook " .. i, fn = fn } end
+  -- While the process may still choose any class (the real-time one takes
+  -- CAP_SYS_ADMIN), before a filter that might refuse the calls; both are
+  -- kept across fork and exec.
+  if c.personality then add { op = "personality", name = "personality " .. c.personality, persona = c.personality } end
+  if c.io_priority then
+    local io = c.io_priority
+    add { op = "ioprio", name = fmt("io priority %s %d", io.class, io.level), class = io.class, level = io.level }
+  end
   -- runc's order: the bounding set while we may still drop from it, the
   -- ids (keeping the permitted set across a uid change), then the other
   -- sets, then no_new_privs.
@@ -114,7 +122,18 @@ function M.identity(c, t, out)
     local label = tostring(ids.uid) .. (ids.gid ~= nil and (":" .. tostring(ids.gid)) or "")
     add { op = "setids", name = "user " .. label, uid = ids.uid, gid = ids.gid, groups = ids.groups }
   end
-  if caps then
+  -- Without luactr's defaults, HOME is the container's /etc/passwd's
+  -- for the process's uid, else "/" (runc's), when the env has none.
+  local home = not c.env_defaults and (t.env.HOME == nil or t.env.HOME == "")
+  if home then add { op = "home", name = "HOME from the container's /etc/passwd (else /)" } end
+  if caps and c.cap_sets then
+    -- The four other sets as given; the ambient set last, from permitted
+    -- and inheritable (capset clears what they no longer hold).
+    local s = c.cap_sets
+    add { op = "caps", name = fmt("capabilities (effective %d, permitted %d, inheritable %d, ambient %d)",
+      #s.effective, #s.permitted, #s.inheritable, #s.ambient), effective = s.effective, permitted = s.permitted,
+      inheritable = s.inheritable, ambient = s.ambient }
+  elseif caps then
     add { op = "caps", name = "capabilities (" .. #c.capabilities .. " kept)", keep = c.capabilities }
   end
   if c.no_new_privs then add { op = "no_new_privs", name = "no_new_privs" } end
@@ -131,7 +150,7 @@ function M.identity(c, t, out)
   if sc and c.no_new_privs then add(sc) end
   add { op = "exec", name = "exec " .. t.args[1], path = t.args[1], argv = t.args, env = t.env,
     -- docker's: HOME from the container's /etc/passwd for a user it lists
-    passwd_home = (c.ids and not c.env_home) or nil }
+    passwd_home = home or (c.env_defaults and c.ids and not c.env_home) or nil }
   return out
 end
 

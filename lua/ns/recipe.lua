@@ -50,6 +50,10 @@ KEYS.root_propagation = "string"
 local PROPAGATIONS = { private = true, rprivate = true, slave = true, rslave = true, shared = true, rshared = true,
   unbindable = true, runbindable = true }
 
+-- The execution domain, the I/O priority, and whether luactr fills in
+-- the environment's defaults (ns.recipe.process).
+KEYS.personality, KEYS.io_priority, KEYS.env_defaults = "string", "table", "boolean"
+
 -- Landlock's rules and whether they must be enforced (ns.recipe.landlock).
 KEYS.landlock, KEYS.landlock_required = "table|boolean", "boolean"
 
@@ -145,6 +149,31 @@ end
 
 local CAP_NAMES
 local DEFAULT_CAPS -- the checked copy of M.default_capabilities, made once
+
+-- The list v (of the key named key) in canonical names: lower case,
+-- without cap_; raises naming the key on an unknown one.
+local function cap_list(what, key, v)
+  local names = str_list(what, key, v)
+  if not CAP_NAMES then
+    CAP_NAMES = {}
+    for _, n in ipairs(ns.cap_names()) do CAP_NAMES[n] = true end
+  end
+  for i, n in ipairs(names) do
+    local k = n:lower():gsub("^cap_", "")
+    if not CAP_NAMES[k] then
+      bad(what, "%sunknown capability %s (%s)", key == "capabilities" and "" or key .. ": ", quoted(n),
+        choices(n, CAP_NAMES, "ns.cap_names()"))
+    end
+    names[i] = k
+  end
+  return names
+end
+M.cap_list = cap_list
+
+-- capabilities -> the bounding set ("all" or a list), and the other four
+-- sets when v gives the five ({bounding = ..., ambient = ...}, see
+-- ns.recipe.process); a list is the bounding, permitted and effective
+-- sets, with no inheritable or ambient one.
 local function check_caps(what, v)
   if v == "all" then return "all" end
   if v == M.default_capabilities and DEFAULT_CAPS then return DEFAULT_CAPS end
@@ -156,20 +185,9 @@ local function check_caps(what, v)
     return DEFAULT_CAPS
   end
   if v == "none" then return {} end
-  if type(v) == "string" then bad(what, "capabilities must be \"all\", \"none\" or a list of names, not %s", show(v)) end
-  local names = str_list(what, "capabilities", v)
-  if not CAP_NAMES then
-    CAP_NAMES = {}
-    for _, n in ipairs(ns.cap_names()) do CAP_NAMES[n] = true end
-  end
-  for i, n in ipairs(names) do
-    local k = n:lower():gsub("^cap_", "")
-    if not CAP_NAMES[k] then
-      bad(what, "unknown capability %s (%s)", quoted(n), choices(n, CAP_NAMES, "ns.cap_names()"))
-    end
-    names[i] = k
-  end
-  return names
+  if type(v) == "string" then bad(what, "capabilities must be \"all\", \"none\", a list of names or the five sets, not %s", show(v)) end
+  if type(next(v)) == "string" then return require("ns.recipe.process").check_cap_sets(what, v) end
+  return cap_list(what, "capabilities", v)
 end
 
 -- env (a list of "KEY=VALUE" or a map) -> a list of {key, value}.
@@ -199,16 +217,19 @@ local function random_id()
   return fmt("%02x%02x%02x%02x%02x%02x", s:byte(1, 6))
 end
 
+-- The process's environment: luactr's defaults (unless env_defaults is
+-- false), the image's, the recipe's. Without the defaults, an empty HOME
+-- counts as none: the plan's home op fills it in, as runc does.
 local function environment(c, list)
-  local env = {
-    PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    HOME = "/root",
-  }
-  if c.hostname then env.HOSTNAME = c.hostname end
-  if c.tty then env.TERM = getenv("TERM") or "xterm" end
-  if c.rootfs == false then
-    env.PATH = getenv("PATH") or env.PATH
-    env.HOME = getenv("HOME") or env.HOME
+  local env = {}
+  if c.env_defaults then
+    env.PATH, env.HOME = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "/root"
+    if c.hostname then env.HOSTNAME = c.hostname end
+    if c.tty then env.TERM = getenv("TERM") or "xterm" end
+    if c.rootfs == false then
+      env.PATH = getenv("PATH") or env.PATH
+      env.HOME = getenv("HOME") or env.HOME
+    end
   end
   for _, kv in ipairs(c.image_env or {}) do
     local k, v = kv:match("^([^=]+)=(.*)$")
@@ -219,6 +240,7 @@ local function environment(c, list)
     env[kv[1]] = kv[2]
     if kv[1] == "HOME" then c.env_home = true end
   end
+  if not c.env_defaults and env.HOME == "" then env.HOME, c.env_home = nil, nil end
   return env
 end
 
@@ -411,7 +433,7 @@ function M.check(t)
   if #c.args == 0 then bad(what, "args is empty") end
   if c.args[1] == "" then bad(what, "args[1], the program, is an empty string") end
   c.cwd = abs_path(what, "cwd", c.cwd or "/")
-  c.capabilities = check_caps(what, c.capabilities == nil and M.default_capabilities or c.capabilities)
+  c.capabilities, c.cap_sets = check_caps(what, c.capabilities == nil and M.default_capabilities or c.capabilities)
   if c.no_new_privs == nil then c.no_new_privs = true end
   -- The filter, compiled (or found compiled) for the capabilities above.
   c.seccomp = require("ns.security.seccomp").check(what, c.seccomp, c)
@@ -435,6 +457,8 @@ function M.check(t)
     if c.oom_score_adj > 1000 then bad(what, "oom_score_adj must be -1000..1000, not %d", c.oom_score_adj) end
   end
   if c.sysctl ~= nil then c.sysctl = require("ns.recipe.process").check_sysctl(what, c.sysctl, set) end
+  if c.personality ~= nil then c.personality = require("ns.recipe.process").check_personality(what, c.personality) end
+  if c.io_priority ~= nil then c.io_priority = require("ns.recipe.process").check_io_priority(what, c.io_priority) end
   if c.cgroup then check_cgroup(what, c.cgroup) end
   if c.cgroup_path ~= nil then
     -- PARENT/.../NAME below each hierarchy's root (an OCI cgroupsPath).
@@ -460,6 +484,7 @@ function M.check(t)
   local fds = check_list(what, "preserve_fds", c.preserve_fds or {})
   c.preserve_fds = {}
   for i, fd in ipairs(fds) do c.preserve_fds[i] = check_fd(what, fmt("preserve_fds[%d]", i), fd, c.files) end
+  if c.env_defaults == nil then c.env_defaults = true end
   c.environ = environment(c, check_env(what, c.env or {}))
   return c
 end

@@ -152,49 +152,65 @@ end
 
 local CAP_SETS = { "bounding", "effective", "permitted", "inheritable", "ambient" }
 
-local function capabilities(p, t, x, uid)
-  local caps = obj("process.capabilities", get(p, "capabilities"))
-  if not caps then
-    t.capabilities = {}
-    return
-  end
+--- capabilities(caps, x [, path]) -> the recipe's capabilities: the five
+-- sets of caps (an OCI process.capabilities object, or nil for none) as
+-- they are. As runc does, a name the kernel or libcap does not know is
+-- skipped, and so is an ambient capability that is not both permitted and
+-- inheritable (the kernel would refuse to raise it: runc warns and goes
+-- on), each with a line in x.debug; what capset(2) refuses is an error.
+function M.capabilities(caps, x, path)
+  path = path or "process.capabilities"
+  caps = obj(path, caps)
+  if not caps then return {} end
   local known = set(ns.cap_names())
-  local sets = {}
+  local sets, has = {}, {}
   for _, k in ipairs(CAP_SETS) do
-    local path = "process.capabilities." .. k
-    local s = {}
-    for i, n in ipairs(strings(path, get(caps, k)) or {}) do
+    local p = path .. "." .. k
+    local s, seen = {}, {}
+    for i, n in ipairs(strings(p, get(caps, k)) or {}) do
       local name = n:lower():gsub("^cap_", "")
-      if known[name] then
-        s[name] = true
-      else
-        -- runc too skips what the kernel or libcap does not know, with a warning.
-        note(x, fmt("%s[%d]", path, i), fmt("unknown capability %s skipped", show(n)))
+      if not known[name] then
+        note(x, fmt("%s[%d]", p, i), fmt("unknown capability %s skipped", show(n)))
+      elseif not seen[name] then
+        seen[name] = true
+        s[#s + 1] = name
       end
     end
-    sets[k] = s
+    sets[k], has[k] = s, seen
   end
-  -- The recipe's one list is the bounding, permitted and effective sets;
-  -- root's exec keeps exactly the bounding set with no inheritable ones.
-  local keep = {}
-  for _, n in ipairs(ns.cap_names()) do
-    if sets.bounding[n] and sets.permitted[n] and sets.effective[n] then keep[#keep + 1] = n end
-  end
-  local kept = set(keep)
-  for _, k in ipairs({ "bounding", "permitted", "effective" }) do
-    for n in pairs(sets[k]) do
-      if not kept[n] then
-        note(x, "process.capabilities." .. k, "approximated: the container gets bounding, permitted and effective's intersection, "
-          .. "so " .. n .. " is dropped")
-        break
-      end
+  local function within(k, of, why)
+    for _, n in ipairs(sets[k]) do
+      if not has[of][n] then fail(path .. "." .. k, "CAP_%s is not in %s.%s (%s)", n:upper(), path, of, why) end
     end
   end
-  if next(sets.inheritable) then note(x, "process.capabilities.inheritable", "ignored: the inheritable set is left empty") end
-  if next(sets.ambient) and uid ~= 0 then
-    note(x, "process.capabilities.ambient", "ignored: no ambient set, so a non-root user keeps no capabilities after exec")
+  within("effective", "permitted", "capset(2) refuses an effective capability that is not permitted")
+  within("inheritable", "bounding", "capset(2) takes an inheritable capability only from the bounding set")
+  local ambient = {}
+  for _, n in ipairs(sets.ambient) do
+    if has.permitted[n] and has.inheritable[n] then
+      ambient[#ambient + 1] = n
+    else
+      note(x, path .. ".ambient", fmt("CAP_%s skipped: not in %s (the kernel raises only a capability both permitted and "
+        .. "inheritable; runc warns and goes on)", n:upper(), has.permitted[n] and "inheritable" or "permitted"))
+    end
   end
-  t.capabilities = keep
+  sets.ambient = ambient
+  return sets
+end
+
+local IO_CLASSES = { IOPRIO_CLASS_RT = "rt", IOPRIO_CLASS_BE = "be", IOPRIO_CLASS_IDLE = "idle" }
+
+--- io_priority(io) -> the recipe's io_priority {class, level} of an OCI
+-- process.ioPriority object, or nil for none.
+function M.io_priority(io)
+  io = obj("process.ioPriority", io)
+  if not io then return nil end
+  local want = "IOPRIO_CLASS_RT, IOPRIO_CLASS_BE or IOPRIO_CLASS_IDLE"
+  local class = need("process.ioPriority.class", str("process.ioPriority.class", get(io, "class")), want)
+  if not IO_CLASSES[class] then fail("process.ioPriority.class", "%s is not %s", show(class), want) end
+  local level = need("process.ioPriority.priority", int("process.ioPriority.priority", get(io, "priority"), 0, 7),
+    "0 (highest) to 7")
+  return { class = IO_CLASSES[class], level = level }
 end
 
 local TWO63 = 2 ^ 63
@@ -260,6 +276,8 @@ local function process(cfg, t, x)
     if not kv:match("^[^=]+=") then fail(fmt("process.env[%d]", i), "%s is not KEY=VALUE", show(kv)) end
   end
   t.env = env
+  -- runc's environment: the list as it is, HOME added when it has none.
+  t.env_defaults = false
   t.cwd = abs("process.cwd", need("process.cwd", str("process.cwd", get(p, "cwd")), "an absolute path"))
   t.tty = bool("process.terminal", get(p, "terminal")) or false
   x.terminal = t.tty
@@ -269,7 +287,7 @@ local function process(cfg, t, x)
       width = int("process.consoleSize.width", get(cs, "width"), 0, 65535) or 0 }
   end
   local uid = user(p, t, x)
-  capabilities(p, t, x, uid)
+  t.capabilities = M.capabilities(get(p, "capabilities"), x)
   rlimits(p, t)
   t.no_new_privs = bool("process.noNewPrivileges", get(p, "noNewPrivileges")) or false
   local oom = int("process.oomScoreAdj", get(p, "oomScoreAdj"), -1000, 1000)
@@ -280,7 +298,7 @@ local function process(cfg, t, x)
       note(x, "process." .. k, fmt("ignored: %s is not supported (features: disabled)", k == "apparmorProfile" and "AppArmor" or "SELinux"))
     end
   end
-  if get(p, "ioPriority") ~= nil then fail("process.ioPriority", "is not supported yet") end
+  t.io_priority = M.io_priority(get(p, "ioPriority"))
   return uid
 end
 
@@ -924,6 +942,20 @@ local function paths(linux, field)
   return l
 end
 
+-- linux.personality: the execution domain (personality(2)).
+local function personality(linux, t)
+  local pers = obj("linux.personality", get(linux, "personality"))
+  if not pers then return end
+  local domains = { LINUX = "linux", LINUX32 = "linux32" }
+  local dom = need("linux.personality.domain", str("linux.personality.domain", get(pers, "domain")), "LINUX or LINUX32")
+  if not domains[dom] then fail("linux.personality.domain", "%s is not LINUX or LINUX32", show(dom)) end
+  local flags = strings("linux.personality.flags", get(pers, "flags"))
+  if flags and #flags > 0 then
+    fail("linux.personality.flags", "%s: the runtime-spec defines no personality flags yet", show(flags[1]))
+  end
+  t.personality = domains[dom]
+end
+
 -- linux.rootfsPropagation: the recipe's root_propagation. Without one
 -- luactr's root stays rprivate (runc's default is rslave: a host's mounts
 -- below the rootfs then come in; ask for it).
@@ -939,13 +971,6 @@ local function propagation(linux, t)
 end
 
 local function rest(linux, x)
-  local pers = obj("linux.personality", get(linux, "personality"))
-  if pers then
-    local dom = str("linux.personality.domain", get(pers, "domain"))
-    if dom ~= nil and dom ~= "LINUX" then fail("linux.personality.domain", "%s is not supported yet (only LINUX)", show(dom)) end
-    local flags = strings("linux.personality.flags", get(pers, "flags"))
-    if flags and #flags > 0 then fail("linux.personality.flags", "personality flags are not supported yet") end
-  end
   if get(linux, "intelRdt") ~= nil then fail("linux.intelRdt", "Intel RDT is not supported") end
   local ml = str("linux.mountLabel", get(linux, "mountLabel"))
   if ml and ml ~= "" then note(x, "linux.mountLabel", "ignored: SELinux is not supported (features: disabled)") end
@@ -1013,13 +1038,6 @@ function M.table(cfg, bundle, o)
   -- Without one, a new uts namespace keeps the host's name (luactr's
   -- default would be the container's name).
   if own_uts and not t.hostname then t.hostname = ns.gethostname() end
-  local missing = {}
-  for _, k in ipairs({ "PATH", "HOME", t.hostname and "HOSTNAME" or nil }) do
-    local found = false
-    for _, kv in ipairs(t.env) do if kv:sub(1, #k + 1) == k .. "=" then found = true end end
-    if not found then missing[#missing + 1] = k end
-  end
-  if #missing > 0 then note(x, "process.env", "luactr adds " .. concat(missing, ", ") .. ", which the list lacks") end
   local cgroupfs_at = mounts(cfg, bundle, t, x)
   local devs = devices(linux, t, x, seen)
   if t.devices and not t.dev then fail("linux.devices", "need luactr's /dev: a tmpfs mount on /dev in mounts") end
@@ -1040,6 +1058,7 @@ function M.table(cfg, bundle, o)
   t.masked_paths = paths(linux, "maskedPaths")
   t.readonly_paths = paths(linux, "readonlyPaths")
   propagation(linux, t)
+  personality(linux, t)
   rest(linux, x)
   hooks(cfg, x)
   annotations(cfg, t, x)

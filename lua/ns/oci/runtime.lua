@@ -250,6 +250,10 @@ function M.create(root, id, bundle, o)
     }
     write_state(root, id, st)
     if h.master then
+      -- process.consoleSize, as runc sets it (both given, else the
+      -- terminal's size luactr saw, if any).
+      local cs = x.console_size
+      if cs and cs.height > 0 and cs.width > 0 then check("console size", ns.winsize(h.master, cs.height, cs.width)) end
       send_console(o.console_socket, h.master)
       h.master:close()
     end
@@ -322,7 +326,8 @@ end
 -- container id, with the container's identity ops (ns.exec). o: detach
 -- (return once it has exec'd: it is then the orphan of luactr-oci, the
 -- caller's subreaper's to wait for), pid_file, console_socket (the pty's
--- master goes there), add_caps (exec --cap).
+-- master goes there), add_caps (exec --cap), add_env (p.env goes after
+-- the container's env, as exec --env's does; else it is the whole env).
 function M.exec(root, id, p, o)
   o = o or {}
   local st = read_state(root, id)
@@ -338,38 +343,76 @@ function M.exec(root, id, p, o)
   if p.user then
     -- (cjson reads numbers as floats.)
     local int = math.tointeger
-    local u = { uid = int(p.user.uid or 0), gid = int(p.user.gid or 0) }
-    if type(p.user.additionalGids) == "table" and #p.user.additionalGids > 0 then
-      u.groups = {}
-      for i, g in ipairs(p.user.additionalGids) do u.groups[i] = int(g) end
+    -- The groups exactly: the process's additionalGids, else the
+    -- container's (exec --user keeps them, as runc's does).
+    local groups = type(t.user) == "table" and t.user.groups or {}
+    if type(p.user.additionalGids) == "table" then
+      groups = {}
+      for i, g in ipairs(p.user.additionalGids) do groups[i] = int(g) end
     end
-    if type(t.user) == "table" and (t.uid_map or t.user.uid_map) then t.user.uid, t.user.gid = u.uid, u.gid else t.user = u end
+    local u = { uid = int(p.user.uid or 0), gid = int(p.user.gid or 0), groups = groups }
+    if type(t.user) == "table" and (t.uid_map or t.user.uid_map) then
+      local copy = {}
+      for k, v in pairs(t.user) do copy[k] = v end
+      copy.uid, copy.gid, copy.groups = u.uid, u.gid, u.groups
+      t.user = copy
+    else
+      t.user = u
+    end
   end
-  if p.capabilities and p.capabilities.bounding then
-    local caps = {}
-    for _, n in ipairs(p.capabilities.bounding) do caps[#caps + 1] = (tostring(n):lower():gsub("^cap_", "")) end
-    t.capabilities = #caps > 0 and caps or "none"
+  -- The process's own fields, read as config.json's process is.
+  local cfg = require "ns.oci.config"
+  local function translate(f, ...)
+    local tok, r = pcall(f, ...)
+    if not tok then fail("%s", (tostring(r):gsub("^config%.json: ", "process: "))) end
+    return r
   end
+  if p.capabilities then t.capabilities = translate(cfg.capabilities, p.capabilities, { debug = {} }) end
+  if p.ioPriority then t.io_priority = translate(cfg.io_priority, p.ioPriority) end
   if p.noNewPrivileges ~= nil then t.no_new_privs = p.noNewPrivileges == true end
   if o.add_caps and #o.add_caps > 0 and t.capabilities ~= "all" then
-    local caps = {}
-    for _, n in ipairs(type(t.capabilities) == "table" and t.capabilities or {}) do caps[#caps + 1] = n end
-    for _, n in ipairs(o.add_caps) do caps[#caps + 1] = (tostring(n):lower():gsub("^cap_", "")) end
-    t.capabilities = caps
+    -- runc's exec --cap: bounding, effective and permitted, and ambient
+    -- where the process has inheritable ones (else none could be raised).
+    local function plus(list, ok)
+      local out = {}
+      for _, n in ipairs(type(list) == "table" and list or {}) do out[#out + 1] = n end
+      for _, n in ipairs(o.add_caps) do
+        n = tostring(n):lower():gsub("^cap_", "")
+        if not ok or ok(n) then out[#out + 1] = n end
+      end
+      return out
+    end
+    local c = t.capabilities
+    if type(c) == "table" and type(next(c)) == "string" then
+      local inh = {}
+      for _, n in ipairs(c.inheritable or {}) do inh[n] = true end
+      t.capabilities = { bounding = plus(c.bounding), effective = plus(c.effective), permitted = plus(c.permitted),
+        inheritable = c.inheritable, ambient = plus(c.ambient, function(n) return inh[n] end) }
+    else
+      t.capabilities = plus(c)
+    end
   end
+  -- runc's: the process's env whole (exec --process), or the container's
+  -- with exec --env's after it (o.add_env); HOME added when it lacks one.
+  local env = {}
+  if o.add_env then for _, kv in ipairs(t.env or {}) do env[#env + 1] = kv end end
+  for _, kv in ipairs(p.env or {}) do env[#env + 1] = kv end
+  t.env = env
   local c = require("ns.recipe").check(t)
   local fd = check("container " .. id, ns.pidfd_open(st.pid))
   local g = group_of(st)
-  local env = {}
-  for _, kv in ipairs(p.env or {}) do env[#env + 1] = kv end
   local h = { c = c, pid = st.pid, pidfd = fd, cgroup = g }
-  local ok, r = pcall(require("ns.exec").exec, h, p.args, { env = env, cwd = p.cwd, tty = tty,
-    orphan = o.detach or nil })
+  local ok, r = pcall(require("ns.exec").exec, h, p.args, { cwd = p.cwd, tty = tty, orphan = o.detach or nil })
   fd:close()
   if g then g:detach() end
   if not ok then fail("%s", type(r) == "table" and r.message or tostring(r)) end
   if o.detach then
     if r.master then
+      local cs = type(p.consoleSize) == "table" and p.consoleSize or {}
+      local rows, cols = math.tointeger(cs.height), math.tointeger(cs.width)
+      if rows and cols and rows > 0 and cols > 0 and rows < 65536 and cols < 65536 then
+        check("console size", ns.winsize(r.master, rows, cols))
+      end
       send_console(o.console_socket, r.master)
       r.master:close()
     end

@@ -1,7 +1,7 @@
 --- ns.ops.ids: the ops of the container's ids: a user namespace's maps
 -- (written by luactr while the child waits), root of it for the setup
 -- (become), and the ids of the user key (setids), looked up in the
--- container's /etc/passwd and /etc/group. Loaded by ns.ops when a plan
+-- container's /etc/passwd and /etc/group, and HOME from there (home). Loaded by ns.ops when a plan
 -- has one of them.
 local ns = require "ns.core"
 local errors = require "ns.errors"
@@ -126,6 +126,7 @@ function RUN.setids(x, o)
     groups = list
   end
   if pw and pw[6] and pw[6] ~= "" then x.home = pw[6] end
+  x.passwd_read = true
   must("prctl", ns.prctl("keepcaps", true))
   -- A user namespace whose setgroups is denied (unprivileged) allows no
   -- change of the groups, and none is needed to keep an empty list.
@@ -143,6 +144,17 @@ function RUN.setids(x, o)
   set("setresgid", ns.setresgid, gid)
   set("setresuid", ns.setresuid, uid)
   if x.rearm then x.rearm() end
+end
+
+-- HOME for an env that has none (env_defaults = false): the home of the
+-- process's uid in the container's /etc/passwd (setids looked it up
+-- already when it ran), else "/", as runc gives it.
+function RUN.home(x)
+  if not x.passwd_read then
+    local pw = db_entry("/etc/passwd", (ns.getuid()))
+    if pw and pw[6] and pw[6] ~= "" then x.home = pw[6] end
+  end
+  x.home = x.home or "/"
 end
 
 return { RUN = RUN }

@@ -1,6 +1,8 @@
 --- ns.ops.tunables: the ops of the recipe keys that tune the kernel for
 -- the container: sysctl (the files of /proc/sys that its own namespaces
--- hold), oom_score_adj and umask. See sysctl(8), proc(5), umask(2).
+-- hold), oom_score_adj, umask, the execution domain (personality) and the
+-- I/O priority (ioprio). See sysctl(8), proc(5), umask(2), personality(2),
+-- ioprio_set(2).
 local ns = require "ns.core"
 local errors = require "ns.errors"
 
@@ -26,5 +28,10 @@ function RUN.oom_score_adj(_, o)
 end
 
 function RUN.umask(_, o) ns.umask(o.mask) end
+
+function RUN.personality(_, o) must("personality", ns.personality(o.persona)) end
+
+-- The process's own (pid 0): what it starts inherits it.
+function RUN.ioprio(_, o) must("ioprio_set", ns.ioprio_set(o.class, o.level)) end
 
 return { RUN = RUN }

@@ -1,6 +1,8 @@
 --- ns.recipe.process: the checks of the keys of the container's process
--- that a recipe seldom gives: env, rlimits, stdio and preserved fds;
--- loaded by ns.recipe when one is given.
+-- that a recipe seldom gives: env, rlimits, stdio and preserved fds, the
+-- five capability sets, the personality and the I/O priority; loaded by
+-- ns.recipe when one is given. See capabilities(7), personality(2),
+-- ioprio_set(2).
 local ns = require "ns.core"
 local recipe = require "ns.recipe"
 local util = require "ns.util"
@@ -123,6 +125,78 @@ local function check_sysctl(what, t, nsset)
   end
   table.sort(out, function(a, b) return a[1] < b[1] end)
   return out
+end
+
+-- The capability sets a process has, in the order runc gives them.
+local CAP_SETS = { "bounding", "effective", "permitted", "inheritable", "ambient" }
+local CAP_SET_KEYS = {}
+for _, k in ipairs(CAP_SETS) do CAP_SET_KEYS[k] = true end
+
+-- The first of list that set lacks, or nil.
+local function missing(list, set)
+  for _, n in ipairs(list) do if not set[n] then return n end end
+end
+
+--- check_cap_sets(what, v) -> the bounding set, {effective, permitted,
+-- inheritable, ambient}: v = {bounding = {...}, ...}, each a list of
+-- names (a set left out is empty), as the kernel takes them: capset(2)
+-- refuses an effective capability that is not permitted and an
+-- inheritable one out of the bounding set; PR_CAP_AMBIENT_RAISE one
+-- that is not both permitted and inheritable. Each list comes back in
+-- the kernel's order, each name once.
+function M.check_cap_sets(what, v)
+  util.check_keys(what .. ": capabilities", v, CAP_SET_KEYS, "bounding, effective, permitted, inheritable, ambient")
+  local number = {}
+  for i, n in ipairs(ns.cap_names()) do number[n] = i end
+  local sets, has = {}, {}
+  for _, k in ipairs(CAP_SETS) do
+    local list = v[k] == nil and {} or recipe.cap_list(what, "capabilities." .. k, v[k])
+    local seen, out = {}, {}
+    for _, n in ipairs(list) do
+      if not seen[n] then seen[n] = true; out[#out + 1] = n end
+    end
+    table.sort(out, function(a, b) return number[a] < number[b] end)
+    sets[k], has[k] = out, seen
+  end
+  local n = missing(sets.effective, has.permitted)
+  if n then bad(what, "capabilities.effective: %s is not in permitted (capset(2) refuses an effective capability that is not permitted)", n) end
+  n = missing(sets.inheritable, has.bounding)
+  if n then bad(what, "capabilities.inheritable: %s is not in bounding (capset(2) takes an inheritable capability only from the bounding set)", n) end
+  n = missing(sets.ambient, has.permitted) or missing(sets.ambient, has.inheritable)
+  if n then
+    bad(what, "capabilities.ambient: %s is not in %s (PR_CAP_AMBIENT_RAISE raises only a capability both permitted and inheritable: EPERM)",
+      n, has.permitted[n] and "inheritable" or "permitted")
+  end
+  return sets.bounding, { effective = sets.effective, permitted = sets.permitted, inheritable = sets.inheritable,
+    ambient = sets.ambient }
+end
+
+-- The execution domains personality(2) takes by name.
+local PERSONAS = { linux = true, linux32 = true }
+
+--- check_personality(what, v) -> v: "linux" or "linux32" (uname -m then
+-- says i686 on x86_64).
+function M.check_personality(what, v)
+  str(what, "personality", v)
+  if not PERSONAS[v] then bad(what, "personality %s is not an execution domain (%s)", show(v), util.choices(v, PERSONAS)) end
+  return v
+end
+
+local IO_CLASSES = { rt = true, be = true, idle = true }
+local IO_KEYS = { class = true, level = true }
+
+--- check_io_priority(what, v) -> {class, level}: v = {class = "rt", "be"
+-- or "idle", level = 0 (highest) to 7 (default 4, the kernel's own for a
+-- process of nice 0)}.
+function M.check_io_priority(what, v)
+  util.check_keys(what .. ": io_priority", v, IO_KEYS, "class, level")
+  local class = v.class
+  if class == nil then bad(what, "io_priority.class is required (rt, be or idle)") end
+  str(what, "io_priority.class", class)
+  if not IO_CLASSES[class] then bad(what, "io_priority.class %s is not an I/O scheduling class (%s)", show(class), util.choices(class, IO_CLASSES)) end
+  local level = v.level == nil and 4 or int(what, "io_priority.level", v.level, 0)
+  if level > 7 then bad(what, "io_priority.level must be 0..7, not %d", level) end
+  return { class = class, level = level }
 end
 
 M.check_rlimit, M.check_env, M.check_fd, M.check_sysctl = check_rlimit, check_env, check_fd, check_sysctl
