@@ -404,12 +404,7 @@ describe("ns.cgroup", function()
     end)
 
     it("the other limits (runtime-spec's): soft limit, swappiness, OOM killer, idle, burst, mems, throttles, hugetlb, unified", function()
-      -- A block device of the host's for the throttles.
-      local dev
-      for name in H.sh("ls /sys/block"):gmatch("%S+") do
-        local mm = ns.readfile("/sys/block/" .. name .. "/dev")
-        if mm and not name:match("^loop") and not name:match("^zram") then dev = mm:match("^(%d+:%d+)") break end
-      end
+      local dev = H.block_device() -- for the throttles
       local major, minor
       if dev then major, minor = dev:match("^(%d+):(%d+)$") major, minor = tonumber(major), tonumber(minor) end
       if not L.v1.cpu then

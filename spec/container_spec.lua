@@ -419,7 +419,9 @@ describe("ns.container", function()
       local out, code = H.recipe([[os.exit(require("ns.container").run{ personality = "linux32",
         io_priority = { class = "idle", level = 5 }, args = {"/bin/sh", "-c", "uname -m; ionice -p $$; ionice -p 1"} }.status)]])
       assert.are.equal(0, code, out)
-      local want = H.sh("uname -m"):match("^x86_64") and "i686" or H.sh("setarch --list >/dev/null 2>&1; linux32 uname -m")
+      -- What this kernel makes of PER_LINUX32 (i686 on x86_64; a kernel
+      -- without 32-bit emulation, as test-v2's, keeps x86_64).
+      local want = H.sh("setarch linux32 uname -m")
       -- busybox's ionice says "idle: prio 5", util-linux's "idle".
       assert.matches("^" .. H.esc(want:gsub("%s+$", "")) .. "\nidle[^\n]*\nidle", out)
       out, code = H.recipe([[os.exit(require("ns.container").run{ io_priority = { class = "be", level = 2 },
@@ -1135,6 +1137,11 @@ describe("ns.container edge cases", function()
   it("idmap: a bind's ids seen through the maps, with and without a user namespace; a write lands unmapped", function()
     local src = H.tmpdir("idmap")
     H.defer(function() H.rmrf(src) end)
+    local why = H.cannot_idmap(src)
+    if why then
+      pending(why)
+      return
+    end
     assert(ns.chmod(src, tonumber("755", 8)))
     assert(ns.mkdir(src .. "/sub", "0777"))
     assert(ns.writefile(src .. "/f", "x", { create = true }))

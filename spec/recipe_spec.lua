@@ -23,8 +23,8 @@ local BAD = {
   { { cgroup = { cpuset = "0-" } }, 'container "bad": cgroup.cpuset must be a CPU list like "0" or "0-1,3", got 0-' },
   { { cgroup = { devices = { { type = "x", allow = true } } } },
     'container "bad": cgroup.devices[1]: type must be "c", "b" or "a", got x' },
-  { { cgroup = { pid = 10 } }, "container \"bad\": cgroup: unknown key 'pid' (did you mean 'pids'? valid: cpu, cpu_period, cpu_weight, "
-    .. "cpuset, devices, io_weight, memory, memory_swap, pids)" },
+  { { cgroup = { pid = 10 } }, "container \"bad\": cgroup: unknown key 'pid' (nearest: pids, cpu, cpu_idle, cpuset; 22 in all: "
+    .. "see README.md)" },
   { { rlimits = { cpu = "1s" } }, 'container "bad": rlimits.cpu must be a whole number of seconds or "unlimited", not "1s"' },
   { { rlimits = { nofile = -1 } }, 'container "bad": rlimits.nofile must be a whole number or "unlimited", not -1' },
   { { rlimits = { stack = 1.5 } },

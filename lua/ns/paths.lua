@@ -195,8 +195,11 @@ end
 -- core's triple instead. mkdir: true makes a missing p (and the
 -- directories on the way); false, as a recipe's mount has it, raises
 -- with the hint to set it; nil, for luactr's own mounts, raises plainly.
-function M.mount_in(x, p, source, fstype, flags, data, soft, mkdir)
-  if mkdir and source and is_bind(flags) then
+-- The target p of a mount of source (a bind when bind), made when mkdir
+-- asks: -> the path to mount on and its handle, or with soft nil and the
+-- core's triple; else raises.
+local function target(x, p, source, bind, soft, mkdir)
+  if mkdir and source and bind then
     -- A bind of a file needs a file to go on: an empty one is made
     -- (its directories first), as runc does.
     local st = ns.stat(source)
@@ -209,6 +212,12 @@ function M.mount_in(x, p, source, fstype, flags, data, soft, mkdir)
     if soft then return nil, msg, ENOENT end
     errors.raise({ call = "openat2", errno = ENOENT, message = msg })
   end
+  return at, h
+end
+
+function M.mount_in(x, p, source, fstype, flags, data, soft, mkdir)
+  local at, h, e0 = target(x, p, source, is_bind(flags), soft, mkdir)
+  if not at then return nil, h, e0 end
   local ok, msg, e = ns.mount(source, at, fstype, flags, data)
   if soft and not ok then
     if h then h:close() end
@@ -229,16 +238,7 @@ end
 -- the detached mount mnt (open_tree's) attached at p inside the root
 -- (move_mount(2)), p made as mount_in makes a bind's target.
 function M.move_in(x, p, mnt, source, mkdir)
-  if mkdir then
-    local st = ns.stat(source)
-    if st and st.type ~= "dir" then M.touch_in(x, p) end
-  end
-  local at, h = M.where(x, p, mkdir, true)
-  if not at then
-    local msg = fmt("%s: No such file or directory (ENOENT) in the container", p)
-    if mkdir == false then msg = msg .. "; add mkdir = true to the mount to make it" end
-    errors.raise({ call = "openat2", errno = ENOENT, message = msg })
-  end
+  local at, h = target(x, p, source, true, false, mkdir)
   local ok, msg, e = ns.move_mount(mnt, at)
   if not ok then
     if h then h:close() end

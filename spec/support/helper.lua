@@ -201,6 +201,33 @@ local function forked(fn, types, report)
   return out, st
 end
 
+--- block_device() -> "MAJ:MIN" of one of the host's disks (not a loop or
+-- zram device), or nil.
+function H.block_device()
+  for name in H.sh("ls /sys/block"):gmatch("%S+") do
+    local mm = ns.readfile("/sys/block/" .. name .. "/dev")
+    if mm and not name:match("^loop") and not name:match("^zram") then return (mm:match("^(%d+:%d+)")) end
+  end
+end
+
+--- cannot_idmap(dir) -> nil when the kernel can idmap a mount of dir's
+-- filesystem (mount_setattr(2) MOUNT_ATTR_IDMAP on a detached copy), else
+-- why not (tmpfs can from Linux 6.3), for a pending test.
+function H.cannot_idmap(dir)
+  local t, msg = ns.open_tree(dir)
+  if not t then return "open_tree: " .. tostring(msg) end
+  local uns = require("ns.util.userns").fd({ { 0, 1234, 1 } }, { { 0, 1234, 1 } })
+  local ok, err, e = ns.mount_setattr(t, {}, nil, nil, { userns = uns })
+  uns:close()
+  t:close()
+  if ok then return nil end
+  if e == ns.E.EINVAL then
+    return string.format("this kernel (%s) cannot idmap %s's filesystem (tmpfs can from Linux 6.3)",
+      (ns.readfile("/proc/sys/kernel/osrelease") or "?"):gsub("%s+$", ""), dir)
+  end
+  error("idmap probe: " .. tostring(err))
+end
+
 --- Run fn in a forked child (types: namespaces for it, default none).
 -- Returns true, or false and the child's error (with traceback). fn's
 -- return values are not passed back; use H.child_value for that.
