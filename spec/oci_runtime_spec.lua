@@ -282,22 +282,38 @@ describe("luactr-oci, the OCI runtime", function()
     H.defer(function() H.rmrf(dir) end)
     -- The agent: fails every notified call with EXDEV, so the container's
     -- mkdir says "Invalid cross-device link"; writes what it got.
-    local function agent(sock)
+    -- want: the listeners it waits for (the container's, an exec's); it
+    -- ends once they have all hung up. msg.json has the first message,
+    -- msg2.json the second.
+    local function agent(sock, want)
+      want = want or 1
       local srv = assert(ns.unix_listen(sock))
       local pid, pidfd = assert(ns.clone({}))
       if pid == 0 then
         local ok = pcall(function()
-          local conn = assert(ns.accept(srv))
-          local msg, fd = ns.recvfd(conn)
-          assert(ns.writefile(dir .. "/msg.json", msg, { create = true }))
-          local n = 0
-          while true do
-            local ready, hup = ns.poll({ fd }, 20000)
-            if #ready == 0 or hup[1] then break end
-            local req = ns.seccomp_notif_recv(fd)
-            if req then
-              ns.seccomp_notif_send(fd, req.id, { error = ns.E.EXDEV })
-              n = n + 1
+          local fds, got, n = { srv }, 0, 0
+          while got < want or #fds > 1 do
+            local ready, hup = ns.poll(fds, 20000)
+            if #ready == 0 then break end
+            for j = #ready, 1, -1 do
+              local i = ready[j]
+              if i == 1 then
+                local conn = assert(ns.accept(srv))
+                local msg, fd = ns.recvfd(conn)
+                conn:close()
+                got = got + 1
+                assert(ns.writefile(dir .. (got == 1 and "/msg.json" or "/msg" .. got .. ".json"), msg, { create = true }))
+                fds[#fds + 1] = fd
+              elseif hup[i] then
+                fds[i]:close()
+                table.remove(fds, i)
+              else
+                local req = ns.seccomp_notif_recv(fds[i])
+                if req then
+                  ns.seccomp_notif_send(fds[i], req.id, { error = ns.E.EXDEV })
+                  n = n + 1
+                end
+              end
             end
           end
           assert(ns.writefile(dir .. "/count", tostring(n), { create = true }))
@@ -335,12 +351,30 @@ describe("luactr-oci, the OCI runtime", function()
       assert.is_true(math.tointeger(msg.pid) ~= nil and msg.pid == msg.state.pid and msg.pid > 1, tostring(msg.pid))
       assert.are.equal("1", ns.readfile(dir .. "/count"))
     end
+    -- A process exec'd into the container: its listener goes to the agent
+    -- too, with its pid and the container's state.
+    local sock = dir .. "/agent-exec.sock"
+    local pidfd = agent(sock, 2)
+    local eb = bundle(function(cfg)
+      cfg.process.args = { "/bin/sleep", "1000" }
+      cfg.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", listenerPath = sock,
+        syscalls = { { names = { "mkdir", "mkdirat" }, action = "SCMP_ACT_NOTIFY" } } }
+    end)
+    ok(fmt("run -d --bundle %s ag3", q(eb)))
+    local out, code = oci("exec ag3 /bin/mkdir /tmp/y")
+    assert.are.equal(1, code, out)
+    assert.matches("Invalid cross%-device link", out)
+    local m2 = cjson.decode((assert(ns.readfile(dir .. "/msg2.json"))))
+    assert.are.same({ "ag3", "running", state("ag3").pid }, { m2.state.id, m2.state.status, m2.state.pid })
+    assert.is_true(m2.pid ~= m2.state.pid and m2.pid > 1, tostring(m2.pid))
+    ok("delete --force ag3")
+    assert(ns.poll({ pidfd }, 5000)[1], "the agent did not end with the container")
     -- No agent there: create fails naming the socket, and leaves nothing.
     local b = bundle(function(cfg)
       cfg.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW", listenerPath = dir .. "/none.sock",
         syscalls = { { names = { "mkdir" }, action = "SCMP_ACT_NOTIFY" } } }
     end)
-    local out, code = oci(fmt("create --bundle %s ag2", q(b)))
+    out, code = oci(fmt("create --bundle %s ag2", q(b)))
     assert.are.equal(1, code, out)
     assert.matches("seccomp agent: connect " .. dir:gsub("%p", "%%%0") .. "/none.sock: No such file or directory", out)
     assert.are.equal("", (oci("list -q")))

@@ -74,6 +74,16 @@ function M.exec(h, args, opts)
   for n in pairs(c.nsset) do types[#types + 1] = n end
   table.sort(types)
   ops.load(list)
+  -- A seccomp agent (the profile's notify groups): the command's listener
+  -- goes to it, with the command's pid, which the middle child writes
+  -- first on the pipe (a detached command's is its own child's: not known).
+  local agent = notify and c.seccomp.agent and not detach and c.seccomp.agent or nil
+  local asock
+  if agent then
+    local e
+    asock, e = ns.unix_connect(agent.socket)
+    if not asock then error(fmt("%s %s: seccomp agent: %s", what, args[1], tostring(e)), 2) end
+  end
   local r, w = must("pipe", ns.pipe())
   local gr, gw = must("pipe", ns.pipe())
   local psock, csock
@@ -144,6 +154,7 @@ function M.exec(h, args, opts)
         w:write(fmt("P%d\n", cpid))
         ns._exit(0)
       end
+      if agent then w:write(fmt("P%d\n", cpid)) end
       w:close()
       if detach then
         ns.wait(cfd)
@@ -172,6 +183,15 @@ function M.exec(h, args, opts)
   gw:write("g")
   gw:close()
   local st
+  -- The command's pid, for the agent (orphan's line, read again below).
+  local pid_line = ""
+  if agent then
+    while not pid_line:find("\n", 1, true) do
+      local b = r:read(1)
+      if not b or b == "" then break end
+      pid_line = pid_line .. b
+    end
+  end
   -- The pty's master, then the listener, as the command's ops send them
   -- (none when it failed first).
   local master, listener
@@ -181,6 +201,22 @@ function M.exec(h, args, opts)
     if tag == "N\n" then listener = fd else master = fd end
   end
   if psock then psock:close() end
+  if asock then
+    local ok, why = true, nil
+    if listener then
+      local cmd_pid = math.tointeger(tonumber(pid_line:match("^P(%d+)")))
+      ok, why = ops.to_agent({ agent = asock, agent_op = agent, pid = cmd_pid, state_pid = h.pid, status = "running", c = c },
+        listener)
+      listener = nil
+    else
+      asock:close()
+    end
+    if not ok then
+      -- Its notified calls would wait for nobody.
+      ns.kill(pidfd, "KILL")
+      error(fmt("%s %s: %s", what, args[1], why), 2)
+    end
+  end
   -- The listener's way: to opts.listener (luactr exec: the socket of the
   -- process that holds the handlers), else answered here while we wait,
   -- or, for a command we do not wait for (detached, or on a terminal we
@@ -205,7 +241,7 @@ function M.exec(h, args, opts)
     -- the pipe, then (when its exec failed) why.
     ns.wait(pidfd)
     pidfd:close()
-    local got = {}
+    local got = { pid_line }
     while true do
       local chunk = r:read(4096)
       if not chunk or chunk == "" then break end

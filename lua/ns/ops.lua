@@ -550,8 +550,10 @@ end
 
 --- to_agent(x, fd): the listener fd and runtime-spec's container process
 -- state ({ociVersion, fds = {"seccompFd"}, pid, metadata, state}) to the
--- agent that the op seccomp_agent connected, in one message (SCM_RIGHTS);
--- then luactr keeps neither. Returns true, or nil and why.
+-- agent that the op seccomp_agent connected (x.agent, x.agent_op), in one
+-- message (SCM_RIGHTS); then luactr keeps neither. x.pid: the process's;
+-- x.state_pid and x.status, the container's when they differ (an exec).
+-- Returns true, or nil and why.
 function M.to_agent(x, fd)
   local o, sock = x.agent_op, x.agent
   x.agent = nil
@@ -559,7 +561,7 @@ function M.to_agent(x, fd)
   for k, v in pairs(o.state or {}) do st[k] = v end
   st.ociVersion = st.ociVersion or "1.1.0"
   st.id = st.id or x.c.name or ""
-  st.status, st.pid = "creating", x.pid
+  st.status, st.pid = x.status or "creating", x.state_pid or x.pid
   st.bundle = st.bundle or (type(x.c.rootfs) == "string" and x.c.rootfs or "")
   st.annotations = st.annotations or x.c.labels or {}
   local msg = require("ns.state").encode({ ociVersion = st.ociVersion, fds = { "seccompFd" }, pid = x.pid,
