@@ -254,6 +254,23 @@ describe("ns.oci.config", function()
       assert.has_error(function() oci.table({ 1, 2 }, bundle) end, "config.json: (top level): must be an object, not array")
     end)
 
+    it("lets v1-only limits go on cgroup v2 with a debug line, as runc does", function()
+      local code = [[local t, x = require("ns.oci.config").table({ ociVersion = "1.1.0", root = { path = "/" },
+        process = { args = { "/bin/true" }, cwd = "/" }, linux = { namespaces = { { type = "mount" } },
+        resources = { memory = { swappiness = 10, disableOOMKiller = true, limit = 67108864 },
+          cpu = { realtimeRuntime = 1000 } } } }, "/tmp", { id = "a" })
+        print(tostring(t.cgroup.memory_swappiness), tostring(t.cgroup.oom_kill_disable), tostring(t.cgroup.cpu_rt_runtime),
+          tostring(t.cgroup.memory))
+        for _, d in ipairs(x.debug) do print(d) end]]
+      local out = H.sh("LUACTR_CGROUP_MODE=v2 " .. H.root .. "/luactr -e " .. require("support.oci").shquote(code))
+      assert.matches("^nil\tnil\tnil\t67108864\n", out)
+      assert.matches("linux.resources.memory.swappiness: ignored: cgroup v2 has no such file", out, 1, true)
+      assert.matches("linux.resources.cpu.realtimeRuntime: ignored: cgroup v2 has no such file", out, 1, true)
+      -- On this host's v1 hierarchies they are set.
+      out = H.sh("LUACTR_CGROUP_MODE=v1 " .. H.root .. "/luactr -e " .. require("support.oci").shquote(code))
+      assert.matches("^10\ttrue\t1000\t67108864\n", out)
+    end)
+
     it("ignores fields it does not know, and takes JSON null for absent", function()
       local c = base()
       c.future = { x = 1 }

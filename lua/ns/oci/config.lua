@@ -786,6 +786,18 @@ local function resources(linux, t, x, o, devices)
     fail("linux.resources.network", "net_cls and net_prio are cgroup v1 controllers that luactr does not mount (runc sets them only where the host mounts them); "
       .. "mark packets with nftables' socket cgroupv2 match instead")
   end
+  -- What cgroup v2 has no file for, runc lets go there (a warning): so
+  -- does luactr-oci, with a debug line, where the controller is not v1's.
+  local ok_l, l = pcall(function() return require("ns.cgroup").layout() end)
+  local v1 = ok_l and l.v1 or {}
+  for k, v in pairs({ memory_swappiness = { "memory", "memory.swappiness" }, oom_kill_disable = { "memory", "memory.disableOOMKiller" },
+    memory_tcp = { "memory", "memory.kernelTCP" }, cpu_rt_runtime = { "cpu", "cpu.realtimeRuntime" },
+    cpu_rt_period = { "cpu", "cpu.realtimePeriod" } }) do
+    if c[k] ~= nil and not v1[v[1]] then
+      note(x, "linux.resources." .. v[2], "ignored: cgroup v2 has no such file (runc ignores it there too)")
+      c[k] = nil
+    end
+  end
   local why = require("ns.cgroup.limits").check(c)
   if why then
     local key = why:match("^([%w_]+)")
