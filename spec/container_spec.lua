@@ -1148,28 +1148,34 @@ describe("ns.container edge cases", function()
     assert(ns.chown(src .. "/f", 0, 0))
     -- Without one: on-disk 0 is seen as 1234:4321.
     local st = container.run { capture = true,
-      mounts = { { source = src, target = "/mnt/idm", flags = { "bind" }, mkdir = true,
+      mounts = { { source = src, target = "/home", flags = { "bind" },
         idmap = { uid_map = { { 0, 1234, 1 } }, gid_map = { { 0, 4321, 1 } } } } },
-      args = { "/bin/sh", "-c", "stat -c %u:%g /mnt/idm/f" } }
+      args = { "/bin/sh", "-c", "stat -c %u:%g /home/f" } }
     assert.are.equal(0, st.code, st.stderr)
     assert.are.equal("1234:4321\n", st.stdout)
     -- In a user namespace whose root is host 200000: the same map makes
     -- the files the container root's, and what it writes is uid 0 on disk.
     local map = { { 0, 200000, 65536 } }
     st = container.run { capture = true, user = { uid_map = map, gid_map = map },
-      mounts = { { source = src, target = "/mnt/idm", flags = { "bind" }, mkdir = true,
+      mounts = { { source = src, target = "/home", flags = { "bind" },
         idmap = { uid_map = map, gid_map = map } } },
-      args = { "/bin/sh", "-c", "stat -c %u:%g /mnt/idm/f; touch /mnt/idm/sub/new && stat -c %u:%g /mnt/idm/sub/new" } }
+      args = { "/bin/sh", "-c", "stat -c %u:%g /home/f; touch /home/sub/new && stat -c %u:%g /home/sub/new" } }
     assert.are.equal(0, st.code, st.stderr)
     assert.are.equal("0:0\n0:0\n", st.stdout)
     local made = assert(ns.stat(src .. "/sub/new"))
     assert.are.same({ 0, 0 }, { made.uid, made.gid })
     -- Without the idmap the same container sees the files as nobody's.
     st = container.run { capture = true, user = { uid_map = map, gid_map = map },
-      mounts = { { source = src, target = "/mnt/idm", flags = { "bind" }, mkdir = true } },
-      args = { "/bin/sh", "-c", "stat -c %u:%g /mnt/idm/f" } }
+      mounts = { { source = src, target = "/home", flags = { "bind" } } },
+      args = { "/bin/sh", "-c", "stat -c %u:%g /home/f" } }
     assert.are.equal("65534:65534\n", st.stdout)
-    -- Refused: not a bind; a bad map.
+    -- Refused: in a user namespace whose root keeps sys_admin (it could
+    -- clear the unlocked flags: a remount of a read-only tree rw); not a
+    -- bind; a bad map.
+    local ok, err = pcall(require("ns.recipe").check, { user = { uid_map = map, gid_map = map }, capabilities = "all",
+      mounts = { { source = src, target = "/mnt", flags = { "bind", "rdonly" }, idmap = { uid_map = map, gid_map = map } } } })
+    assert.is_false(ok)
+    assert.matches("mounts[1]: idmap in a user namespace whose root keeps sys_admin", err, 1, true)
     for _, case in ipairs({
       { { target = "/mnt", type = "tmpfs", idmap = { uid_map = map, gid_map = map } }, "idmap is for a bind mount" },
       { { source = src, target = "/mnt", flags = { "bind" }, idmap = { uid_map = { { 0, 1 } }, gid_map = map } },

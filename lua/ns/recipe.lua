@@ -434,6 +434,18 @@ function M.check(t)
   if c.args[1] == "" then bad(what, "args[1], the program, is an empty string") end
   c.cwd = abs_path(what, "cwd", c.cwd or "/")
   c.capabilities, c.cap_sets = check_caps(what, c.capabilities == nil and M.default_capabilities or c.capabilities)
+  -- An idmapped tree is made in luactr's mount namespace and moved into the
+  -- container's: the kernel locks none of its flags (ro, nosuid, nodev)
+  -- against the root of a user namespace, as it locks a copied mount's,
+  -- so that root must not hold CAP_SYS_ADMIN, which could clear them.
+  if c.nsset.user and (c.capabilities == "all" or util.has(c.capabilities, "sys_admin")) then
+    for i, m in ipairs(c.mounts) do
+      if m.idmap then
+        bad(what, "mounts[%d]: idmap in a user namespace whose root keeps sys_admin: the idmapped mount's flags "
+          .. "are not locked against it (drop sys_admin, or give no user namespace)", i)
+      end
+    end
+  end
   if c.no_new_privs == nil then c.no_new_privs = true end
   -- The filter, compiled (or found compiled) for the capabilities above.
   c.seccomp = require("ns.security.seccomp").check(what, c.seccomp, c)
