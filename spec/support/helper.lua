@@ -228,6 +228,20 @@ function H.cannot_idmap(dir)
   error("idmap probe: " .. tostring(err))
 end
 
+--- idmap_source(prefix) -> a temp dir (0755, removed after the test) with
+-- a file f of root's, to bind idmapped; or nil and why the kernel cannot
+-- idmap it (for pending).
+function H.idmap_source(prefix)
+  local src = H.tmpdir(prefix)
+  H.defer(function() H.rmrf(src) end)
+  local why = H.cannot_idmap(src)
+  if why then return nil, why end
+  assert(ns.chmod(src, tonumber("755", 8)))
+  assert(ns.writefile(src .. "/f", "x", { create = true }))
+  assert(ns.chown(src .. "/f", 0, 0))
+  return src
+end
+
 --- Run fn in a forked child (types: namespaces for it, default none).
 -- Returns true, or false and the child's error (with traceback). fn's
 -- return values are not passed back; use H.child_value for that.

@@ -491,60 +491,41 @@ function T.devices(p)
   end
 end
 
--- A soft limit: v1 memory.soft_limit_in_bytes, v2 memory.low.
-function T.memory_reservation(p)
-  local kind, file, why = where(p, "memory", "memory.soft_limit_in_bytes", "memory", "memory.low")
-  local n, bad = V.memory_reservation(p.merged)
-  if not n then fail(p, "%s: %s", file, bad) end
-  if kind == "v1" and n == "max" then n = -1 end
-  emit(p, kind, "memory", file, n, why)
+-- The limits of one file each: ctrl's v1 file and v2 file (the same
+-- controller on both), or with v2 = false none on v2, where v2_none says
+-- why. max: v1's -1; value(v): what to write, when not v itself.
+local function single(key, ctrl, v1file, v2file, o)
+  o = o or {}
+  T[key] = function(p)
+    local kind, file, why = where(p, ctrl, v1file, ctrl, v2file or v1file)
+    local v, bad = V[key](p.merged)
+    if v == nil then fail(p, "%s: %s", file, bad) end
+    if kind == "v2" and not v2file then fail(p, o.v2_none, v) end
+    if kind == "v1" and v == "max" then v = -1 end
+    emit(p, kind, ctrl, file, o.value and o.value(v) or v, why)
+  end
 end
 
+-- A soft limit: v1 memory.soft_limit_in_bytes, v2 memory.low.
+single("memory_reservation", "memory", "memory.soft_limit_in_bytes", "memory.low")
 -- v1 memory.kmem.tcp.limit_in_bytes (TCP buffers); v2 has no such limit.
 function V.memory_tcp(m) return bytes(m, "memory_tcp") end
-function T.memory_tcp(p)
-  local kind, file, why = where(p, "memory", "memory.kmem.tcp.limit_in_bytes", "memory", "memory.kmem.tcp.limit_in_bytes")
-  local n, bad = V.memory_tcp(p.merged)
-  if not n then fail(p, "%s: %s", file, bad) end
-  if kind == "v2" then fail(p, "memory_tcp: cgroup v2 has no limit of TCP buffers of its own (memory.kmem.tcp is v1's)") end
-  if kind == "v1" and n == "max" then n = -1 end
-  emit(p, kind, "memory", file, n, why)
-end
-
--- v1 memory.swappiness; v2 has no such file (the host's vm.swappiness).
-function T.memory_swappiness(p)
-  local kind, file, why = where(p, "memory", "memory.swappiness", "memory", "memory.swappiness")
-  local n, bad = V.memory_swappiness(p.merged)
-  if not n then fail(p, "memory.swappiness: %s", bad) end
-  if kind == "v2" then fail(p, "memory.swappiness \"%d\": cgroup v2 has no swappiness of a group's own", n) end
-  emit(p, kind, "memory", file, n, why)
-end
-
+single("memory_tcp", "memory", "memory.kmem.tcp.limit_in_bytes", false,
+  { v2_none = "memory_tcp: cgroup v2 has no limit of TCP buffers of its own (memory.kmem.tcp is v1's)" })
+-- v1 memory.swappiness; v2 has none (the host's vm.swappiness).
+single("memory_swappiness", "memory", "memory.swappiness", false,
+  { v2_none = "memory.swappiness \"%d\": cgroup v2 has no swappiness of a group's own" })
 -- v1 memory.oom_control 1: the group's tasks wait on OOM instead of
 -- being killed; v2 has no such switch.
-function T.oom_kill_disable(p)
-  local kind, file, why = where(p, "memory", "memory.oom_control", "memory", "memory.oom_control")
-  local v, bad = V.oom_kill_disable(p.merged)
-  if v == nil then fail(p, "memory.oom_control: %s", bad) end
-  if kind == "v2" then fail(p, "oom_kill_disable: cgroup v2 has no switch for the OOM killer (memory.oom_control is v1's)") end
-  emit(p, kind, "memory", file, v and 1 or 0, why)
-end
-
--- cpu.idle (v1 and v2, Linux 5.15): the group's tasks at SCHED_IDLE.
-function T.cpu_idle(p)
-  local kind, file, why = where(p, "cpu", "cpu.idle", "cpu", "cpu.idle")
-  local v, bad = V.cpu_idle(p.merged)
-  if not v then fail(p, "cpu.idle: %s", bad) end
-  emit(p, kind, "cpu", file, v, why)
-end
-
+single("oom_kill_disable", "memory", "memory.oom_control", false,
+  { v2_none = "oom_kill_disable: cgroup v2 has no switch for the OOM killer (memory.oom_control is v1's)",
+    value = function(v) return v and 1 or 0 end })
+-- cpu.idle (Linux 5.15): the group's tasks at SCHED_IDLE.
+single("cpu_idle", "cpu", "cpu.idle", "cpu.idle")
 -- v1 cpu.cfs_burst_us, v2 cpu.max.burst (Linux 5.14): at most the quota.
-function T.cpu_burst(p)
-  local kind, file, why = where(p, "cpu", "cpu.cfs_burst_us", "cpu", "cpu.max.burst")
-  local v, bad = V.cpu_burst(p.merged)
-  if not v then fail(p, "%s: %s", file, bad) end
-  emit(p, kind, "cpu", file, v, why)
-end
+single("cpu_burst", "cpu", "cpu.cfs_burst_us", "cpu.max.burst")
+-- cpuset.mems, v1 and v2.
+single("cpuset_mems", "cpuset", "cpuset.mems", "cpuset.mems")
 
 -- v1 cpu.rt_period_us, then cpu.rt_runtime_us (v2 has no realtime
 -- budget). The kernel takes a budget only within the parent's.
@@ -559,14 +540,6 @@ local function cpu_rt(p)
   if v.runtime then emit(p, kind, "cpu", "cpu.rt_runtime_us", v.runtime, why) end
 end
 T.cpu_rt_runtime, T.cpu_rt_period = cpu_rt, cpu_rt
-
--- cpuset.mems, v1 and v2.
-function T.cpuset_mems(p)
-  local kind, file, why = where(p, "cpuset", "cpuset.mems", "cpuset", "cpuset.mems")
-  local v, bad = V.cpuset_mems(p.merged)
-  if not v then fail(p, "%s: %s", file, bad) end
-  emit(p, kind, "cpuset", file, v, why)
-end
 
 -- Throttles per device: v1 blkio.throttle.{read,write}_{bps,iops}_device
 -- "MAJ:MIN N", one write each; v2 io.max "MAJ:MIN rbps=N ...", a line a
